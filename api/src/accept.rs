@@ -1,0 +1,114 @@
+//! Accepting a generation: the idempotency record and the `queued` row in one transaction, then
+//! a confirmed publish of its job.
+//!
+//! If the publish fails, the row stays with `published_at` NULL and the relay republishes it, so
+//! a crash or broker outage between commit and publish loses nothing.
+
+use procmap_shared::{
+    db::{
+        api_keys::ApiKey,
+        generations::{self, Generation, NewGeneration},
+        idempotency::{self, Claim},
+    },
+    domain::{new_generation_id, GenerationRequest},
+    messages::Job,
+};
+use sha2::{Digest, Sha256};
+use tokio_postgres::error::SqlState;
+
+use crate::{error::ApiError, state::AppState};
+
+/// How long a request waits for a concurrent one holding the same Idempotency-Key.
+const IDEMPOTENCY_LOCK_TIMEOUT: &str = "10s";
+
+pub struct Accepted {
+    pub generation: Generation,
+    /// True when an earlier request with the same Idempotency-Key created it.
+    pub replayed: bool,
+}
+
+pub async fn accept(
+    state: &AppState,
+    key: &ApiKey,
+    request: &GenerationRequest,
+    idempotency_key: Option<&str>,
+    request_id: &str,
+) -> Result<Accepted, ApiError> {
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let id = new_generation_id();
+    if let Some(idem) = idempotency_key {
+        tx.batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{IDEMPOTENCY_LOCK_TIMEOUT}'"
+        ))
+        .await?;
+        let hash = request_hash(request);
+        let claim = idempotency::claim(&tx, &key.owner, idem, &hash, id).await.map_err(|e| {
+            if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+                ApiError::Conflict("a request with this Idempotency-Key is still being accepted; retry shortly".into())
+            } else {
+                e.into()
+            }
+        })?;
+        if let Claim::Existing {
+            generation_id,
+            request_hash,
+        } = claim
+        {
+            tx.rollback().await?;
+            if request_hash != hash {
+                return Err(ApiError::ValidationFailed {
+                    param: Some("Idempotency-Key".into()),
+                    message: "this Idempotency-Key was already used with a different request body"
+                        .into(),
+                    problems: Vec::new(),
+                });
+            }
+            let generation = generations::get(&client, generation_id)
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "idempotency record points at missing generation {generation_id}"
+                    )
+                })?;
+            return Ok(Accepted {
+                generation,
+                replayed: true,
+            });
+        }
+    }
+    let generation = generations::insert(
+        &tx,
+        &NewGeneration {
+            id,
+            owner: &key.owner,
+            api_key_id: key.id,
+            request,
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+
+    match state
+        .publisher
+        .publish_job(&Job::Generate { generation_id: id })
+        .await
+    {
+        Ok(()) => generations::mark_published(&client, id).await?,
+        Err(e) => {
+            tracing::warn!(generation_id = %id, error = %e, "job not published; the relay will retry")
+        }
+    }
+    Ok(Accepted {
+        generation,
+        replayed: false,
+    })
+}
+
+/// The fingerprint an Idempotency-Key is bound to: the request after defaults are applied, so
+/// `{"language": "english"}` and an omitted language count as the same body.
+fn request_hash(request: &GenerationRequest) -> Vec<u8> {
+    let canonical = serde_json::to_vec(request).unwrap_or_default();
+    Sha256::digest(&canonical).to_vec()
+}

@@ -1,0 +1,244 @@
+//! The API's one error type. Every failure, including malformed JSON, unknown routes and wrong
+//! methods, answers in seed 001's envelope: `{"error": {"type", "code", "message", "param"?}}`.
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use procmap_shared::engine::validate::Problem;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{message}")]
+    MissingParameter { param: String, message: String },
+    #[error("{message}")]
+    InvalidParameter { param: String, message: String },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("the cursor is invalid or expired")]
+    InvalidCursor,
+    #[error("no API key was sent; send `Authorization: Bearer pm_sk_…`")]
+    MissingApiKey,
+    #[error("{0}")]
+    InvalidApiKey(&'static str),
+    #[error("this API key has been revoked")]
+    RevokedApiKey,
+    #[error("this API key has expired")]
+    ExpiredApiKey,
+    #[error("this API key lacks the scope {0}")]
+    InsufficientScope(String),
+    #[error("{message}")]
+    NotFound {
+        param: Option<String>,
+        message: String,
+    },
+    #[error("method not allowed on this path")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    ValidationFailed {
+        param: Option<String>,
+        message: String,
+        problems: Vec<Problem>,
+    },
+    /// Anything unexpected. Logged with its cause chain; the client sees only `internal_error`.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn missing(param: &str) -> Self {
+        ApiError::MissingParameter {
+            param: param.to_owned(),
+            message: format!("{param} is required"),
+        }
+    }
+
+    pub fn invalid(param: &str, message: impl Into<String>) -> Self {
+        ApiError::InvalidParameter {
+            param: param.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(param: Option<&str>, message: impl Into<String>) -> Self {
+        ApiError::NotFound {
+            param: param.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, Option<&str>) {
+        use ApiError::*;
+        match self {
+            InvalidJson(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_json",
+                None,
+            ),
+            MissingParameter { param, .. } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "missing_parameter",
+                Some(param),
+            ),
+            InvalidParameter { param, .. } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_parameter",
+                Some(param),
+            ),
+            // Seed 001 files payload_too_large under invalid_request_error, which is a 400.
+            PayloadTooLarge(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "payload_too_large",
+                None,
+            ),
+            InvalidCursor => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_cursor",
+                Some("cursor"),
+            ),
+            MissingApiKey => (
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                "missing_api_key",
+                None,
+            ),
+            InvalidApiKey(_) => (
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                "invalid_api_key",
+                None,
+            ),
+            RevokedApiKey => (
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                "revoked_api_key",
+                None,
+            ),
+            ExpiredApiKey => (
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                "expired_api_key",
+                None,
+            ),
+            InsufficientScope(_) => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                "insufficient_scope",
+                None,
+            ),
+            NotFound { param, .. } => (
+                StatusCode::NOT_FOUND,
+                "not_found_error",
+                "resource_not_found",
+                param.as_deref(),
+            ),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request_error",
+                "method_not_allowed",
+                None,
+            ),
+            Conflict(_) => (
+                StatusCode::CONFLICT,
+                "conflict_error",
+                "request_in_progress",
+                None,
+            ),
+            ValidationFailed { param, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_error",
+                "validation_failed",
+                param.as_deref(),
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "api_error",
+                "internal_error",
+                None,
+            ),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    r#type: &'static str,
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    param: Option<&'a str>,
+    /// For `validation_failed`: every problem found, not just the first.
+    #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
+    problems: &'a [Problem],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, r#type, code, param) = self.parts();
+        let message = match &self {
+            ApiError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                "an internal error occurred; retry later or quote the X-Request-Id to support"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
+        let problems = match &self {
+            ApiError::ValidationFailed { problems, .. } => problems.as_slice(),
+            _ => &[],
+        };
+        let mut response = (
+            status,
+            Json(Envelope {
+                error: Body {
+                    r#type,
+                    code,
+                    message,
+                    param,
+                    problems,
+                },
+            }),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<procmap_shared::db::generations::RowError> for ApiError {
+    fn from(e: procmap_shared::db::generations::RowError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}

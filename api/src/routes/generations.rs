@@ -1,0 +1,423 @@
+//! `/api/v1/process-maps/generations`: create, retrieve and list generations.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{FromRequestParts, Path, State},
+    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, SecondsFormat, Utc};
+use procmap_shared::{
+    db::generations::{self, Generation, SourceLookup},
+    domain::{
+        GenerationError, GenerationRequest, GenerationStatus, RefinementSource, StoredVersion,
+    },
+    engine,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::request;
+use crate::{
+    accept, auth::Authenticated, body::JsonBody, error::ApiError, state::AppState, waiting,
+};
+
+const READ_SCOPES: &[&str] = &["generate", "diagrams:read"];
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+// ---- response types -------------------------------------------------------------------------
+
+/// A generation as clients see it (seed 000).
+#[derive(Debug, Serialize)]
+pub struct GenerationView {
+    pub id: Uuid,
+    pub status: GenerationStatus,
+    pub mode: &'static str,
+    pub request_id: String,
+    pub created_at: String,
+    pub completed_at: Option<String>,
+    pub links: Links,
+    /// The three options of a succeeded initial generation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<OptionView>>,
+    /// The one result of a succeeded refinement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<RefinementResultView>,
+    /// Why a failed generation failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<GenerationError>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Links {
+    #[serde(rename = "self")]
+    pub self_: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OptionView {
+    pub option_number: i32,
+    pub versions: Vec<VersionView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VersionView {
+    pub version_number: i32,
+    pub bpmn_xml: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefinementResultView {
+    pub option_number: i32,
+    pub version_number: i32,
+    pub bpmn_xml: String,
+    /// The source, echoed as the request gave it.
+    pub source: RefinementSource,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GenerationList {
+    pub data: Vec<GenerationView>,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+}
+
+/// RFC 3339, UTC, with milliseconds, as in the seed: `2025-01-15T12:34:56.000Z`.
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl GenerationView {
+    fn new(state: &AppState, generation: Generation, versions: Vec<StoredVersion>) -> Self {
+        let succeeded = generation.status == GenerationStatus::Succeeded;
+        let (options, result) = match (&generation.request, succeeded) {
+            (GenerationRequest::Initial { .. }, true) => {
+                let mut options: Vec<OptionView> = Vec::new();
+                for v in versions {
+                    let version = VersionView {
+                        version_number: v.version_number,
+                        bpmn_xml: v.bpmn_xml,
+                    };
+                    match options.last_mut() {
+                        Some(o) if o.option_number == v.option_number => o.versions.push(version),
+                        _ => options.push(OptionView {
+                            option_number: v.option_number,
+                            versions: vec![version],
+                        }),
+                    }
+                }
+                (Some(options), None)
+            }
+            (GenerationRequest::Refinement { source, .. }, true) => {
+                let result = versions.into_iter().next().map(|v| RefinementResultView {
+                    option_number: v.option_number,
+                    version_number: v.version_number,
+                    bpmn_xml: v.bpmn_xml,
+                    source: source.clone(),
+                });
+                (None, result)
+            }
+            _ => (None, None),
+        };
+        GenerationView {
+            links: Links {
+                self_: state.generation_url(generation.id),
+            },
+            id: generation.id,
+            status: generation.status,
+            mode: generation.mode.as_str(),
+            request_id: generation.request_id,
+            created_at: timestamp(generation.created_at),
+            completed_at: generation.completed_at.map(timestamp),
+            options,
+            result,
+            error: generation.error,
+        }
+    }
+}
+
+async fn view(state: &AppState, generation: Generation) -> Result<GenerationView, ApiError> {
+    let versions = if generation.status == GenerationStatus::Succeeded {
+        let client = state.pool.get().await?;
+        generations::versions(&client, &[generation.id])
+            .await?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(GenerationView::new(state, generation, versions))
+}
+
+// ---- query parameters -----------------------------------------------------------------------
+
+/// Query parameters, parsed without axum's plain-text rejection.
+pub struct QueryParams(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(map) =
+            axum::extract::Query::<HashMap<String, String>>::try_from_uri(&parts.uri).map_err(
+                |e| ApiError::invalid("query", format!("the query string is malformed: {e}")),
+            )?;
+        Ok(QueryParams(map))
+    }
+}
+
+impl QueryParams {
+    fn bool(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        match self.0.get(name).map(String::as_str) {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => Err(ApiError::invalid(
+                name,
+                format!("{name} must be true or false"),
+            )),
+        }
+    }
+}
+
+// ---- handlers -------------------------------------------------------------------------------
+
+/// `POST /api/v1/process-maps/generations`
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: QueryParams,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    auth.require_any(&["generate"])?;
+    let wait = query.bool("wait", true)?;
+    let idempotency_key = idempotency_key(&headers)?;
+    let request = request::parse(&body)?;
+    check_source(&state, &auth.0.owner, &request).await?;
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+
+    let accepted = accept::accept(
+        &state,
+        &auth.0,
+        &request,
+        idempotency_key.as_deref(),
+        &request_id,
+    )
+    .await?;
+    let window = if wait {
+        state.config.wait_timeout
+    } else {
+        std::time::Duration::ZERO
+    };
+    let generation = waiting::wait_for(&state, accepted.generation, window).await?;
+    let status = if generation.status.is_terminal() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let view = view(&state, generation).await?;
+    let mut response = (status, Json(&view)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&view.links.self_) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    if accepted.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// `GET /api/v1/process-maps/generations/{id}`
+pub async fn retrieve(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<GenerationView>, ApiError> {
+    auth.require_any(READ_SCOPES)?;
+    // An id that is not a UUID names nothing, so it is "not found", like any unknown id.
+    let not_found = || ApiError::not_found(Some("id"), format!("no generation with id {id:?}"));
+    let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let client = state.pool.get().await?;
+    let generation = generations::get_for_owner(&client, &auth.0.owner, uuid)
+        .await?
+        .ok_or_else(not_found)?;
+    drop(client);
+    Ok(Json(view(&state, generation).await?))
+}
+
+/// `GET /api/v1/process-maps/generations`
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    query: QueryParams,
+) -> Result<Json<GenerationList>, ApiError> {
+    auth.require_any(READ_SCOPES)?;
+    let limit = match query.0.get("limit") {
+        None => 20,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", "limit must be a whole number from 1 to 100")
+            })?,
+    };
+    let after = query
+        .0
+        .get("cursor")
+        .map(|c| decode_cursor(c))
+        .transpose()?;
+    let client = state.pool.get().await?;
+    let mut page = generations::list_for_owner(&client, &auth.0.owner, after, limit + 1).await?;
+    let has_more = page.len() as i64 > limit;
+    page.truncate(limit as usize);
+    let next_cursor = has_more
+        .then(|| page.last().map(|g| encode_cursor(g.created_at, g.id)))
+        .flatten();
+
+    let succeeded: Vec<Uuid> = page
+        .iter()
+        .filter(|g| g.status == GenerationStatus::Succeeded)
+        .map(|g| g.id)
+        .collect();
+    let mut versions: HashMap<Uuid, Vec<StoredVersion>> = HashMap::new();
+    for (id, v) in generations::versions(&client, &succeeded).await? {
+        versions.entry(id).or_default().push(v);
+    }
+    let data = page
+        .into_iter()
+        .map(|g| {
+            let v = versions.remove(&g.id).unwrap_or_default();
+            GenerationView::new(&state, g, v)
+        })
+        .collect();
+    Ok(Json(GenerationList {
+        data,
+        has_more,
+        next_cursor,
+    }))
+}
+
+// ---- helpers --------------------------------------------------------------------------------
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().ok().map(str::trim).unwrap_or_default();
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY_LEN
+        || !key.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            format!(
+                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} printable ASCII characters"
+            ),
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// Refuses a refinement whose source cannot be used, before anything is stored.
+async fn check_source(
+    state: &AppState,
+    owner: &str,
+    request: &GenerationRequest,
+) -> Result<(), ApiError> {
+    let GenerationRequest::Refinement { source, .. } = request else {
+        return Ok(());
+    };
+    match source {
+        RefinementSource::Inline { bpmn_xml } => {
+            engine::check_source(bpmn_xml).map_err(|problems| ApiError::ValidationFailed {
+                param: Some("source.bpmn_xml".into()),
+                message: format!(
+                    "source.bpmn_xml is not a usable BPMN 2.0 diagram: {}",
+                    problems[0].message
+                ),
+                problems,
+            })
+        }
+        RefinementSource::Stored {
+            generation_id,
+            option_number,
+            version_number,
+        } => {
+            let client = state.pool.get().await?;
+            match generations::find_source(&client, owner, *generation_id, *option_number, *version_number).await? {
+                SourceLookup::Found(_) => Ok(()),
+                SourceLookup::NoGeneration => Err(ApiError::not_found(
+                    Some("source.generation_id"),
+                    format!("no generation with id {generation_id}"),
+                )),
+                SourceLookup::NotSucceeded(status) => Err(ApiError::ValidationFailed {
+                    param: Some("source.generation_id".into()),
+                    message: format!("generation {generation_id} is {status}; only a succeeded generation can be refined"),
+                    problems: Vec::new(),
+                }),
+                SourceLookup::NoVersion => Err(ApiError::not_found(
+                    Some("source.option_number"),
+                    format!("generation {generation_id} has no option {option_number} version {version_number}"),
+                )),
+            }
+        }
+    }
+}
+
+/// Cursors are opaque to clients: `v1:<created_at µs>:<id>`, base64url-encoded.
+fn encode_cursor(created_at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v1:{}:{id}", created_at.timestamp_micros()))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| ApiError::InvalidCursor)?;
+    let text = String::from_utf8(bytes).map_err(|_| ApiError::InvalidCursor)?;
+    let mut parts = text.splitn(3, ':');
+    let (Some("v1"), Some(micros), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(ApiError::InvalidCursor);
+    };
+    let micros: i64 = micros.parse().map_err(|_| ApiError::InvalidCursor)?;
+    let at = DateTime::from_timestamp_micros(micros).ok_or(ApiError::InvalidCursor)?;
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::InvalidCursor)?;
+    Ok((at, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).expect("valid time");
+        let id = Uuid::now_v7();
+        assert_eq!(
+            decode_cursor(&encode_cursor(at, id)).expect("round trip"),
+            (at, id)
+        );
+        for bad in ["", "!!!", "djE6eHh4", &URL_SAFE_NO_PAD.encode("v2:1:x")] {
+            assert!(
+                matches!(decode_cursor(bad), Err(ApiError::InvalidCursor)),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_have_milliseconds_and_a_z() {
+        let at = DateTime::from_timestamp_micros(1_736_944_496_000_000).expect("valid time");
+        assert_eq!(timestamp(at), "2025-01-15T12:34:56.000Z");
+    }
+}

@@ -1,0 +1,40 @@
+//! The router: every route, the request-id layers, and envelope-shaped fallbacks.
+
+pub mod generations;
+pub mod health;
+pub mod request;
+
+use axum::{
+    http::{HeaderName, Request},
+    routing::get,
+    Router,
+};
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{error::ApiError, state::AppState};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/api/v1/process-maps/generations", get(generations::list).post(generations::create))
+        .route("/api/v1/process-maps/generations/{id}", get(generations::retrieve))
+        .fallback(|| async { ApiError::not_found(None, "no such route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                // Only method, path and request id: headers (and so API keys) are never logged.
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }),
+        )
+        // Outermost: every answer, errors included, carries X-Request-Id; a client's own id is kept.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

@@ -1,0 +1,29 @@
+//! The application state, built once and shared by every handler and background task.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use procmap_shared::{broker::Topology, config::Config};
+
+use crate::{events::EventHub, publisher::Publisher};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+    /// Publishes jobs with confirms, reconnecting when the broker comes back.
+    pub publisher: Publisher,
+    /// Wakes `wait=true` requests when a worker reports a status change.
+    pub events: EventHub,
+    pub topology: Topology,
+}
+
+impl AppState {
+    /// The absolute URL of a generation, for `links.self`.
+    pub fn generation_url(&self, id: uuid::Uuid) -> String {
+        format!(
+            "{}/api/v1/process-maps/generations/{id}",
+            self.config.public_base_url
+        )
+    }
+}

@@ -1,0 +1,157 @@
+//! API keys: the CLI, hashing, and the 401 answers.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn api_binary() -> &'static str {
+    env!("CARGO_BIN_EXE_procmap-api")
+}
+
+fn cli(env: &Environment, args: &[&str]) -> std::process::Output {
+    Command::new(api_binary())
+        .args(args)
+        .envs(env.vars(&[]))
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run procmap-api")
+}
+
+#[tokio::test]
+async fn keys_create_prints_the_secret_once_and_stores_only_its_hash() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let output = cli(
+        &env,
+        &[
+            "keys",
+            "create",
+            "--owner",
+            "acme",
+            "--scopes",
+            "generate,diagrams:read",
+            "--json",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    assert_eq!(stdout.lines().count(), 1, "--json prints one line");
+    let created: Value = serde_json::from_str(stdout.trim()).expect("json");
+    let secret = created["key"].as_str().expect("key");
+    assert!(secret.starts_with("pm_sk_live_"));
+    assert_eq!(created["owner"], "acme");
+    assert_eq!(created["scopes"], json!(["generate", "diagrams:read"]));
+
+    let client = app.state.pool.get().await.expect("db");
+    let leaked: i64 = client
+        .query_one("SELECT count(*) FROM api_keys WHERE position($1::bytea in secret_hash) > 0 OR owner = $2", &[&secret.as_bytes(), &secret])
+        .await
+        .expect("query")
+        .get(0);
+    assert_eq!(leaked, 0, "the secret itself is not stored");
+    drop(client);
+
+    let (_, list) = json_with_status(
+        app.get_as(secret, "/api/v1/process-maps/generations").await,
+        200,
+    )
+    .await;
+    assert_eq!(list["data"], json!([]));
+
+    let test_key = cli(
+        &env,
+        &[
+            "keys", "create", "--owner", "acme", "--scopes", "generate", "--test", "--json",
+        ],
+    );
+    let test_key: Value = serde_json::from_slice(&test_key.stdout).expect("json");
+    assert!(test_key["key"]
+        .as_str()
+        .is_some_and(|k| k.starts_with("pm_sk_test_")));
+    assert_eq!(test_key["livemode"], false);
+
+    let bad_scope = cli(
+        &env,
+        &["keys", "create", "--owner", "acme", "--scopes", "root"],
+    );
+    assert!(!bad_scope.status.success());
+    assert!(String::from_utf8_lossy(&bad_scope.stderr).contains("unknown scope"));
+
+    let revoked = cli(
+        &env,
+        &["keys", "revoke", created["id"].as_str().expect("id")],
+    );
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    let response = app.get_as(secret, "/api/v1/process-maps/generations").await;
+    assert_error(response, 401, "authentication_error", "revoked_api_key").await;
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_key_are_401_with_www_authenticate() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let url = app.url("/api/v1/process-maps/generations");
+    let body = json!({"mode": "initial", "prompt": SEED_PROMPT});
+
+    let response = app
+        .client
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_error(response, 401, "authentication_error", "missing_api_key").await;
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth("pm_sk_live_wrongwrongwrongwrongwrongwrong00")
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_error(response, 401, "authentication_error", "invalid_api_key").await;
+    let response = app
+        .client
+        .get(&url)
+        .bearer_auth("not-even-a-key")
+        .send()
+        .await
+        .expect("request");
+    assert_error(response, 401, "authentication_error", "invalid_api_key").await;
+    let response = app
+        .client
+        .get(&url)
+        .basic_auth("user", Some("pass"))
+        .send()
+        .await
+        .expect("request");
+    assert_error(response, 401, "authentication_error", "invalid_api_key").await;
+    app.stop().await;
+    env.teardown().await;
+}

@@ -1,0 +1,495 @@
+//! Creating, waiting for, refining, retrieving and listing generations.
+
+use std::collections::HashSet;
+
+use procmap_shared::engine::{reader, validate::validate};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn ids_of(xml: &str) -> HashSet<String> {
+    let model = reader::read(xml).expect("readable").model;
+    model
+        .nodes
+        .iter()
+        .map(|n| n.id.clone())
+        .chain(model.flows.iter().map(|f| f.id.clone()))
+        .collect()
+}
+
+fn is_rfc3339_millis_utc(value: &Value) -> bool {
+    let Some(s) = value.as_str() else {
+        return false;
+    };
+    s.len() == 24
+        && s.ends_with('Z')
+        && s.as_bytes()[19] == b'.'
+        && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+}
+
+#[tokio::test]
+async fn an_initial_generation_with_wait_answers_three_valid_distinct_options() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+
+    let response = app
+        .client
+        .post(app.url("/api/v1/process-maps/generations"))
+        .bearer_auth(&app.key)
+        .header("X-Request-Id", "req-seed-example")
+        .json(&json!({"mode": "initial", "prompt": SEED_PROMPT, "language": "english"}))
+        .send()
+        .await
+        .expect("request");
+    let (headers, body) = json_with_status(response, 200).await;
+
+    let id = body["id"].as_str().expect("id");
+    assert_eq!(body["status"], "succeeded");
+    assert_eq!(body["mode"], "initial");
+    assert_eq!(body["request_id"], "req-seed-example");
+    assert_eq!(headers["x-request-id"], "req-seed-example");
+    assert!(
+        is_rfc3339_millis_utc(&body["created_at"]),
+        "{}",
+        body["created_at"]
+    );
+    assert!(
+        is_rfc3339_millis_utc(&body["completed_at"]),
+        "{}",
+        body["completed_at"]
+    );
+    assert_eq!(
+        body["links"]["self"],
+        format!("{BASE_URL}/api/v1/process-maps/generations/{id}")
+    );
+    assert!(body.get("result").is_none());
+
+    let options = body["options"].as_array().expect("options");
+    assert_eq!(options.len(), 3);
+    let mut documents = Vec::new();
+    for (i, option) in options.iter().enumerate() {
+        assert_eq!(option["option_number"], i + 1);
+        let versions = option["versions"].as_array().expect("versions");
+        assert_eq!(versions.len(), 1);
+        assert_eq!(versions[0]["version_number"], 1);
+        let xml = versions[0]["bpmn_xml"].as_str().expect("xml");
+        assert!(xml.starts_with("<?xml version=\"1.0\""));
+        assert_eq!(validate(xml), vec![], "option {} is invalid", i + 1);
+        documents.push(xml.to_owned());
+    }
+    assert_ne!(documents[0], documents[1]);
+    assert_ne!(documents[1], documents[2]);
+    assert!(
+        documents[2].contains("<bpmn:laneSet"),
+        "option 3 has a lane per actor"
+    );
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn wait_false_answers_202_at_once_and_polling_reaches_succeeded() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+    let response = app.post_generation(&json!({"mode": "initial", "prompt": "The clerk checks the order. The clerk ships it."}), "?wait=false").await;
+    let (headers, body) = json_with_status(response, 202).await;
+    assert!(
+        matches!(body["status"].as_str(), Some("queued" | "running")),
+        "{body}"
+    );
+    assert!(body.get("options").is_none());
+    assert_eq!(body["completed_at"], Value::Null);
+    let id = body["id"].as_str().expect("id");
+    assert_eq!(
+        headers["location"],
+        format!("{BASE_URL}/api/v1/process-maps/generations/{id}").as_str()
+    );
+
+    let done = app.poll_until_done(id).await;
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["options"].as_array().map(Vec::len), Some(3));
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn wait_true_answers_202_when_the_window_ends_first() {
+    let env = Environment::new().await;
+    // No worker: nothing will finish, so the 300 ms window must end the wait.
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            wait_timeout_ms: 300,
+        },
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let response = app
+        .post_generation(&json!({"mode": "initial", "prompt": SEED_PROMPT}), "")
+        .await;
+    let (_, body) = json_with_status(response, 202).await;
+    assert_eq!(body["status"], "queued");
+    assert!(body["links"]["self"]
+        .as_str()
+        .is_some_and(|s| s.starts_with(BASE_URL)));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(app.state.events.waiting(), 0, "the waiter unsubscribed");
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_refinement_of_a_stored_option_adds_an_escalation_and_keeps_the_source_ids() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+    let (_, initial) = json_with_status(
+        app.post_generation(&json!({"mode": "initial", "prompt": SEED_PROMPT}), "")
+            .await,
+        200,
+    )
+    .await;
+    let source_xml = initial["options"][1]["versions"][0]["bpmn_xml"]
+        .as_str()
+        .expect("xml")
+        .to_owned();
+    let source = json!({"generation_id": initial["id"], "option_number": 2, "version_number": 1});
+
+    let response = app
+        .post_generation(&json!({"mode": "refinement", "prompt": "Add an escalation path for high-severity tickets.", "source": source}), "")
+        .await;
+    let (_, body) = json_with_status(response, 200).await;
+    assert_eq!(body["mode"], "refinement");
+    assert_eq!(body["status"], "succeeded");
+    assert!(body.get("options").is_none());
+    assert_eq!(body["result"]["option_number"], 1);
+    assert_eq!(body["result"]["version_number"], 1);
+    assert_eq!(
+        body["result"]["source"], source,
+        "the result echoes its source"
+    );
+
+    let refined = body["result"]["bpmn_xml"].as_str().expect("xml");
+    assert_eq!(validate(refined), vec![]);
+    let before = ids_of(&source_xml);
+    let after = ids_of(refined);
+    assert!(
+        before.is_subset(&after),
+        "source ids lost: {:?}",
+        before.difference(&after).collect::<Vec<_>>()
+    );
+    let model = reader::read(refined).expect("readable").model;
+    assert!(
+        model
+            .nodes
+            .iter()
+            .any(|n| n.name == "High-severity ticket?"),
+        "a decision was added"
+    );
+    assert!(
+        model.nodes.iter().any(|n| n.name.starts_with("Escalate")),
+        "an escalation step was added"
+    );
+    app.stop().await;
+    env.teardown().await;
+}
+
+/// A diagram as Camunda Modeler saves it: its own prefixes, extension elements, a text annotation.
+pub const FOREIGN_BPMN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<bpmn2:definitions xmlns:bpmn2="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="sample-diagram" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn2:process id="Ticketing" isExecutable="true">
+    <bpmn2:startEvent id="Start_Ticket" name="Ticket received"><bpmn2:outgoing>f1</bpmn2:outgoing></bpmn2:startEvent>
+    <bpmn2:userTask id="Task_Triage" name="Triage ticket" camunda:assignee="agent"><bpmn2:incoming>f1</bpmn2:incoming><bpmn2:outgoing>f2</bpmn2:outgoing></bpmn2:userTask>
+    <bpmn2:serviceTask id="Task_Resolve" name="Resolve ticket"><bpmn2:incoming>f2</bpmn2:incoming><bpmn2:outgoing>f3</bpmn2:outgoing></bpmn2:serviceTask>
+    <bpmn2:endEvent id="End_Ticket" name="Ticket closed"><bpmn2:incoming>f3</bpmn2:incoming></bpmn2:endEvent>
+    <bpmn2:sequenceFlow id="f1" sourceRef="Start_Ticket" targetRef="Task_Triage" />
+    <bpmn2:sequenceFlow id="f2" sourceRef="Task_Triage" targetRef="Task_Resolve" />
+    <bpmn2:sequenceFlow id="f3" sourceRef="Task_Resolve" targetRef="End_Ticket" />
+    <bpmn2:textAnnotation id="Note_1"><bpmn2:text>SLA 4h</bpmn2:text></bpmn2:textAnnotation>
+  </bpmn2:process>
+  <bpmndi:BPMNDiagram id="BPMNDiagram_1">
+    <bpmndi:BPMNPlane id="BPMNPlane_1" bpmnElement="Ticketing">
+      <bpmndi:BPMNShape id="s1" bpmnElement="Start_Ticket"><dc:Bounds x="100" y="100" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="s2" bpmnElement="Task_Triage"><dc:Bounds x="200" y="78" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="s3" bpmnElement="Task_Resolve"><dc:Bounds x="360" y="78" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="s4" bpmnElement="End_Ticket"><dc:Bounds x="520" y="100" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="e1" bpmnElement="f1"><di:waypoint x="136" y="118" /><di:waypoint x="200" y="118" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="e2" bpmnElement="f2"><di:waypoint x="300" y="118" /><di:waypoint x="360" y="118" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="e3" bpmnElement="f3"><di:waypoint x="460" y="118" /><di:waypoint x="520" y="118" /></bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn2:definitions>"#;
+
+#[tokio::test]
+async fn a_diagram_from_another_tool_can_be_refined_inline() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+    let source = json!({"bpmn_xml": FOREIGN_BPMN});
+    let response = app
+        .post_generation(&json!({"mode": "refinement", "prompt": "Add an escalation path for high-severity tickets.", "source": source}), "")
+        .await;
+    let (_, body) = json_with_status(response, 200).await;
+    assert_eq!(body["result"]["source"], source);
+    let refined = body["result"]["bpmn_xml"].as_str().expect("xml");
+    assert_eq!(validate(refined), vec![]);
+    let model = reader::read(refined).expect("readable").model;
+    for id in [
+        "Start_Ticket",
+        "Task_Triage",
+        "Task_Resolve",
+        "End_Ticket",
+        "f1",
+        "f2",
+        "f3",
+    ] {
+        assert!(ids_of(refined).contains(id), "{id} was not kept");
+    }
+    // The escalation goes right after triage.
+    let after_triage: Vec<_> = model
+        .outgoing("Task_Triage")
+        .map(|f| f.target.clone())
+        .collect();
+    assert_eq!(
+        model.node(&after_triage[0]).map(|n| n.name.as_str()),
+        Some("High-severity ticket?")
+    );
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn inline_xml_that_is_not_bpmn_is_a_validation_error() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    for xml in [
+        "<html><body>hi</body></html>",
+        "not xml <<<",
+        r#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>"#,
+    ] {
+        let body =
+            json!({"mode": "refinement", "prompt": "Add a step", "source": {"bpmn_xml": xml}});
+        let response = app.post_generation(&body, "").await;
+        let param = assert_error(response, 422, "validation_error", "validation_failed").await;
+        assert_eq!(param, "source.bpmn_xml");
+    }
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_refinement_of_a_missing_option_or_another_owners_generation_is_not_found() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+    let (_, initial) = json_with_status(
+        app.post_generation(&json!({"mode": "initial", "prompt": SEED_PROMPT}), "")
+            .await,
+        200,
+    )
+    .await;
+    let missing_option = json!({"mode": "refinement", "prompt": "Add a step", "source": {"generation_id": initial["id"], "option_number": 7, "version_number": 1}});
+    let param = assert_error(
+        app.post_generation(&missing_option, "").await,
+        404,
+        "not_found_error",
+        "resource_not_found",
+    )
+    .await;
+    assert_eq!(param, "source.option_number");
+
+    let other = create_key(&app.state, "owner-b", "generate").await;
+    let theirs = json!({"mode": "refinement", "prompt": "Add a step", "source": {"generation_id": initial["id"], "option_number": 1, "version_number": 1}});
+    let param = assert_error(
+        app.post_generation_as(&other, &theirs, "", None).await,
+        404,
+        "not_found_error",
+        "resource_not_found",
+    )
+    .await;
+    assert_eq!(param, "source.generation_id");
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn generations_are_private_to_their_owner() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, mine) = json_with_status(
+        app.post_generation(
+            &json!({"mode": "initial", "prompt": SEED_PROMPT}),
+            "?wait=false",
+        )
+        .await,
+        202,
+    )
+    .await;
+    let id = mine["id"].as_str().expect("id");
+    let other = create_key(&app.state, "owner-b", "generate,diagrams:read").await;
+
+    let response = app
+        .get_as(&other, &format!("/api/v1/process-maps/generations/{id}"))
+        .await;
+    assert_error(response, 404, "not_found_error", "resource_not_found").await;
+    let (_, theirs) = json_with_status(
+        app.get_as(&other, "/api/v1/process-maps/generations").await,
+        200,
+    )
+    .await;
+    assert_eq!(theirs["data"], json!([]));
+    let (_, own) = json_with_status(
+        app.get(&format!("/api/v1/process-maps/generations/{id}"))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(own["id"], id);
+    let response = app.get("/api/v1/process-maps/generations/not-a-uuid").await;
+    assert_error(response, 404, "not_found_error", "resource_not_found").await;
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn the_list_pages_newest_first_with_an_opaque_cursor() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let (_, body) = json_with_status(
+            app.post_generation(
+                &json!({"mode": "initial", "prompt": format!("Process {i}: the clerk files it.")}),
+                "?wait=false",
+            )
+            .await,
+            202,
+        )
+        .await;
+        created.push(body["id"].as_str().expect("id").to_owned());
+    }
+    created.reverse();
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/process-maps/generations?limit=2&cursor={c}"),
+            None => "/api/v1/process-maps/generations?limit=2".to_owned(),
+        };
+        let (_, page) = json_with_status(app.get(&path).await, 200).await;
+        let data = page["data"].as_array().expect("data");
+        assert!(data.len() <= 2);
+        seen.extend(
+            data.iter()
+                .map(|g| g["id"].as_str().expect("id").to_owned()),
+        );
+        if page["has_more"] == false {
+            assert_eq!(page["next_cursor"], Value::Null);
+            break;
+        }
+        cursor = Some(page["next_cursor"].as_str().expect("cursor").to_owned());
+    }
+    assert_eq!(seen, created, "every generation once, newest first");
+
+    let (_, default_page) =
+        json_with_status(app.get("/api/v1/process-maps/generations").await, 200).await;
+    assert_eq!(default_page["data"].as_array().map(Vec::len), Some(5));
+    assert_eq!(default_page["has_more"], false);
+
+    let param = assert_error(
+        app.get("/api/v1/process-maps/generations?cursor=bogus")
+            .await,
+        400,
+        "invalid_request_error",
+        "invalid_cursor",
+    )
+    .await;
+    assert_eq!(param, "cursor");
+    for limit in ["0", "101", "ten"] {
+        let param = assert_error(
+            app.get(&format!("/api/v1/process-maps/generations?limit={limit}"))
+                .await,
+            400,
+            "invalid_request_error",
+            "invalid_parameter",
+        )
+        .await;
+        assert_eq!(param, "limit");
+    }
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_failed_generation_shows_its_error() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+    let (_, initial) = json_with_status(
+        app.post_generation(&json!({"mode": "initial", "prompt": SEED_PROMPT}), "")
+            .await,
+        200,
+    )
+    .await;
+    app.stop().await;
+
+    // Accept a refinement while no worker runs, then remove its source before a worker gets to it.
+    let mut app2 = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let owner_key = create_key(&app2.state, "owner-a", "generate,diagrams:read").await;
+    let body = json!({"mode": "refinement", "prompt": "Add a step", "source": {"generation_id": initial["id"], "option_number": 1, "version_number": 1}});
+    let (_, accepted) = json_with_status(
+        app2.post_generation_as(&owner_key, &body, "?wait=false", None)
+            .await,
+        202,
+    )
+    .await;
+    let client = app2.state.pool.get().await.expect("db");
+    let source_id: uuid::Uuid = initial["id"].as_str().expect("id").parse().expect("uuid");
+    client
+        .execute(
+            "DELETE FROM generation_versions WHERE generation_id = $1",
+            &[&source_id],
+        )
+        .await
+        .expect("delete");
+    drop(client);
+    app2.start_worker(&env);
+
+    let done = app2
+        .poll_until_done(accepted["id"].as_str().expect("id"))
+        .await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"]["code"], "invalid_source");
+    assert!(done["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
+    assert!(done.get("result").is_none());
+    app2.stop().await;
+    env.teardown().await;
+}

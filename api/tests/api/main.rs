@@ -1,0 +1,9 @@
+//! Integration tests: the API, the worker and the binaries against real Postgres and RabbitMQ.
+
+mod auth;
+mod e2e;
+mod generations;
+mod helpers;
+mod idempotency;
+mod messaging;
+mod platform;

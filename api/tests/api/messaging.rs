@@ -1,0 +1,271 @@
+//! The job system: duplicate deliveries, the quorum queue, the relay, lease expiry, poison jobs.
+
+use std::time::Duration;
+
+use lapin::{
+    options::{BasicPublishOptions, QueueDeclareOptions},
+    types::{AMQPValue, FieldTable},
+    BasicProperties,
+};
+use procmap_api::relay;
+use procmap_shared::{
+    broker::{self, Topology},
+    db::generations::{self, NewGeneration},
+    domain::GenerationRequest,
+    messages::Job,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+async fn insert_unpublished(app: &TestApp, owner: &str) -> Uuid {
+    let client = app.state.pool.get().await.expect("db");
+    let key_id: Uuid = client
+        .query_one("SELECT id FROM api_keys LIMIT 1", &[])
+        .await
+        .expect("key")
+        .get(0);
+    let id = Uuid::now_v7();
+    let request = GenerationRequest::Initial {
+        prompt: "The clerk checks the claim. The manager approves it.".into(),
+        language: "english".into(),
+    };
+    generations::insert(
+        &client,
+        &NewGeneration {
+            id,
+            owner,
+            api_key_id: key_id,
+            request: &request,
+            request_id: "test",
+        },
+    )
+    .await
+    .expect("insert");
+    id
+}
+
+async fn status_of(app: &TestApp, id: Uuid) -> (String, i32, i64) {
+    let client = app.state.pool.get().await.expect("db");
+    let row = client
+        .query_one("SELECT status, attempts, (SELECT count(*) FROM generation_versions WHERE generation_id = $1) FROM generations WHERE id = $1", &[&id])
+        .await
+        .expect("row");
+    (row.get(0), row.get(1), row.get(2))
+}
+
+async fn wait_for_status(app: &TestApp, id: Uuid, status: &str) -> (String, i32, i64) {
+    for _ in 0..200 {
+        let current = status_of(app, id).await;
+        if current.0 == status {
+            return current;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "generation {id} never reached {status}; it is {:?}",
+        status_of(app, id).await
+    );
+}
+
+#[tokio::test]
+async fn a_job_delivered_twice_leaves_exactly_one_result() {
+    let env = Environment::new().await;
+    let mut app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let id = insert_unpublished(&app, "owner-a").await;
+    let job = Job::Generate { generation_id: id };
+    app.state
+        .publisher
+        .publish_job(&job)
+        .await
+        .expect("publish");
+    app.state
+        .publisher
+        .publish_job(&job)
+        .await
+        .expect("publish again");
+    app.start_worker(&env);
+
+    let (_, attempts, versions) = wait_for_status(&app, id, "succeeded").await;
+    // Give the duplicate time to be consumed too.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status_of(&app, id).await, ("succeeded".into(), 1, 3));
+    assert_eq!((attempts, versions), (1, 3));
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn jobs_live_on_a_durable_quorum_queue_under_the_prefix() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, _) = json_with_status(
+        app.post_generation(
+            &json!({"mode": "initial", "prompt": SEED_PROMPT}),
+            "?wait=false",
+        )
+        .await,
+        202,
+    )
+    .await;
+    let topology = Topology::new(&env.queue_prefix);
+    assert!(topology.jobs_queue.starts_with(&env.queue_prefix));
+
+    let connection = broker::connect(&amqp_url()).await.expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    // Re-declaring with a different queue type is refused by the broker only if the queue is a quorum queue.
+    let mut classic = FieldTable::default();
+    classic.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("classic".into()),
+    );
+    let redeclared = channel
+        .queue_declare(
+            &topology.jobs_queue,
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            classic,
+        )
+        .await;
+    assert!(redeclared.is_err(), "the jobs queue must be a quorum queue");
+    let _ = connection.close(200, "done").await;
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn the_relay_republishes_a_job_whose_publish_was_lost() {
+    let env = Environment::new().await;
+    let mut app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    app.start_worker(&env);
+    let id = insert_unpublished(&app, "owner-a").await;
+    // As if the API crashed between commit and publish a minute ago.
+    let client = app.state.pool.get().await.expect("db");
+    client
+        .execute(
+            "UPDATE generations SET created_at = now() - interval '1 minute' WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("backdate");
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        status_of(&app, id).await.0,
+        "queued",
+        "nothing runs without a job message"
+    );
+
+    assert_eq!(relay::pass(&app.state).await.expect("relay"), 1);
+    wait_for_status(&app, id, "succeeded").await;
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_died_is_taken_back_or_failed_after_the_last_attempt() {
+    let env = Environment::new().await;
+    let mut app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    app.start_worker(&env);
+    let retry = insert_unpublished(&app, "owner-a").await;
+    let exhausted = insert_unpublished(&app, "owner-a").await;
+    let client = app.state.pool.get().await.expect("db");
+    // Both claimed by a worker that died; the second has used every attempt.
+    client
+        .execute(
+            "UPDATE generations SET status = 'running', attempts = CASE WHEN id = $1 THEN 1 ELSE 3 END,
+                 lease_expires_at = now() - interval '1 second', created_at = now() - interval '1 minute'
+             WHERE id IN ($1, $2)",
+            &[&retry, &exhausted],
+        )
+        .await
+        .expect("simulate a dead worker");
+    drop(client);
+
+    relay::pass(&app.state).await.expect("relay");
+    let (_, attempts, versions) = wait_for_status(&app, retry, "succeeded").await;
+    assert_eq!((attempts, versions), (2, 3));
+    let (_, body) = json_with_status(
+        app.get(&format!("/api/v1/process-maps/generations/{exhausted}"))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["error"]["code"], "attempts_exhausted");
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_job_message_that_does_not_parse_is_dead_lettered() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+    let topology = Topology::new(&env.queue_prefix);
+    let channel = app.state.publisher.channel().await.expect("channel");
+    channel
+        .basic_publish(
+            "",
+            &topology.jobs_queue,
+            BasicPublishOptions::default(),
+            b"{\"type\":\"explode\"}",
+            BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirm");
+    let mut dead = 0;
+    for _ in 0..100 {
+        let queue = channel
+            .queue_declare(
+                &topology.dead_letter_queue,
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("dead-letter queue");
+        dead = queue.message_count();
+        if dead > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(dead, 1);
+    app.stop().await;
+    env.teardown().await;
+}

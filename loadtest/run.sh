@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Measures POST → succeeded with the built release binaries: brings up the services, starts one
+# API and one worker on a scratch database and queue prefix, runs the harness, and cleans up.
+# Extra arguments go to the harness, e.g. `loadtest/run.sh --count 100 --style poll`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash deploy/services.sh
+cargo build --release --quiet --bin procmap-api --bin procmap-worker --bin procmap-loadtest
+
+tag="loadtest_$(date +%s)_$$"
+export PROCMAP_DATABASE_URL="postgres://postgres@127.0.0.1:5432/procmap_$tag"
+export PROCMAP_QUEUE_PREFIX="procmap_$tag"
+export PROCMAP_BIND="127.0.0.1:${LOADTEST_PORT:-18080}"
+export PROCMAP_PUBLIC_BASE_URL="http://$PROCMAP_BIND"
+export RUST_LOG=warn
+bin=target/release
+
+$bin/procmap-api migrate
+key=$($bin/procmap-api keys create --owner loadtest --scopes generate,diagrams:read --test --json | sed -E 's/.*"key":"([^"]+)".*/\1/')
+pids=()
+cleanup() {
+    kill "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+    psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS \"procmap_$tag\" WITH (FORCE)" postgres >/dev/null || true
+    for q in jobs jobs.dead; do rabbitmqctl -q delete_queue "procmap_$tag.$q" >/dev/null 2>&1 || true; done
+    for x in events jobs.dlx; do rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"procmap_$tag.$x\">>), false, <<\"loadtest\">>)." >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+$bin/procmap-worker & pids+=($!)
+$bin/procmap-api serve & pids+=($!)
+for _ in $(seq 1 100); do curl -fsS "$PROCMAP_PUBLIC_BASE_URL/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+
+$bin/procmap-loadtest --base-url "$PROCMAP_PUBLIC_BASE_URL" --key "$key" "$@"

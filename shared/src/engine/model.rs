@@ -1,0 +1,322 @@
+//! The process model: lanes, typed nodes and sequence flows, and the edits refinement makes.
+//!
+//! Every diagram procmap emits is compiled from one of these, and every diagram it refines is
+//! read back into one. Edits keep the ids of everything they do not touch.
+
+use std::collections::HashSet;
+
+/// A whole process: what a modeler produces and the compiler turns into BPMN.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcessModel {
+    /// Id of the `bpmn:process` element.
+    pub id: String,
+    pub name: String,
+    /// Lanes, in top-to-bottom order. Empty means a process without a pool.
+    pub lanes: Vec<Lane>,
+    pub nodes: Vec<Node>,
+    pub flows: Vec<Flow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lane {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub id: String,
+    pub kind: NodeKind,
+    pub name: String,
+    /// Id of the lane the node sits in, when the model has lanes.
+    pub lane: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    StartEvent(EventTrigger),
+    EndEvent(EventTrigger),
+    IntermediateCatchEvent(EventTrigger),
+    IntermediateThrowEvent(EventTrigger),
+    Task(TaskKind),
+    ExclusiveGateway,
+    ParallelGateway,
+    InclusiveGateway,
+    EventBasedGateway,
+    /// A collapsed sub-process.
+    SubProcess,
+    /// A flow node this model has no type for, kept under its BPMN element name.
+    Other(String),
+}
+
+/// What an event waits for or signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventTrigger {
+    None,
+    Message,
+    Timer,
+    Signal,
+    Error,
+    Terminate,
+    Escalation,
+    Conditional,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    Plain,
+    User,
+    Service,
+    Manual,
+    Send,
+    Receive,
+    Script,
+    BusinessRule,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    pub id: String,
+    pub source: String,
+    pub target: String,
+    /// The label drawn on the flow, such as a branch's answer.
+    pub name: String,
+    /// The condition of a branch leaving an exclusive or inclusive gateway.
+    pub condition: Option<String>,
+    /// Taken when no other branch's condition holds.
+    pub is_default: bool,
+}
+
+impl NodeKind {
+    pub fn is_gateway(&self) -> bool {
+        matches!(
+            self,
+            Self::ExclusiveGateway
+                | Self::ParallelGateway
+                | Self::InclusiveGateway
+                | Self::EventBasedGateway
+        )
+    }
+
+    pub fn is_event(&self) -> bool {
+        matches!(
+            self,
+            Self::StartEvent(_)
+                | Self::EndEvent(_)
+                | Self::IntermediateCatchEvent(_)
+                | Self::IntermediateThrowEvent(_)
+        )
+    }
+
+    pub fn is_activity(&self) -> bool {
+        matches!(self, Self::Task(_) | Self::SubProcess | Self::Other(_))
+    }
+}
+
+impl ProcessModel {
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+
+    pub fn node_mut(&mut self, id: &str) -> Option<&mut Node> {
+        self.nodes.iter_mut().find(|n| n.id == id)
+    }
+
+    pub fn outgoing<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Flow> + 'a {
+        self.flows.iter().filter(move |f| f.source == id)
+    }
+
+    pub fn incoming<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Flow> + 'a {
+        self.flows.iter().filter(move |f| f.target == id)
+    }
+
+    fn all_ids(&self) -> HashSet<&str> {
+        let mut ids: HashSet<&str> = HashSet::new();
+        ids.insert(&self.id);
+        ids.extend(self.lanes.iter().map(|l| l.id.as_str()));
+        ids.extend(self.nodes.iter().map(|n| n.id.as_str()));
+        ids.extend(self.flows.iter().map(|f| f.id.as_str()));
+        ids
+    }
+
+    /// An id starting with `prefix` that nothing in the model uses yet.
+    pub fn fresh_id(&self, prefix: &str) -> String {
+        let ids = self.all_ids();
+        (1..)
+            .map(|n| format!("{prefix}_{n}"))
+            .find(|id| !ids.contains(id.as_str()))
+            .unwrap_or_default()
+    }
+
+    /// Adds a node and answers its id.
+    pub fn add_node(&mut self, kind: NodeKind, name: &str, lane: Option<String>) -> String {
+        let prefix = match &kind {
+            NodeKind::StartEvent(_) => "StartEvent",
+            NodeKind::EndEvent(_) => "EndEvent",
+            NodeKind::IntermediateCatchEvent(_) | NodeKind::IntermediateThrowEvent(_) => "Event",
+            NodeKind::Task(_) | NodeKind::SubProcess | NodeKind::Other(_) => "Activity",
+            _ => "Gateway",
+        };
+        let id = self.fresh_id(prefix);
+        self.nodes.push(Node {
+            id: id.clone(),
+            kind,
+            name: name.to_owned(),
+            lane,
+        });
+        id
+    }
+
+    /// Adds a plain sequence flow and answers its id.
+    pub fn connect(&mut self, source: &str, target: &str, name: &str) -> String {
+        let id = self.fresh_id("Flow");
+        self.flows.push(Flow {
+            id: id.clone(),
+            source: source.to_owned(),
+            target: target.to_owned(),
+            name: name.to_owned(),
+            condition: None,
+            is_default: false,
+        });
+        id
+    }
+
+    /// Adds a conditional branch leaving a gateway.
+    pub fn connect_branch(
+        &mut self,
+        source: &str,
+        target: &str,
+        label: &str,
+        condition: &str,
+    ) -> String {
+        let id = self.connect(source, target, label);
+        if let Some(flow) = self.flows.iter_mut().find(|f| f.id == id) {
+            flow.condition = Some(condition.to_owned());
+        }
+        id
+    }
+
+    /// Adds the default branch leaving a gateway.
+    pub fn connect_default(&mut self, source: &str, target: &str, label: &str) -> String {
+        let id = self.connect(source, target, label);
+        if let Some(flow) = self.flows.iter_mut().find(|f| f.id == id) {
+            flow.is_default = true;
+        }
+        id
+    }
+
+    /// Points every flow leaving `from` at `new_source` instead; answers the moved flows' ids.
+    pub fn move_outgoing(&mut self, from: &str, new_source: &str) -> Vec<String> {
+        let mut moved = Vec::new();
+        for flow in self.flows.iter_mut().filter(|f| f.source == from) {
+            flow.source = new_source.to_owned();
+            moved.push(flow.id.clone());
+        }
+        moved
+    }
+
+    /// Points every flow entering `to` at `new_target` instead.
+    pub fn move_incoming(&mut self, to: &str, new_target: &str) {
+        for flow in self.flows.iter_mut().filter(|f| f.target == to) {
+            flow.target = new_target.to_owned();
+        }
+    }
+
+    /// Removes a node, joining its predecessors straight to its successors so the process stays
+    /// connected. Answers false when there is no such node.
+    pub fn remove_node(&mut self, id: &str) -> bool {
+        if self.node(id).is_none() {
+            return false;
+        }
+        let incoming: Vec<Flow> = self.incoming(id).cloned().collect();
+        let outgoing: Vec<Flow> = self.outgoing(id).cloned().collect();
+        self.flows.retain(|f| f.source != id && f.target != id);
+        self.nodes.retain(|n| n.id != id);
+        // Keep the incoming flows (their ids, labels and conditions) and re-aim them at the first
+        // successor; further successors (the node was a split) are reached from the first predecessor.
+        let Some(first_out) = outgoing.first() else {
+            return true;
+        };
+        let first_pred = incoming.first().map(|f| f.source.clone());
+        for mut flow in incoming {
+            flow.target = first_out.target.clone();
+            self.flows.push(flow);
+        }
+        if let Some(pred) = first_pred {
+            for out in outgoing.iter().skip(1) {
+                self.connect(&pred, &out.target, &out.name);
+            }
+        }
+        true
+    }
+
+    /// The lane of `node`, or the first lane when it has none.
+    pub fn lane_of(&self, node: &str) -> Option<String> {
+        self.node(node)
+            .and_then(|n| n.lane.clone())
+            .or_else(|| self.lanes.first().map(|l| l.id.clone()))
+    }
+
+    /// Finds a lane by name, adding one when there is none.
+    pub fn lane_named(&mut self, name: &str) -> String {
+        if let Some(lane) = self
+            .lanes
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+        {
+            return lane.id.clone();
+        }
+        let id = self.fresh_id("Lane");
+        self.lanes.push(Lane {
+            id: id.clone(),
+            name: name.to_owned(),
+        });
+        id
+    }
+
+    pub fn start_events(&self) -> impl Iterator<Item = &Node> {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n.kind, NodeKind::StartEvent(_)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line() -> ProcessModel {
+        let mut m = ProcessModel {
+            id: "Process_1".into(),
+            ..Default::default()
+        };
+        let s = m.add_node(NodeKind::StartEvent(EventTrigger::None), "Start", None);
+        let a = m.add_node(NodeKind::Task(TaskKind::Plain), "A", None);
+        let b = m.add_node(NodeKind::Task(TaskKind::Plain), "B", None);
+        let e = m.add_node(NodeKind::EndEvent(EventTrigger::None), "End", None);
+        m.connect(&s, &a, "");
+        m.connect(&a, &b, "");
+        m.connect(&b, &e, "");
+        m
+    }
+
+    #[test]
+    fn fresh_ids_never_collide() {
+        let m = line();
+        let id = m.fresh_id("Activity");
+        assert!(m.node(&id).is_none());
+        assert_eq!(id, "Activity_3");
+    }
+
+    #[test]
+    fn removing_a_node_reconnects_its_neighbours() {
+        let mut m = line();
+        assert!(m.remove_node("Activity_1"));
+        assert_eq!(m.nodes.len(), 3);
+        assert_eq!(m.flows.len(), 2);
+        let into_b: Vec<_> = m.incoming("Activity_2").collect();
+        assert_eq!(into_b.len(), 1);
+        assert_eq!(into_b[0].source, "StartEvent_1");
+        assert!(!m.remove_node("nope"));
+    }
+}

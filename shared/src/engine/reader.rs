@@ -1,0 +1,436 @@
+//! Reads BPMN 2.0 XML from any tool into a process model, trusting nothing.
+//!
+//! DTDs are refused outright (no entity can be declared, so none can be expanded or fetched),
+//! nesting is bounded, and anything the process model has no place for is reported as a warning
+//! rather than dropped in silence.
+
+use std::collections::{HashMap, HashSet};
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+use super::model::{EventTrigger, Flow, Lane, Node, NodeKind, ProcessModel, TaskKind};
+use super::writer::BPMN_NS;
+
+/// Deepest element nesting accepted; real diagrams stay far below this.
+const MAX_DEPTH: usize = 100;
+/// Most elements accepted in one document.
+const MAX_ELEMENTS: usize = 200_000;
+/// Most attributes accepted on one element.
+const MAX_ATTRIBUTES: usize = 64;
+
+/// What reading a document found, for refinement and for the validator.
+#[derive(Debug, Clone, Default)]
+pub struct Diagram {
+    pub model: ProcessModel,
+    /// Every `id` attribute in document order, to find duplicates.
+    pub ids: Vec<String>,
+    /// Elements that have a `BPMNShape`.
+    pub shapes: HashSet<String>,
+    /// Elements that have a `BPMNEdge`.
+    pub edges: HashSet<String>,
+    /// `default` attributes that name a flow: (gateway, flow).
+    pub defaults: Vec<(String, String)>,
+    /// What the model could not represent.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    #[error("the document is not well-formed XML: {0}")]
+    Malformed(String),
+    #[error("the document is not BPMN 2.0: {0}")]
+    NotBpmn(String),
+    #[error("the document is refused: {0}")]
+    Refused(String),
+}
+
+/// One `process` element being read.
+#[derive(Default)]
+struct ProcessInProgress {
+    id: String,
+    name: String,
+    nodes: Vec<Node>,
+    flows: Vec<Flow>,
+    lanes: Vec<(Lane, Vec<String>)>,
+}
+
+pub fn read(xml: &str) -> Result<Diagram, ReadError> {
+    let mut reader = Reader::from_str(xml);
+    reader.config_mut().trim_text(true);
+    let mut diagram = Diagram::default();
+    let mut processes: Vec<ProcessInProgress> = Vec::new();
+    let mut participant_names: HashMap<String, String> = HashMap::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut saw_definitions = false;
+    let mut elements = 0usize;
+    // Inside a process: (node index, element depth) of an open flow node, flow or lane.
+    let mut open_node: Option<usize> = None;
+    let mut open_flow: Option<usize> = None;
+    let mut open_lane: Option<usize> = None;
+    let mut skip_depth: Option<usize> = None;
+    let mut text_target: Option<&'static str> = None;
+
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| ReadError::Malformed(e.to_string()))?;
+        match event {
+            Event::DocType(_) => {
+                return Err(ReadError::Refused(
+                    "DTDs and entity declarations are not allowed".into(),
+                ))
+            }
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_empty = matches!(event, Event::Empty(_));
+                elements += 1;
+                if elements > MAX_ELEMENTS {
+                    return Err(ReadError::Refused(format!(
+                        "more than {MAX_ELEMENTS} elements"
+                    )));
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(ReadError::Refused(format!(
+                        "elements nested deeper than {MAX_DEPTH}"
+                    )));
+                }
+                let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                let attrs = attributes(e)?;
+                if let Some(id) = attrs.get("id") {
+                    diagram.ids.push(id.clone());
+                }
+                if stack.is_empty() {
+                    if local != "definitions" {
+                        return Err(ReadError::NotBpmn(format!(
+                            "the root element is <{local}>, not <definitions>"
+                        )));
+                    }
+                    let prefix = e
+                        .name()
+                        .prefix()
+                        .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
+                    let ns_attr = prefix.map_or("xmlns".to_owned(), |p| format!("xmlns:{p}"));
+                    if attrs.get(&ns_attr).map(String::as_str) != Some(BPMN_NS) {
+                        return Err(ReadError::NotBpmn(format!(
+                            "<definitions> is not in the namespace {BPMN_NS}"
+                        )));
+                    }
+                    saw_definitions = true;
+                }
+                let depth = stack.len();
+                let in_process = stack.iter().any(|s| s == "process");
+
+                if skip_depth.is_none() {
+                    match local.as_str() {
+                        "process" => processes.push(ProcessInProgress {
+                            id: attrs.get("id").cloned().unwrap_or_default(),
+                            name: attrs.get("name").cloned().unwrap_or_default(),
+                            ..Default::default()
+                        }),
+                        "participant" => {
+                            if let (Some(p), Some(name)) =
+                                (attrs.get("processRef"), attrs.get("name"))
+                            {
+                                participant_names.insert(p.clone(), name.clone());
+                            }
+                        }
+                        "BPMNShape" => {
+                            if let Some(el) = attrs.get("bpmnElement") {
+                                diagram.shapes.insert(el.clone());
+                            }
+                        }
+                        "BPMNEdge" => {
+                            if let Some(el) = attrs.get("bpmnElement") {
+                                diagram.edges.insert(el.clone());
+                            }
+                        }
+                        _ if in_process => {
+                            let process = processes.last_mut().ok_or_else(|| {
+                                ReadError::NotBpmn("content outside a process".into())
+                            })?;
+                            if let Some(kind) = node_kind(&local) {
+                                let id = attrs.get("id").cloned().unwrap_or_default();
+                                if let Some(d) = attrs.get("default") {
+                                    diagram.defaults.push((id.clone(), d.clone()));
+                                }
+                                process.nodes.push(Node {
+                                    id,
+                                    kind,
+                                    name: attrs.get("name").cloned().unwrap_or_default(),
+                                    lane: None,
+                                });
+                                open_node = Some(process.nodes.len() - 1);
+                                if matches!(
+                                    local.as_str(),
+                                    "subProcess" | "transaction" | "adHocSubProcess"
+                                ) && !is_empty
+                                {
+                                    // The model keeps sub-processes collapsed; their content is not modeled.
+                                    diagram.warnings.push(format!(
+                                        "the content of sub-process {} is shown collapsed",
+                                        attrs.get("id").map_or("?", String::as_str)
+                                    ));
+                                    skip_depth = Some(depth);
+                                }
+                            } else if local == "sequenceFlow" {
+                                process.flows.push(Flow {
+                                    id: attrs.get("id").cloned().unwrap_or_default(),
+                                    source: attrs.get("sourceRef").cloned().unwrap_or_default(),
+                                    target: attrs.get("targetRef").cloned().unwrap_or_default(),
+                                    name: attrs.get("name").cloned().unwrap_or_default(),
+                                    condition: None,
+                                    is_default: false,
+                                });
+                                open_flow = Some(process.flows.len() - 1);
+                            } else if local == "conditionExpression" && open_flow.is_some() {
+                                text_target = Some("condition");
+                                if let Some(f) = open_flow.and_then(|i| process.flows.get_mut(i)) {
+                                    f.condition = Some(String::new());
+                                }
+                            } else if local == "lane" {
+                                let lane = Lane {
+                                    id: attrs.get("id").cloned().unwrap_or_default(),
+                                    name: attrs.get("name").cloned().unwrap_or_default(),
+                                };
+                                process.lanes.push((lane, Vec::new()));
+                                open_lane = Some(process.lanes.len() - 1);
+                            } else if local == "flowNodeRef" && open_lane.is_some() {
+                                text_target = Some("flowNodeRef");
+                            } else if let Some(trigger) = trigger(&local) {
+                                if let Some(node) = open_node.and_then(|i| process.nodes.get_mut(i))
+                                {
+                                    set_trigger(&mut node.kind, trigger);
+                                }
+                            } else if !matches!(
+                                local.as_str(),
+                                "incoming"
+                                    | "outgoing"
+                                    | "laneSet"
+                                    | "childLaneSet"
+                                    | "documentation"
+                                    | "extensionElements"
+                            ) && open_node.is_none()
+                                && open_flow.is_none()
+                            {
+                                diagram.warnings.push(format!(
+                                    "<{local}>{} is not part of the process model and is left out of refinements",
+                                    attrs.get("id").map(|id| format!(" {id}")).unwrap_or_default()
+                                ));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if !is_empty {
+                    stack.push(local);
+                } else if open_node.is_some() && node_kind(&local).is_some() {
+                    open_node = None;
+                } else if local == "sequenceFlow" {
+                    open_flow = None;
+                }
+            }
+            Event::End(_) => {
+                let local = stack.pop().unwrap_or_default();
+                if skip_depth == Some(stack.len()) {
+                    skip_depth = None;
+                }
+                if skip_depth.is_none() {
+                    match local.as_str() {
+                        "sequenceFlow" => open_flow = None,
+                        "lane" => open_lane = None,
+                        "conditionExpression" | "flowNodeRef" => text_target = None,
+                        l if node_kind(l).is_some() => open_node = None,
+                        _ => {}
+                    }
+                }
+            }
+            Event::Text(t) => {
+                if skip_depth.is_some() {
+                    continue;
+                }
+                let text = t
+                    .unescape()
+                    .map_err(|e| ReadError::Malformed(e.to_string()))?
+                    .into_owned();
+                let Some(process) = processes.last_mut() else {
+                    continue;
+                };
+                match text_target {
+                    Some("condition") => {
+                        if let Some(Some(c)) = open_flow
+                            .and_then(|i| process.flows.get_mut(i))
+                            .map(|f| f.condition.as_mut())
+                        {
+                            c.push_str(&text);
+                        }
+                    }
+                    Some("flowNodeRef") => {
+                        if let Some((_, refs)) = open_lane.and_then(|i| process.lanes.get_mut(i)) {
+                            refs.push(text.trim().to_owned());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::CData(_) | Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !saw_definitions {
+        return Err(ReadError::NotBpmn("the document is empty".into()));
+    }
+    if !stack.is_empty() {
+        return Err(ReadError::Malformed(
+            "the document ends inside an element".into(),
+        ));
+    }
+
+    // Several pools: refine the largest, and say what is left as it was.
+    processes.sort_by_key(|p| std::cmp::Reverse(p.nodes.len()));
+    let mut processes = processes.into_iter();
+    let Some(main) = processes.next() else {
+        return Err(ReadError::NotBpmn("the document has no <process>".into()));
+    };
+    for other in processes.filter(|p| !p.nodes.is_empty()) {
+        diagram.warnings.push(format!(
+            "only the largest pool is refined; process {} is left out",
+            other.id
+        ));
+    }
+    let mut model = ProcessModel {
+        name: participant_names
+            .get(&main.id)
+            .cloned()
+            .unwrap_or(main.name),
+        id: main.id,
+        nodes: main.nodes,
+        flows: main.flows,
+        lanes: Vec::new(),
+    };
+    for (lane, refs) in main.lanes {
+        for r in &refs {
+            if let Some(node) = model.node_mut(r) {
+                node.lane = Some(lane.id.clone());
+            }
+        }
+        // Keep only lanes that hold nodes directly; parent lanes of nested lane sets are frames.
+        if !refs.is_empty() {
+            model.lanes.push(lane);
+        }
+    }
+    for (_, flow_id) in &diagram.defaults {
+        if let Some(f) = model.flows.iter_mut().find(|f| &f.id == flow_id) {
+            f.is_default = true;
+        }
+    }
+    diagram.model = model;
+    Ok(diagram)
+}
+
+fn attributes(e: &BytesStart<'_>) -> Result<HashMap<String, String>, ReadError> {
+    let mut map = HashMap::new();
+    for (count, attr) in e.attributes().enumerate() {
+        if count >= MAX_ATTRIBUTES {
+            return Err(ReadError::Refused(format!(
+                "an element has more than {MAX_ATTRIBUTES} attributes"
+            )));
+        }
+        let attr = attr.map_err(|e| ReadError::Malformed(e.to_string()))?;
+        let key = attr.key.as_ref();
+        // Namespace declarations keep their prefix; every other attribute is known by its local name.
+        let name = if key.starts_with(b"xmlns") {
+            String::from_utf8_lossy(key).into_owned()
+        } else {
+            String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned()
+        };
+        let value = attr
+            .unescape_value()
+            .map_err(|e| ReadError::Malformed(e.to_string()))?
+            .into_owned();
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+fn node_kind(local: &str) -> Option<NodeKind> {
+    Some(match local {
+        "startEvent" => NodeKind::StartEvent(EventTrigger::None),
+        "endEvent" => NodeKind::EndEvent(EventTrigger::None),
+        "intermediateCatchEvent" => NodeKind::IntermediateCatchEvent(EventTrigger::None),
+        "intermediateThrowEvent" => NodeKind::IntermediateThrowEvent(EventTrigger::None),
+        "task" => NodeKind::Task(TaskKind::Plain),
+        "userTask" => NodeKind::Task(TaskKind::User),
+        "serviceTask" => NodeKind::Task(TaskKind::Service),
+        "manualTask" => NodeKind::Task(TaskKind::Manual),
+        "sendTask" => NodeKind::Task(TaskKind::Send),
+        "receiveTask" => NodeKind::Task(TaskKind::Receive),
+        "scriptTask" => NodeKind::Task(TaskKind::Script),
+        "businessRuleTask" => NodeKind::Task(TaskKind::BusinessRule),
+        "exclusiveGateway" => NodeKind::ExclusiveGateway,
+        "parallelGateway" => NodeKind::ParallelGateway,
+        "inclusiveGateway" => NodeKind::InclusiveGateway,
+        "eventBasedGateway" => NodeKind::EventBasedGateway,
+        "subProcess" => NodeKind::SubProcess,
+        "callActivity" | "complexGateway" | "transaction" | "adHocSubProcess" => {
+            NodeKind::Other(local.to_owned())
+        }
+        _ => return None,
+    })
+}
+
+fn trigger(local: &str) -> Option<EventTrigger> {
+    Some(match local {
+        "messageEventDefinition" => EventTrigger::Message,
+        "timerEventDefinition" => EventTrigger::Timer,
+        "signalEventDefinition" => EventTrigger::Signal,
+        "errorEventDefinition" => EventTrigger::Error,
+        "terminateEventDefinition" => EventTrigger::Terminate,
+        "escalationEventDefinition" => EventTrigger::Escalation,
+        "conditionalEventDefinition" => EventTrigger::Conditional,
+        _ => return None,
+    })
+}
+
+fn set_trigger(kind: &mut NodeKind, trigger: EventTrigger) {
+    match kind {
+        NodeKind::StartEvent(t)
+        | NodeKind::EndEvent(t)
+        | NodeKind::IntermediateCatchEvent(t)
+        | NodeKind::IntermediateThrowEvent(t) => *t = trigger,
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dtd_is_refused_before_any_entity_is_read() {
+        let xxe = r#"<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">&x;</definitions>"#;
+        assert!(matches!(read(xxe), Err(ReadError::Refused(_))));
+    }
+
+    #[test]
+    fn absurd_nesting_is_refused() {
+        let deep = format!(
+            r#"<definitions xmlns="{BPMN_NS}">{}{}</definitions>"#,
+            "<a>".repeat(MAX_DEPTH + 5),
+            "</a>".repeat(MAX_DEPTH + 5)
+        );
+        assert!(matches!(read(&deep), Err(ReadError::Refused(_))));
+    }
+
+    #[test]
+    fn other_xml_is_not_bpmn() {
+        assert!(matches!(
+            read("<html><body/></html>"),
+            Err(ReadError::NotBpmn(_))
+        ));
+        assert!(read("not xml at all <").is_err());
+        assert!(matches!(
+            read(r#"<definitions xmlns="urn:other"/>"#),
+            Err(ReadError::NotBpmn(_))
+        ));
+    }
+}

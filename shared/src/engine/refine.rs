@@ -1,0 +1,431 @@
+//! Builtin refinement: reads a follow-up prompt as edit operations on the source's model.
+//!
+//! Understood follow-ups: add an escalation path, add an approval step, add a decision, add a
+//! step before/after X, remove X, rename X to Y, put X in lane Y. Each edit touches only what it
+//! names, so every other element keeps its id.
+
+use super::model::{EventTrigger, NodeKind, ProcessModel, TaskKind};
+use super::prose;
+use super::wording::{base_verb, capitalise, clean_label, strip_prefix_ci};
+
+/// One edit, as applied; the list is the refinement's record of what it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    AddedEscalation { decision: String, task: String },
+    AddedApproval { task: String, decision: String },
+    AddedDecision { decision: String },
+    AddedStep { task: String },
+    Removed { node: String },
+    Renamed { node: String, name: String },
+    MovedToLane { node: String, lane: String },
+}
+
+/// Applies every instruction in `prompt` to `model`, in order.
+pub fn apply(model: &mut ProcessModel, prompt: &str) -> Vec<Edit> {
+    let mut edits = Vec::new();
+    for instruction in instructions(prompt) {
+        edits.push(apply_one(model, &instruction));
+    }
+    edits
+}
+
+fn instructions(prompt: &str) -> Vec<String> {
+    prompt
+        .split(['.', ';', '\n'])
+        .flat_map(|s| s.split(" and then "))
+        .map(|s| {
+            s.trim()
+                .trim_start_matches(|c: char| {
+                    c == '-' || c == '*' || c.is_ascii_digit() || c == ')'
+                })
+                .trim()
+                .to_owned()
+        })
+        .filter(|s| s.split_whitespace().count() >= 2)
+        .collect()
+}
+
+fn apply_one(model: &mut ProcessModel, instruction: &str) -> Edit {
+    let lower = instruction.to_lowercase();
+    if let Some(rest) =
+        strip_prefix_ci(instruction, "rename").or_else(|| strip_prefix_ci(instruction, "relabel"))
+    {
+        if let Some(edit) = rename(model, rest) {
+            return edit;
+        }
+    }
+    for verb in ["remove", "delete", "drop", "skip", "eliminate"] {
+        if let Some(rest) = strip_prefix_ci(instruction, verb) {
+            if let Some(id) = find_node(model, rest) {
+                model.remove_node(&id);
+                return Edit::Removed { node: id };
+            }
+        }
+    }
+    for verb in ["put", "move", "assign"] {
+        if let Some(rest) = strip_prefix_ci(instruction, verb) {
+            if let Some(edit) = move_to_lane(model, rest) {
+                return edit;
+            }
+        }
+    }
+    if lower.contains("escalat") {
+        return add_escalation(model, instruction);
+    }
+    if lower.contains("approv") && !lower.starts_with("rename") {
+        return add_approval(model, instruction);
+    }
+    if lower.contains("decision") || lower.contains("check whether") || lower.contains("check if") {
+        return add_decision(model, instruction);
+    }
+    add_step(model, instruction)
+}
+
+/// The phrase after a marker word: "… after Log ticket" → "Log ticket".
+fn phrase_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    let lower = text.to_lowercase();
+    let needle = format!(" {marker} ");
+    let i = lower.find(&needle)?;
+    Some(text[i + needle.len()..].trim())
+}
+
+/// The flow after which new work goes: after a named node, before a named node, or by default
+/// into the flow that enters the first end event.
+fn insertion_flow(
+    model: &ProcessModel,
+    instruction: &str,
+    default_anchor: Option<String>,
+) -> Option<String> {
+    if let Some(after) = phrase_after(instruction, "after").and_then(|p| find_node(model, p)) {
+        return model.outgoing(&after).next().map(|f| f.id.clone());
+    }
+    if let Some(before) = phrase_after(instruction, "before").and_then(|p| find_node(model, p)) {
+        return model.incoming(&before).next().map(|f| f.id.clone());
+    }
+    if let Some(anchor) = default_anchor {
+        return model.outgoing(&anchor).next().map(|f| f.id.clone());
+    }
+    let end = model
+        .nodes
+        .iter()
+        .find(|n| matches!(n.kind, NodeKind::EndEvent(_)))?;
+    model.incoming(&end.id).next().map(|f| f.id.clone())
+}
+
+/// Re-aims flow `flow_id` at `node` and continues from `exit` to the flow's old target.
+fn splice(model: &mut ProcessModel, flow_id: &str, entry: &str, exit: &str) {
+    let Some(flow) = model.flows.iter_mut().find(|f| f.id == flow_id) else {
+        return;
+    };
+    let old_target = std::mem::replace(&mut flow.target, entry.to_owned());
+    model.connect(exit, &old_target, "");
+}
+
+fn lane_near(model: &ProcessModel, flow_id: Option<&str>) -> Option<String> {
+    let flow = flow_id.and_then(|id| model.flows.iter().find(|f| f.id == id))?;
+    model
+        .node(&flow.source)
+        .and_then(|n| n.lane.clone())
+        .or_else(|| model.lane_of(&flow.target))
+}
+
+fn add_escalation(model: &mut ProcessModel, instruction: &str) -> Edit {
+    const TRIAGE_VERBS: &[&str] = &[
+        "classify",
+        "triage",
+        "assess",
+        "categorise",
+        "categorize",
+        "prioritise",
+        "prioritize",
+        "review",
+        "evaluate",
+        "check",
+        "investigate",
+        "log",
+    ];
+    let default_anchor = TRIAGE_VERBS
+        .iter()
+        .find_map(|v| {
+            model.nodes.iter().find(|n| {
+                matches!(n.kind, NodeKind::Task(_)) && n.name.to_lowercase().starts_with(v)
+            })
+        })
+        .or_else(|| {
+            model
+                .nodes
+                .iter()
+                .find(|n| matches!(n.kind, NodeKind::Task(_)))
+        })
+        .map(|n| n.id.clone());
+    let flow = insertion_flow(model, instruction, default_anchor);
+    let lane = lane_near(model, flow.as_deref());
+
+    let subject =
+        phrase_after(instruction, "for").map(|p| clean_label(p.split(" to ").next().unwrap_or(p)));
+    let question = match &subject {
+        Some(s) if !s.is_empty() => format!("{}?", capitalise(&singular_last(s))),
+        _ => "Escalation needed?".to_owned(),
+    };
+    let target = phrase_after(instruction, "to")
+        .map(clean_label)
+        .filter(|t| !t.is_empty());
+    let task_name = match (target, &subject) {
+        (Some(t), _) => format!("Escalate to {t}"),
+        (None, Some(s)) => format!(
+            "Escalate {}",
+            s.split_whitespace()
+                .last()
+                .map(|w| singular(&w.to_lowercase()))
+                .unwrap_or_else(|| "case".into())
+        ),
+        (None, None) => "Escalate case".to_owned(),
+    };
+    let decision = model.add_node(NodeKind::ExclusiveGateway, &question, lane.clone());
+    let task = model.add_node(NodeKind::Task(TaskKind::User), &task_name, lane.clone());
+    let join = model.add_node(NodeKind::ExclusiveGateway, "", lane);
+    match flow {
+        Some(flow) => splice(model, &flow, &decision, &join),
+        None => attach_at_end(model, &decision, &join),
+    }
+    model.connect_branch(&decision, &task, "Yes", question.trim_end_matches('?'));
+    model.connect_default(&decision, &join, "No");
+    model.connect(&task, &join, "");
+    Edit::AddedEscalation { decision, task }
+}
+
+fn add_approval(model: &mut ProcessModel, instruction: &str) -> Edit {
+    let flow = insertion_flow(model, instruction, None);
+    let lane = lane_near(model, flow.as_deref());
+    let object = model
+        .nodes
+        .iter()
+        .find(|n| matches!(n.kind, NodeKind::Task(_)))
+        .and_then(|n| n.name.split_whitespace().last().map(str::to_lowercase))
+        .unwrap_or_else(|| "request".into());
+    let task = model.add_node(
+        NodeKind::Task(TaskKind::User),
+        &format!("Approve {object}"),
+        lane.clone(),
+    );
+    let decision = model.add_node(NodeKind::ExclusiveGateway, "Approved?", lane.clone());
+    match flow {
+        Some(flow) => splice(model, &flow, &task, &decision),
+        None => attach_at_end(model, &task, &decision),
+    }
+    // splice continued from the decision without a label; that flow is the approved branch.
+    if let Some(approved) = model.flows.iter_mut().rev().find(|f| f.source == decision) {
+        approved.name = "Yes".into();
+        approved.condition = Some("Approved".into());
+    }
+    let notify = model.add_node(
+        NodeKind::Task(TaskKind::Send),
+        "Notify rejection",
+        lane.clone(),
+    );
+    let end = model.add_node(NodeKind::EndEvent(EventTrigger::None), "Rejected", lane);
+    model.connect_default(&decision, &notify, "No");
+    model.connect(&notify, &end, "");
+    Edit::AddedApproval { task, decision }
+}
+
+fn add_decision(model: &mut ProcessModel, instruction: &str) -> Edit {
+    let flow = insertion_flow(model, instruction, None);
+    let lane = lane_near(model, flow.as_deref());
+    let lower = instruction.to_lowercase();
+    let condition = ["whether ", " if "]
+        .iter()
+        .find_map(|m| lower.find(m).map(|i| &instruction[i + m.len()..]))
+        .map(|c| {
+            c.split(" after ")
+                .next()
+                .unwrap_or(c)
+                .split(" before ")
+                .next()
+                .unwrap_or(c)
+        })
+        .map(clean_label)
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "condition holds".into());
+    let question = format!("{}?", capitalise(&condition));
+    let decision = model.add_node(NodeKind::ExclusiveGateway, &question, lane.clone());
+    let handle = model.add_node(
+        NodeKind::Task(TaskKind::Plain),
+        &format!("Handle {}", condition.to_lowercase()),
+        lane.clone(),
+    );
+    let join = model.add_node(NodeKind::ExclusiveGateway, "", lane);
+    match flow {
+        Some(flow) => splice(model, &flow, &decision, &join),
+        None => attach_at_end(model, &decision, &join),
+    }
+    model.connect_branch(&decision, &handle, "Yes", &capitalise(&condition));
+    model.connect_default(&decision, &join, "No");
+    model.connect(&handle, &join, "");
+    Edit::AddedDecision { decision }
+}
+
+fn add_step(model: &mut ProcessModel, instruction: &str) -> Edit {
+    let flow = insertion_flow(model, instruction, None);
+    let lane = lane_near(model, flow.as_deref());
+    let mut text = instruction;
+    for prefix in ["add", "insert", "include", "also"] {
+        text = strip_prefix_ci(text, prefix).unwrap_or(text);
+    }
+    for filler in [
+        "a", "an", "new", "final", "extra", "step", "task", "activity", "to", "that", "which",
+        "called", "named", ":",
+    ] {
+        text = strip_prefix_ci(text.trim(), filler).unwrap_or(text);
+    }
+    let text = [" after ", " before ", " at the end", " at the start"]
+        .iter()
+        .fold(text, |t, m| t.to_lowercase().find(m).map_or(t, |i| &t[..i]));
+    // Read the phrase like a description step, so "the agent notifies the customer" gets a verb-first label.
+    let label = match prose::read(text).steps.first() {
+        Some(prose::Step::Task { label, .. }) => label.clone(),
+        _ => capitalise(&clean_label(text)),
+    };
+    let label = if label.is_empty() {
+        "New step".to_owned()
+    } else {
+        label
+    };
+    let verb = label
+        .split_whitespace()
+        .next()
+        .map(str::to_lowercase)
+        .unwrap_or_default();
+    let kind = match base_verb(&verb) {
+        Some("send" | "notify" | "email" | "inform") => TaskKind::Send,
+        _ => TaskKind::Plain,
+    };
+    let task = model.add_node(NodeKind::Task(kind), &label, lane);
+    match flow {
+        Some(flow) => splice(model, &flow, &task, &task),
+        None => attach_at_end(model, &task, &task),
+    }
+    Edit::AddedStep { task }
+}
+
+/// A model with no end event (or no flows) gets the new piece after its last node.
+fn attach_at_end(model: &mut ProcessModel, entry: &str, exit: &str) {
+    let last = model
+        .nodes
+        .iter()
+        .rev()
+        .find(|n| {
+            n.id != entry
+                && n.id != exit
+                && model.outgoing(&n.id).next().is_none()
+                && !matches!(n.kind, NodeKind::EndEvent(_))
+        })
+        .map(|n| n.id.clone());
+    if let Some(last) = last {
+        model.connect(&last, entry, "");
+    }
+    let end = model.add_node(
+        NodeKind::EndEvent(EventTrigger::None),
+        "Process completed",
+        model.lane_of(exit),
+    );
+    model.connect(exit, &end, "");
+}
+
+fn rename(model: &mut ProcessModel, rest: &str) -> Option<Edit> {
+    let lower = rest.to_lowercase();
+    let i = lower.rfind(" to ").or_else(|| lower.rfind(" as "))?;
+    let (old, new) = (&rest[..i], &rest[i + 4..]);
+    let id = find_node(model, old)?;
+    let name = capitalise(new.trim().trim_matches(['"', '\'', '“', '”']).trim());
+    let node = model.node_mut(&id)?;
+    node.name.clone_from(&name);
+    Some(Edit::Renamed { node: id, name })
+}
+
+fn move_to_lane(model: &mut ProcessModel, rest: &str) -> Option<Edit> {
+    let lower = rest.to_lowercase();
+    let (i, len) = [" into ", " in ", " to "]
+        .iter()
+        .find_map(|m| lower.rfind(m).map(|i| (i, m.len())))?;
+    let id = find_node(model, &rest[..i])?;
+    let lane_text = clean_label(&rest[i + len..]);
+    let lane_name = lane_text
+        .trim_end_matches(" lane")
+        .trim_start_matches("lane ")
+        .trim();
+    let lane_name = lane_name.strip_suffix(" lane").unwrap_or(lane_name);
+    if lane_name.is_empty() {
+        return None;
+    }
+    if model.lanes.is_empty() {
+        // A first lane: everything else goes into one lane for the process owner, so no node floats outside the pool.
+        let owner = model.lane_named("Process owner");
+        for n in &mut model.nodes {
+            n.lane = Some(owner.clone());
+        }
+    }
+    let lane = model.lane_named(&capitalise(lane_name));
+    model.node_mut(&id)?.lane = Some(lane.clone());
+    Some(Edit::MovedToLane { node: id, lane })
+}
+
+const STOPWORDS: &[&str] = &[
+    "the", "a", "an", "step", "task", "activity", "node", "and", "for", "with", "from", "into",
+    "lane", "of", "to",
+];
+
+/// Finds the node a phrase names: the one sharing the most words with it, tasks first.
+pub fn find_node(model: &ProcessModel, phrase: &str) -> Option<String> {
+    let words: Vec<String> = phrase
+        .split(|c: char| !c.is_alphanumeric() && c != '-')
+        .map(str::to_lowercase)
+        .filter(|w| w.len() >= 3 && !STOPWORDS.contains(&w.as_str()))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    let stem = |w: &str| w.chars().take(5).collect::<String>();
+    model
+        .nodes
+        .iter()
+        .filter(|n| !n.name.is_empty())
+        .map(|n| {
+            let name = n.name.to_lowercase();
+            let name_words: Vec<String> = name
+                .split(|c: char| !c.is_alphanumeric() && c != '-')
+                .map(stem)
+                .collect();
+            let score = words
+                .iter()
+                .filter(|w| name_words.contains(&stem(w)))
+                .count()
+                * 2
+                + usize::from(n.kind.is_activity());
+            (score, n)
+        })
+        .filter(|(score, _)| *score >= 2)
+        .max_by_key(|(score, n)| {
+            (
+                *score,
+                std::cmp::Reverse(model.nodes.iter().position(|m| m.id == n.id)),
+            )
+        })
+        .map(|(_, n)| n.id.clone())
+}
+
+fn singular(word: &str) -> String {
+    if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") {
+        word[..word.len() - 1].to_owned()
+    } else {
+        word.to_owned()
+    }
+}
+
+fn singular_last(phrase: &str) -> String {
+    let mut words: Vec<String> = phrase.split_whitespace().map(str::to_owned).collect();
+    if let Some(last) = words.last_mut() {
+        *last = singular(last);
+    }
+    words.join(" ")
+}

@@ -1,0 +1,352 @@
+//! An independent validator: reads BPMN XML back (it does not trust the compiler) and reports
+//! every structural and semantic problem it finds.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde::Serialize;
+
+use super::model::{NodeKind, ProcessModel};
+use super::reader::{read, Diagram};
+
+/// One thing wrong with a diagram.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Problem {
+    /// Stable machine-readable kind of problem.
+    pub code: &'static str,
+    pub message: String,
+    /// The id of the element at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element: Option<String>,
+}
+
+impl Problem {
+    fn new(code: &'static str, element: Option<&str>, message: String) -> Self {
+        Problem {
+            code,
+            message,
+            element: element.map(str::to_owned),
+        }
+    }
+
+    /// Problems that make a document unusable as a source, as opposed to modeling flaws that a
+    /// refinement may leave as it found them.
+    pub fn is_structural(&self) -> bool {
+        matches!(
+            self.code,
+            "unreadable" | "duplicate_id" | "dangling_reference" | "empty_process"
+        )
+    }
+}
+
+/// Validates a document.
+pub fn validate(xml: &str) -> Vec<Problem> {
+    match read(xml) {
+        Ok(diagram) => validate_diagram(&diagram),
+        Err(e) => vec![Problem::new("unreadable", None, e.to_string())],
+    }
+}
+
+pub fn validate_diagram(diagram: &Diagram) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let model = &diagram.model;
+
+    let mut seen = HashSet::new();
+    for id in &diagram.ids {
+        if !seen.insert(id) {
+            problems.push(Problem::new(
+                "duplicate_id",
+                Some(id),
+                format!("the id {id} is used more than once"),
+            ));
+        }
+    }
+    if model.nodes.is_empty() {
+        problems.push(Problem::new(
+            "empty_process",
+            Some(&model.id),
+            "the process has no flow nodes".into(),
+        ));
+        return problems;
+    }
+    let node_ids: HashSet<&str> = model.nodes.iter().map(|n| n.id.as_str()).collect();
+    for f in &model.flows {
+        for (end, r) in [("sourceRef", &f.source), ("targetRef", &f.target)] {
+            if !node_ids.contains(r.as_str()) {
+                problems.push(Problem::new(
+                    "dangling_reference",
+                    Some(&f.id),
+                    format!("{end} {r:?} of flow {} names no flow node", f.id),
+                ));
+            }
+        }
+    }
+    for (gateway, flow) in &diagram.defaults {
+        if !model
+            .flows
+            .iter()
+            .any(|f| &f.id == flow && &f.source == gateway)
+        {
+            problems.push(Problem::new(
+                "dangling_reference",
+                Some(gateway),
+                format!("default flow {flow} of {gateway} is not one of its outgoing flows"),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return problems;
+    }
+
+    let starts: Vec<&str> = model
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.kind, NodeKind::StartEvent(_)))
+        .map(|n| n.id.as_str())
+        .collect();
+    let ends: Vec<&str> = model
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.kind, NodeKind::EndEvent(_)))
+        .map(|n| n.id.as_str())
+        .collect();
+    if starts.is_empty() {
+        problems.push(Problem::new(
+            "missing_start_event",
+            Some(&model.id),
+            "the process has no start event".into(),
+        ));
+    }
+    if ends.is_empty() {
+        problems.push(Problem::new(
+            "missing_end_event",
+            Some(&model.id),
+            "the process has no end event".into(),
+        ));
+    }
+    let forward = reach(model, &starts, true);
+    let backward = reach(model, &ends, false);
+    for n in &model.nodes {
+        if !starts.is_empty() && !forward.contains(n.id.as_str()) {
+            problems.push(Problem::new(
+                "unreachable",
+                Some(&n.id),
+                format!(
+                    "{} cannot be reached from a start event",
+                    describe(model, &n.id)
+                ),
+            ));
+        }
+        if !ends.is_empty() && !backward.contains(n.id.as_str()) {
+            problems.push(Problem::new(
+                "dead_end",
+                Some(&n.id),
+                format!(
+                    "no end event can be reached from {}",
+                    describe(model, &n.id)
+                ),
+            ));
+        }
+    }
+
+    for n in &model.nodes {
+        let out: Vec<_> = model.outgoing(&n.id).collect();
+        if matches!(
+            n.kind,
+            NodeKind::ExclusiveGateway | NodeKind::InclusiveGateway
+        ) && out.len() > 1
+        {
+            for f in out.iter().filter(|f| {
+                !f.is_default && f.condition.as_deref().is_none_or(|c| c.trim().is_empty())
+            }) {
+                problems.push(Problem::new(
+                    "missing_condition",
+                    Some(&f.id),
+                    format!(
+                        "flow {} leaves the split {} without a condition and is not its default",
+                        f.id,
+                        describe(model, &n.id)
+                    ),
+                ));
+            }
+        }
+        if matches!(n.kind, NodeKind::ParallelGateway) && model.incoming(&n.id).count() > 1 {
+            if let Some(split) = exclusive_split_closed_by(model, &n.id) {
+                problems.push(Problem::new("deadlock", Some(&n.id), format!("the parallel join {} waits for every branch of the exclusive split {}, which takes only one: the process would deadlock", n.id, split)));
+            }
+        }
+    }
+
+    for n in &model.nodes {
+        if !diagram.shapes.contains(&n.id) {
+            problems.push(Problem::new(
+                "missing_shape",
+                Some(&n.id),
+                format!("{} has no BPMNShape", describe(model, &n.id)),
+            ));
+        }
+    }
+    for f in &model.flows {
+        if !diagram.edges.contains(&f.id) {
+            problems.push(Problem::new(
+                "missing_edge",
+                Some(&f.id),
+                format!("flow {} has no BPMNEdge", f.id),
+            ));
+        }
+    }
+    problems
+}
+
+fn describe(model: &ProcessModel, id: &str) -> String {
+    match model.node(id) {
+        Some(n) if !n.name.is_empty() => format!("{} ({:?})", n.id, n.name),
+        _ => id.to_owned(),
+    }
+}
+
+fn reach<'a>(model: &'a ProcessModel, from: &[&'a str], forward: bool) -> HashSet<&'a str> {
+    let mut seen: HashSet<&str> = from.iter().copied().collect();
+    let mut queue: VecDeque<&str> = from.iter().copied().collect();
+    while let Some(id) = queue.pop_front() {
+        for f in &model.flows {
+            let (here, next) = if forward {
+                (&f.source, &f.target)
+            } else {
+                (&f.target, &f.source)
+            };
+            if here == id && seen.insert(next.as_str()) {
+                queue.push_back(next);
+            }
+        }
+    }
+    seen
+}
+
+/// Walks back from each input of a parallel join to the first split on its path; when two
+/// inputs meet at the same exclusive split, only one of them will ever arrive.
+fn exclusive_split_closed_by(model: &ProcessModel, join: &str) -> Option<String> {
+    let mut first_split: HashMap<String, usize> = HashMap::new();
+    for (i, flow) in model.incoming(join).enumerate() {
+        let mut current = flow.source.clone();
+        let mut visited = HashSet::new();
+        while visited.insert(current.clone()) {
+            let Some(node) = model.node(&current) else {
+                break;
+            };
+            if model.outgoing(&current).count() > 1 && node.kind.is_gateway() {
+                if node.kind == NodeKind::ExclusiveGateway
+                    && first_split.insert(current.clone(), i).is_some()
+                {
+                    return Some(current);
+                }
+                break;
+            }
+            let preds: Vec<_> = model.incoming(&current).collect();
+            if preds.len() != 1 {
+                break;
+            }
+            current = preds[0].source.clone();
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::{EventTrigger, TaskKind};
+    use crate::engine::writer::compile;
+
+    fn base() -> ProcessModel {
+        let mut m = ProcessModel {
+            id: "P".into(),
+            name: "p".into(),
+            ..Default::default()
+        };
+        let s = m.add_node(NodeKind::StartEvent(EventTrigger::None), "s", None);
+        let t = m.add_node(NodeKind::Task(TaskKind::Plain), "t", None);
+        let e = m.add_node(NodeKind::EndEvent(EventTrigger::None), "e", None);
+        m.connect(&s, &t, "");
+        m.connect(&t, &e, "");
+        m
+    }
+
+    fn codes(xml: &str) -> Vec<&'static str> {
+        validate(xml).into_iter().map(|p| p.code).collect()
+    }
+
+    #[test]
+    fn a_compiled_simple_process_is_valid() {
+        assert_eq!(validate(&compile(&base())), vec![]);
+    }
+
+    #[test]
+    fn unreachable_nodes_and_dead_ends_are_reported() {
+        let mut m = base();
+        let orphan = m.add_node(NodeKind::Task(TaskKind::Plain), "orphan", None);
+        let _ = orphan;
+        let found = codes(&compile(&m));
+        assert!(
+            found.contains(&"unreachable") && found.contains(&"dead_end"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_end_event_is_reported() {
+        let mut m = base();
+        m.remove_node("EndEvent_1");
+        assert!(codes(&compile(&m)).contains(&"missing_end_event"));
+    }
+
+    #[test]
+    fn an_exclusive_split_closed_by_a_parallel_join_is_a_deadlock() {
+        let mut m = ProcessModel {
+            id: "P".into(),
+            ..Default::default()
+        };
+        let s = m.add_node(NodeKind::StartEvent(EventTrigger::None), "", None);
+        let x = m.add_node(NodeKind::ExclusiveGateway, "?", None);
+        let a = m.add_node(NodeKind::Task(TaskKind::Plain), "a", None);
+        let b = m.add_node(NodeKind::Task(TaskKind::Plain), "b", None);
+        let j = m.add_node(NodeKind::ParallelGateway, "", None);
+        let e = m.add_node(NodeKind::EndEvent(EventTrigger::None), "", None);
+        m.connect(&s, &x, "");
+        m.connect_branch(&x, &a, "yes", "c");
+        m.connect_default(&x, &b, "no");
+        m.connect(&a, &j, "");
+        m.connect(&b, &j, "");
+        m.connect(&j, &e, "");
+        assert!(codes(&compile(&m)).contains(&"deadlock"));
+    }
+
+    #[test]
+    fn a_split_branch_without_condition_or_default_is_reported() {
+        let mut m = ProcessModel {
+            id: "P".into(),
+            ..Default::default()
+        };
+        let s = m.add_node(NodeKind::StartEvent(EventTrigger::None), "", None);
+        let x = m.add_node(NodeKind::ExclusiveGateway, "?", None);
+        let e1 = m.add_node(NodeKind::EndEvent(EventTrigger::None), "", None);
+        let e2 = m.add_node(NodeKind::EndEvent(EventTrigger::None), "", None);
+        m.connect(&s, &x, "");
+        m.connect(&x, &e1, "");
+        m.connect(&x, &e2, "");
+        assert_eq!(
+            codes(&compile(&m)),
+            ["missing_condition", "missing_condition"]
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_dangling_references_and_missing_di_are_reported() {
+        let xml = compile(&base());
+        let dup = xml.replacen(r#"id="Activity_1""#, r#"id="StartEvent_1""#, 1);
+        assert!(codes(&dup).contains(&"duplicate_id"));
+        let dangling = xml.replace(r#"targetRef="EndEvent_1""#, r#"targetRef="Nowhere""#);
+        assert!(codes(&dangling).contains(&"dangling_reference"));
+        let no_di = xml.replace(r#"bpmnElement="Activity_1""#, r#"bpmnElement="Other""#);
+        assert!(codes(&no_di).contains(&"missing_shape"));
+    }
+}

@@ -1,0 +1,294 @@
+//! Compiles a process model to BPMN 2.0 XML: the semantic part plus BPMNDI from the layout.
+
+use std::fmt::Write as _;
+
+use quick_xml::escape::escape;
+
+use super::layout::{layout, Bounds, Layout};
+use super::model::{EventTrigger, Node, NodeKind, ProcessModel, TaskKind};
+
+pub const BPMN_NS: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
+const BPMNDI_NS: &str = "http://www.omg.org/spec/BPMN/20100524/DI";
+const DC_NS: &str = "http://www.omg.org/spec/DD/20100524/DC";
+const DI_NS: &str = "http://www.omg.org/spec/DD/20100524/DI";
+const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+/// Compiles a model, computing a fresh layout.
+pub fn compile(model: &ProcessModel) -> String {
+    compile_with(model, &layout(model))
+}
+
+pub fn compile_with(model: &ProcessModel, layout: &Layout) -> String {
+    let mut x = String::with_capacity(8 * 1024);
+    let has_lanes = !model.lanes.is_empty();
+    let collaboration_id = format!("Collaboration_{}", model.id);
+    let participant_id = format!("Participant_{}", model.id);
+    let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let _ = writeln!(
+        x,
+        r#"<bpmn:definitions xmlns:bpmn="{BPMN_NS}" xmlns:bpmndi="{BPMNDI_NS}" xmlns:dc="{DC_NS}" xmlns:di="{DI_NS}" xmlns:xsi="{XSI_NS}" id="Definitions_{}" targetNamespace="http://bpmn.io/schema/bpmn" exporter="procmap" exporterVersion="{}">"#,
+        esc(&model.id),
+        env!("CARGO_PKG_VERSION")
+    );
+    if has_lanes {
+        let _ = writeln!(
+            x,
+            r#"  <bpmn:collaboration id="{}">"#,
+            esc(&collaboration_id)
+        );
+        let _ = writeln!(
+            x,
+            r#"    <bpmn:participant id="{}" name="{}" processRef="{}" />"#,
+            esc(&participant_id),
+            esc(&model.name),
+            esc(&model.id)
+        );
+        let _ = writeln!(x, "  </bpmn:collaboration>");
+    }
+    let _ = writeln!(
+        x,
+        r#"  <bpmn:process id="{}" name="{}" isExecutable="false">"#,
+        esc(&model.id),
+        esc(&model.name)
+    );
+    if has_lanes {
+        let _ = writeln!(x, r#"    <bpmn:laneSet id="LaneSet_{}">"#, esc(&model.id));
+        for lane in &model.lanes {
+            let _ = writeln!(
+                x,
+                r#"      <bpmn:lane id="{}" name="{}">"#,
+                esc(&lane.id),
+                esc(&lane.name)
+            );
+            for node in model
+                .nodes
+                .iter()
+                .filter(|n| n.lane.as_deref() == Some(lane.id.as_str()))
+            {
+                let _ = writeln!(
+                    x,
+                    "        <bpmn:flowNodeRef>{}</bpmn:flowNodeRef>",
+                    esc(&node.id)
+                );
+            }
+            let _ = writeln!(x, "      </bpmn:lane>");
+        }
+        let _ = writeln!(x, "    </bpmn:laneSet>");
+    }
+    for node in &model.nodes {
+        write_node(&mut x, model, node);
+    }
+    for flow in &model.flows {
+        let name = if flow.name.is_empty() {
+            String::new()
+        } else {
+            format!(r#" name="{}""#, esc(&flow.name))
+        };
+        let head = format!(
+            r#"    <bpmn:sequenceFlow id="{}"{name} sourceRef="{}" targetRef="{}""#,
+            esc(&flow.id),
+            esc(&flow.source),
+            esc(&flow.target)
+        );
+        match &flow.condition {
+            Some(condition) if !flow.is_default => {
+                let _ = writeln!(x, "{head}>");
+                let _ = writeln!(
+                    x,
+                    r#"      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{}</bpmn:conditionExpression>"#,
+                    esc(condition)
+                );
+                let _ = writeln!(x, "    </bpmn:sequenceFlow>");
+            }
+            _ => {
+                let _ = writeln!(x, "{head} />");
+            }
+        }
+    }
+    let _ = writeln!(x, "  </bpmn:process>");
+
+    let plane_element = if has_lanes {
+        &collaboration_id
+    } else {
+        &model.id
+    };
+    let _ = writeln!(
+        x,
+        r#"  <bpmndi:BPMNDiagram id="BPMNDiagram_{}">"#,
+        esc(&model.id)
+    );
+    let _ = writeln!(
+        x,
+        r#"    <bpmndi:BPMNPlane id="BPMNPlane_{}" bpmnElement="{}">"#,
+        esc(&model.id),
+        esc(plane_element)
+    );
+    if let Some(pool) = layout.pool {
+        shape(&mut x, &participant_id, pool, Some(true), None);
+        for lane in &model.lanes {
+            if let Some(b) = layout.lanes.get(&lane.id) {
+                shape(&mut x, &lane.id, *b, Some(true), None);
+            }
+        }
+    }
+    for node in &model.nodes {
+        let Some(b) = layout.nodes.get(&node.id) else {
+            continue;
+        };
+        // Events and gateways carry their names outside the shape, so place the label below.
+        let label = (!node.name.is_empty() && !node.kind.is_activity()).then(|| Bounds {
+            x: b.x - 25,
+            y: b.bottom() + 5,
+            width: b.width + 50,
+            height: 27,
+        });
+        shape(&mut x, &node.id, *b, None, label);
+    }
+    for flow in &model.flows {
+        let Some(points) = layout.flows.get(&flow.id) else {
+            continue;
+        };
+        let _ = writeln!(
+            x,
+            r#"      <bpmndi:BPMNEdge id="{}_di" bpmnElement="{}">"#,
+            esc(&flow.id),
+            esc(&flow.id)
+        );
+        for (px, py) in points {
+            let _ = writeln!(x, r#"        <di:waypoint x="{px}" y="{py}" />"#);
+        }
+        if !flow.name.is_empty() {
+            if let Some((lx, ly)) = points.first() {
+                let _ = writeln!(
+                    x,
+                    r#"        <bpmndi:BPMNLabel><dc:Bounds x="{}" y="{}" width="40" height="14" /></bpmndi:BPMNLabel>"#,
+                    lx + 5,
+                    ly + 4
+                );
+            }
+        }
+        let _ = writeln!(x, "      </bpmndi:BPMNEdge>");
+    }
+    let _ = writeln!(x, "    </bpmndi:BPMNPlane>");
+    let _ = writeln!(x, "  </bpmndi:BPMNDiagram>");
+    let _ = writeln!(x, "</bpmn:definitions>");
+    x
+}
+
+fn shape(
+    x: &mut String,
+    element: &str,
+    b: Bounds,
+    horizontal: Option<bool>,
+    label: Option<Bounds>,
+) {
+    let horizontal = horizontal
+        .map(|h| format!(r#" isHorizontal="{h}""#))
+        .unwrap_or_default();
+    let _ = writeln!(
+        x,
+        r#"      <bpmndi:BPMNShape id="{}_di" bpmnElement="{}"{horizontal}>"#,
+        esc(element),
+        esc(element)
+    );
+    let _ = writeln!(
+        x,
+        r#"        <dc:Bounds x="{}" y="{}" width="{}" height="{}" />"#,
+        b.x, b.y, b.width, b.height
+    );
+    if let Some(l) = label {
+        let _ = writeln!(
+            x,
+            r#"        <bpmndi:BPMNLabel><dc:Bounds x="{}" y="{}" width="{}" height="{}" /></bpmndi:BPMNLabel>"#,
+            l.x, l.y, l.width, l.height
+        );
+    }
+    let _ = writeln!(x, "      </bpmndi:BPMNShape>");
+}
+
+/// The BPMN element name of a node kind.
+pub fn element_name(kind: &NodeKind) -> &str {
+    match kind {
+        NodeKind::StartEvent(_) => "startEvent",
+        NodeKind::EndEvent(_) => "endEvent",
+        NodeKind::IntermediateCatchEvent(_) => "intermediateCatchEvent",
+        NodeKind::IntermediateThrowEvent(_) => "intermediateThrowEvent",
+        NodeKind::Task(TaskKind::Plain) => "task",
+        NodeKind::Task(TaskKind::User) => "userTask",
+        NodeKind::Task(TaskKind::Service) => "serviceTask",
+        NodeKind::Task(TaskKind::Manual) => "manualTask",
+        NodeKind::Task(TaskKind::Send) => "sendTask",
+        NodeKind::Task(TaskKind::Receive) => "receiveTask",
+        NodeKind::Task(TaskKind::Script) => "scriptTask",
+        NodeKind::Task(TaskKind::BusinessRule) => "businessRuleTask",
+        NodeKind::ExclusiveGateway => "exclusiveGateway",
+        NodeKind::ParallelGateway => "parallelGateway",
+        NodeKind::InclusiveGateway => "inclusiveGateway",
+        NodeKind::EventBasedGateway => "eventBasedGateway",
+        NodeKind::SubProcess => "subProcess",
+        NodeKind::Other(name) => name,
+    }
+}
+
+fn event_definition(trigger: EventTrigger) -> Option<&'static str> {
+    match trigger {
+        EventTrigger::None => None,
+        EventTrigger::Message => Some("messageEventDefinition"),
+        EventTrigger::Timer => Some("timerEventDefinition"),
+        EventTrigger::Signal => Some("signalEventDefinition"),
+        EventTrigger::Error => Some("errorEventDefinition"),
+        EventTrigger::Terminate => Some("terminateEventDefinition"),
+        EventTrigger::Escalation => Some("escalationEventDefinition"),
+        EventTrigger::Conditional => Some("conditionalEventDefinition"),
+    }
+}
+
+fn write_node(x: &mut String, model: &ProcessModel, node: &Node) {
+    let tag = element_name(&node.kind);
+    let name = if node.name.is_empty() {
+        String::new()
+    } else {
+        format!(r#" name="{}""#, esc(&node.name))
+    };
+    let default = model
+        .outgoing(&node.id)
+        .find(|f| f.is_default)
+        .filter(|_| {
+            matches!(
+                node.kind,
+                NodeKind::ExclusiveGateway | NodeKind::InclusiveGateway
+            ) || node.kind.is_activity()
+        })
+        .map(|f| format!(r#" default="{}""#, esc(&f.id)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        x,
+        r#"    <bpmn:{tag} id="{}"{name}{default}>"#,
+        esc(&node.id)
+    );
+    for flow in model.incoming(&node.id) {
+        let _ = writeln!(x, "      <bpmn:incoming>{}</bpmn:incoming>", esc(&flow.id));
+    }
+    for flow in model.outgoing(&node.id) {
+        let _ = writeln!(x, "      <bpmn:outgoing>{}</bpmn:outgoing>", esc(&flow.id));
+    }
+    let trigger = match node.kind {
+        NodeKind::StartEvent(t)
+        | NodeKind::EndEvent(t)
+        | NodeKind::IntermediateCatchEvent(t)
+        | NodeKind::IntermediateThrowEvent(t) => t,
+        _ => EventTrigger::None,
+    };
+    if let Some(definition) = event_definition(trigger) {
+        let _ = writeln!(
+            x,
+            r#"      <bpmn:{definition} id="{}_definition" />"#,
+            esc(&node.id)
+        );
+    }
+    let _ = writeln!(x, "    </bpmn:{tag}>");
+}
+
+fn esc(text: &str) -> std::borrow::Cow<'_, str> {
+    escape(text)
+}

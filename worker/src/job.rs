@@ -1,0 +1,172 @@
+//! Running one generation job. Postgres is the truth and every delivery may be a duplicate: the
+//! job is claimed with a conditional update, and the result is written only if this attempt
+//! still holds it.
+
+use procmap_shared::{
+    config::Config,
+    db,
+    db::generations::{self, Generation, SourceLookup},
+    domain::{
+        GenerationError, GenerationRequest, GenerationStatus, RefinementSource, StoredVersion,
+    },
+    engine::{self, EngineError},
+};
+use uuid::Uuid;
+
+/// What became of a delivery; the consumer acks every outcome except `Retry`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Someone else has it, it is finished, or it no longer exists: nothing to do.
+    Skipped,
+    Succeeded,
+    Failed,
+}
+
+/// A failure of our own infrastructure, not of the job: the delivery should be retried.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Retry(#[from] anyhow::Error);
+
+pub async fn process(
+    pool: &db::Pool,
+    config: &Config,
+    generation_id: Uuid,
+    on_running: impl AsyncFnOnce(),
+) -> Result<Outcome, Retry> {
+    let client = pool.get().await.map_err(anyhow::Error::from)?;
+    let Some(generation) = generations::claim(&client, generation_id, config.job_lease)
+        .await
+        .map_err(anyhow::Error::from)?
+    else {
+        tracing::info!(%generation_id, "job already claimed or finished; skipping duplicate delivery");
+        return Ok(Outcome::Skipped);
+    };
+    drop(client);
+    on_running().await;
+    let attempt = generation.attempts;
+
+    let result = run_engine(pool, &generation).await;
+    let mut client = pool.get().await.map_err(anyhow::Error::from)?;
+    match result {
+        Ok(versions) => {
+            let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+            let stored = generations::complete(&tx, generation_id, attempt, &versions)
+                .await
+                .map_err(anyhow::Error::from)?;
+            tx.commit().await.map_err(anyhow::Error::from)?;
+            if stored {
+                Ok(Outcome::Succeeded)
+            } else {
+                tracing::warn!(%generation_id, attempt, "attempt lost its lease before finishing; result discarded");
+                Ok(Outcome::Skipped)
+            }
+        }
+        Err(JobError::Engine(e)) => {
+            tracing::warn!(%generation_id, error = %e, "generation failed");
+            let error = GenerationError {
+                code: e.code().to_owned(),
+                message: e.to_string(),
+            };
+            let stored = generations::fail(&client, generation_id, attempt, &error)
+                .await
+                .map_err(anyhow::Error::from)?;
+            Ok(if stored {
+                Outcome::Failed
+            } else {
+                Outcome::Skipped
+            })
+        }
+        Err(JobError::Infrastructure(e)) => {
+            // Give the job back so the redelivery can claim it at once.
+            let _ = generations::release(&client, generation_id, attempt).await;
+            Err(Retry(e))
+        }
+    }
+}
+
+enum JobError {
+    /// The engine's answer is final for this input.
+    Engine(EngineError),
+    Infrastructure(anyhow::Error),
+}
+
+async fn run_engine(
+    pool: &db::Pool,
+    generation: &Generation,
+) -> Result<Vec<StoredVersion>, JobError> {
+    match &generation.request {
+        GenerationRequest::Initial { prompt, .. } => {
+            let prompt = prompt.clone();
+            // The engine is CPU-bound; keep it off the async threads.
+            let options = tokio::task::spawn_blocking(move || engine::generate_options(&prompt))
+                .await
+                .map_err(|e| JobError::Infrastructure(e.into()))?
+                .map_err(JobError::Engine)?;
+            Ok(options
+                .into_iter()
+                .zip(1..)
+                .map(|(bpmn_xml, option_number)| StoredVersion {
+                    option_number,
+                    version_number: 1,
+                    bpmn_xml,
+                })
+                .collect())
+        }
+        GenerationRequest::Refinement { prompt, source } => {
+            let source_xml = match source {
+                RefinementSource::Inline { bpmn_xml } => bpmn_xml.clone(),
+                RefinementSource::Stored {
+                    generation_id,
+                    option_number,
+                    version_number,
+                } => {
+                    let client = pool
+                        .get()
+                        .await
+                        .map_err(|e| JobError::Infrastructure(e.into()))?;
+                    match generations::find_source(
+                        &client,
+                        &generation.owner,
+                        *generation_id,
+                        *option_number,
+                        *version_number,
+                    )
+                    .await
+                    .map_err(|e| JobError::Infrastructure(e.into()))?
+                    {
+                        SourceLookup::Found(xml) => xml,
+                        other => {
+                            return Err(JobError::Engine(EngineError::InvalidSource(format!(
+                                "the source generation is no longer available ({other:?})"
+                            ))))
+                        }
+                    }
+                }
+            };
+            let prompt = prompt.clone();
+            let refined = tokio::task::spawn_blocking(move || engine::refine(&source_xml, &prompt))
+                .await
+                .map_err(|e| JobError::Infrastructure(e.into()))?
+                .map_err(JobError::Engine)?;
+            for warning in &refined.warnings {
+                tracing::info!(generation_id = %generation.id, warning, "refinement warning");
+            }
+            Ok(vec![StoredVersion {
+                option_number: 1,
+                version_number: 1,
+                bpmn_xml: refined.bpmn_xml,
+            }])
+        }
+    }
+}
+
+impl Outcome {
+    /// The status event to announce, if any.
+    pub fn status(&self) -> Option<GenerationStatus> {
+        match self {
+            Outcome::Skipped => None,
+            Outcome::Succeeded => Some(GenerationStatus::Succeeded),
+            Outcome::Failed => Some(GenerationStatus::Failed),
+        }
+    }
+}
