@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 
 bash deploy/services.sh
 
+# Remove what earlier runs' failed tests left behind (a passing test removes its own).
+for db in $(psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'procmap\_test\_%'" postgres 2>/dev/null); do
+    psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" postgres >/dev/null || true
+done
+for queue in $(rabbitmqctl -q list_queues name 2>/dev/null | grep '^procmap_test_' || true); do
+    rabbitmqctl -q delete_queue "$queue" >/dev/null 2>&1 || true
+done
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The end-to-end test runs the real binaries as separate processes.

@@ -155,3 +155,55 @@ async fn requests_without_a_valid_key_are_401_with_www_authenticate() {
     app.stop().await;
     env.teardown().await;
 }
+
+#[tokio::test]
+async fn an_expired_key_and_a_key_without_the_scope_are_refused() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    let expired = procmap_api::keys::create(
+        &app.state.pool,
+        "owner-a",
+        vec!["generate".into()],
+        true,
+        Some(yesterday),
+    )
+    .await
+    .expect("key")
+    .key;
+    let response = app
+        .get_as(&expired, "/api/v1/process-maps/generations")
+        .await;
+    assert_error(response, 401, "authentication_error", "expired_api_key").await;
+
+    let reader = create_key(&app.state, "owner-a", "diagrams:read").await;
+    let (_, _) = json_with_status(
+        app.get_as(&reader, "/api/v1/process-maps/generations")
+            .await,
+        200,
+    )
+    .await;
+    let response = app
+        .post_generation_as(
+            &reader,
+            &json!({"mode": "initial", "prompt": SEED_PROMPT}),
+            "",
+            None,
+        )
+        .await;
+    assert_error(response, 403, "permission_error", "insufficient_scope").await;
+    let folders = create_key(&app.state, "owner-a", "folders:read").await;
+    let response = app
+        .get_as(&folders, "/api/v1/process-maps/generations")
+        .await;
+    assert_error(response, 403, "permission_error", "insufficient_scope").await;
+    app.stop().await;
+    env.teardown().await;
+}
