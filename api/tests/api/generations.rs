@@ -493,3 +493,22 @@ async fn a_failed_generation_shows_its_error() {
     app2.stop().await;
     env.teardown().await;
 }
+
+#[tokio::test]
+async fn a_follow_up_the_builtin_modeler_cannot_read_fails_with_a_clear_error() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+    let body = json!({"mode": "refinement", "prompt": "Please make it nicer.", "source": {"bpmn_xml": FOREIGN_BPMN}});
+    let (_, done) = json_with_status(app.post_generation(&body, "").await, 200).await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"]["code"], "unsupported_instruction");
+    assert!(
+        done["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("rename X to Y")),
+        "{done}"
+    );
+    assert!(done.get("result").is_none());
+    app.stop().await;
+    env.teardown().await;
+}

@@ -28,6 +28,9 @@ pub enum EngineError {
     /// The source diagram cannot be refined; trying again gives the same answer.
     #[error("the source diagram cannot be used: {0}")]
     InvalidSource(String),
+    /// The follow-up asks for something this engine cannot do; rephrasing may help, retrying won't.
+    #[error("the builtin modeler did not understand {0:?}; it understands: {understood}", understood = refine::UNDERSTOOD)]
+    UnsupportedInstruction(String),
     /// The engine produced a diagram that failed validation; a defect, not a transient fault.
     #[error("the generated diagram failed validation: {}", summarise(.0))]
     InvalidOutput(Vec<Problem>),
@@ -38,6 +41,7 @@ impl EngineError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidSource(_) => "invalid_source",
+            Self::UnsupportedInstruction(_) => "unsupported_instruction",
             Self::InvalidOutput(_) => "invalid_output",
         }
     }
@@ -94,6 +98,12 @@ pub fn refine(source_xml: &str, prompt: &str) -> Result<Refined, EngineError> {
     }
     let mut model = diagram.model;
     let edits = refine::apply(&mut model, prompt);
+    if let Some(refine::Edit::NotUnderstood { instruction }) = edits
+        .iter()
+        .find(|e| matches!(e, refine::Edit::NotUnderstood { .. }))
+    {
+        return Err(EngineError::UnsupportedInstruction(instruction.clone()));
+    }
     let bpmn_xml = writer::compile(&model);
     // Flaws the source already had are the source's; only new ones are the engine's fault.
     let introduced: Vec<Problem> = validate::validate(&bpmn_xml)

@@ -11,14 +11,40 @@ use super::wording::{base_verb, capitalise, clean_label, strip_prefix_ci};
 /// One edit, as applied; the list is the refinement's record of what it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
-    AddedEscalation { decision: String, task: String },
-    AddedApproval { task: String, decision: String },
-    AddedDecision { decision: String },
-    AddedStep { task: String },
-    Removed { node: String },
-    Renamed { node: String, name: String },
-    MovedToLane { node: String, lane: String },
+    AddedEscalation {
+        decision: String,
+        task: String,
+    },
+    AddedApproval {
+        task: String,
+        decision: String,
+    },
+    AddedDecision {
+        decision: String,
+    },
+    AddedStep {
+        task: String,
+    },
+    Removed {
+        node: String,
+    },
+    Renamed {
+        node: String,
+        name: String,
+    },
+    MovedToLane {
+        node: String,
+        lane: String,
+    },
+    /// An instruction the builtin modeler cannot read; the model is left unchanged by it.
+    NotUnderstood {
+        instruction: String,
+    },
 }
+
+/// What the builtin modeler understands, for the error that explains a `NotUnderstood`.
+pub const UNDERSTOOD: &str = "add an escalation path, add an approval step, add a decision, add a step \
+(\"add a step to notify the customer after Resolve ticket\"), remove X, rename X to Y, put X in lane Y";
 
 /// Applies every instruction in `prompt` to `model`, in order.
 pub fn apply(model: &mut ProcessModel, prompt: &str) -> Vec<Edit> {
@@ -213,8 +239,9 @@ fn add_approval(model: &mut ProcessModel, instruction: &str) -> Edit {
         Some(flow) => splice(model, &flow, &task, &decision),
         None => attach_at_end(model, &task, &decision),
     }
+    model.connect(&task, &decision, "");
     // splice continued from the decision without a label; that flow is the approved branch.
-    if let Some(approved) = model.flows.iter_mut().rev().find(|f| f.source == decision) {
+    if let Some(approved) = model.flows.iter_mut().find(|f| f.source == decision) {
         approved.name = "Yes".into();
         approved.condition = Some("Approved".into());
     }
@@ -286,19 +313,21 @@ fn add_step(model: &mut ProcessModel, instruction: &str) -> Edit {
         Some(prose::Step::Task { label, .. }) => label.clone(),
         _ => capitalise(&clean_label(text)),
     };
-    let label = if label.is_empty() {
-        "New step".to_owned()
-    } else {
-        label
-    };
     let verb = label
         .split_whitespace()
         .next()
         .map(str::to_lowercase)
         .unwrap_or_default();
+    // A step is an action; text that does not lead with a verb is not one, and guessing would
+    // put the user's words on a task they never asked for.
     let kind = match base_verb(&verb) {
         Some("send" | "notify" | "email" | "inform") => TaskKind::Send,
-        _ => TaskKind::Plain,
+        Some(_) => TaskKind::Plain,
+        None => {
+            return Edit::NotUnderstood {
+                instruction: instruction.to_owned(),
+            }
+        }
     };
     let task = model.add_node(NodeKind::Task(kind), &label, lane);
     match flow {
@@ -428,4 +457,161 @@ fn singular_last(phrase: &str) -> String {
         *last = singular(last);
     }
     words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{builder, reader, validate, writer};
+
+    fn option(prompt: &str, style: builder::OptionStyle) -> ProcessModel {
+        builder::build(&builder::describe(prompt), style)
+    }
+
+    const FOLLOW_UPS: &[&str] = &[
+        "Add an escalation path for high-severity tickets.",
+        "Add an approval step before Close ticket.",
+        "Add an approval step.",
+        "Add a decision whether the customer is a VIP after Log ticket.",
+        "Add a step to notify the customer after Resolve ticket.",
+        "Add a step to archive the ticket before Log ticket.",
+        "Remove Develop fix.",
+        "Rename Log ticket to Register ticket.",
+        "Put Resolve ticket in lane Second line.",
+    ];
+
+    #[test]
+    fn every_follow_up_on_every_option_keeps_the_diagram_valid_and_the_ids() {
+        for style in builder::OptionStyle::ALL {
+            for follow_up in FOLLOW_UPS {
+                let mut model = option("Map the customer support ticket triage process.", style);
+                let before: Vec<String> = model.nodes.iter().map(|n| n.id.clone()).collect();
+                let edits = apply(&mut model, follow_up);
+                let xml = writer::compile(&model);
+                assert_eq!(
+                    validate::validate(&xml),
+                    vec![],
+                    "{style:?} / {follow_up} / {edits:?}"
+                );
+                let after = reader::read(&xml).expect("readable").model;
+                let removed: Vec<&String> = before
+                    .iter()
+                    .filter(|id| after.node(id).is_none())
+                    .collect();
+                let expected_removed = usize::from(follow_up.starts_with("Remove"));
+                assert_eq!(
+                    removed.len(),
+                    expected_removed,
+                    "{style:?} / {follow_up}: lost {removed:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn follow_ups_do_what_they_say() {
+        let base = || {
+            option(
+                "Map the customer support ticket triage process.",
+                builder::OptionStyle::Concise,
+            )
+        };
+        let id_named = |m: &ProcessModel, name: &str| {
+            m.nodes
+                .iter()
+                .find(|n| n.name == name)
+                .map(|n| n.id.clone())
+        };
+
+        let mut m = base();
+        let log = id_named(&m, "Log ticket");
+        assert_eq!(
+            apply(&mut m, "Rename Log ticket to Register ticket"),
+            [Edit::Renamed {
+                node: log.clone().expect("log"),
+                name: "Register ticket".into()
+            }]
+        );
+        assert_eq!(id_named(&m, "Register ticket"), log);
+
+        let mut m = base();
+        let fix = id_named(&m, "Develop fix").expect("fix");
+        assert_eq!(
+            apply(&mut m, "Remove Develop fix"),
+            [Edit::Removed { node: fix.clone() }]
+        );
+        assert!(m.node(&fix).is_none());
+
+        let mut m = base();
+        match apply(&mut m, "Add an approval step before Close ticket").as_slice() {
+            [Edit::AddedApproval { task, decision }] => {
+                let close = id_named(&m, "Close ticket").expect("close");
+                assert_eq!(
+                    m.outgoing(task)
+                        .map(|f| f.target.as_str())
+                        .collect::<Vec<_>>(),
+                    [decision.as_str()]
+                );
+                assert!(m
+                    .outgoing(decision)
+                    .any(|f| f.target == close && f.name == "Yes"));
+            }
+            other => panic!("unexpected edits {other:?}"),
+        }
+
+        let mut m = base();
+        match apply(
+            &mut m,
+            "Add a step to notify the customer after Resolve ticket",
+        )
+        .as_slice()
+        {
+            [Edit::AddedStep { task }] => {
+                let resolve = id_named(&m, "Resolve ticket").expect("resolve");
+                assert_eq!(
+                    m.node(task).map(|n| n.name.as_str()),
+                    Some("Notify customer")
+                );
+                assert_eq!(
+                    m.outgoing(&resolve)
+                        .map(|f| f.target.as_str())
+                        .collect::<Vec<_>>(),
+                    [task.as_str()]
+                );
+            }
+            other => panic!("unexpected edits {other:?}"),
+        }
+
+        let mut m = base();
+        match apply(&mut m, "Put Resolve ticket in lane Second line").as_slice() {
+            [Edit::MovedToLane { node, lane }] => {
+                assert_eq!(
+                    m.node(node).and_then(|n| n.lane.clone()),
+                    Some(lane.clone())
+                );
+                assert!(m
+                    .lanes
+                    .iter()
+                    .any(|l| &l.id == lane && l.name == "Second line"));
+                assert!(
+                    m.nodes.iter().all(|n| n.lane.is_some()),
+                    "a first lane puts every node in a lane"
+                );
+            }
+            other => panic!("unexpected edits {other:?}"),
+        }
+
+        let mut m = base();
+        let before = m.clone();
+        assert_eq!(
+            apply(&mut m, "Please make it nicer."),
+            [Edit::NotUnderstood {
+                instruction: "Please make it nicer".into()
+            }]
+        );
+        assert_eq!(
+            m, before,
+            "an instruction that is not understood changes nothing"
+        );
+    }
 }
