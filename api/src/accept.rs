@@ -9,6 +9,7 @@ use procmap_shared::{
         api_keys::ApiKey,
         generations::{self, Generation, NewGeneration},
         idempotency::{self, Claim},
+        limits,
     },
     domain::{new_generation_id, GenerationRequest},
     messages::Job,
@@ -45,7 +46,10 @@ pub async fn accept(
         let hash = request_hash(request);
         let claim = idempotency::claim(&tx, &key.owner, idem, &hash, id).await.map_err(|e| {
             if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-                ApiError::Conflict("a request with this Idempotency-Key is still being accepted; retry shortly".into())
+                ApiError::Conflict {
+                    code: "request_in_progress",
+                    message: "a request with this Idempotency-Key is still being accepted; retry shortly".into(),
+                }
             } else {
                 e.into()
             }
@@ -77,6 +81,16 @@ pub async fn accept(
             });
         }
     }
+    // Only a new generation spends quota; the replays above returned before this point.
+    let config = &state.config;
+    let quota = limits::quota_use(&tx, key.id, config.generation_quota_window).await?;
+    if quota.used >= config.generation_quota {
+        return Err(ApiError::QuotaExceeded {
+            quota: config.generation_quota,
+            window_days: config.generation_quota_window.as_secs() / 86_400,
+            retry_after: quota.frees_in,
+        });
+    }
     let generation = generations::insert(
         &tx,
         &NewGeneration {
@@ -85,9 +99,11 @@ pub async fn accept(
             api_key_id: key.id,
             request,
             request_id,
+            livemode: key.livemode,
         },
     )
     .await?;
+    limits::record_generation(&tx, key.id, id).await?;
     tx.commit().await?;
 
     match state

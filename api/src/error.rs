@@ -38,8 +38,22 @@ pub enum ApiError {
     },
     #[error("method not allowed on this path")]
     MethodNotAllowed,
-    #[error("{0}")]
-    Conflict(String),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error(
+        "rate limit of {limit} requests per {window_secs} s exceeded; retry after {retry_after} s"
+    )]
+    RateLimited {
+        limit: i64,
+        window_secs: u64,
+        retry_after: u64,
+    },
+    #[error("generation quota of {quota} per {window_days} days used up; the next frees up in {retry_after} s")]
+    QuotaExceeded {
+        quota: i64,
+        window_days: u64,
+        retry_after: u64,
+    },
     #[error("{message}")]
     ValidationFailed {
         param: Option<String>,
@@ -149,10 +163,17 @@ impl ApiError {
                 "method_not_allowed",
                 None,
             ),
-            Conflict(_) => (
-                StatusCode::CONFLICT,
-                "conflict_error",
-                "request_in_progress",
+            Conflict { code, .. } => (StatusCode::CONFLICT, "conflict_error", code, None),
+            RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "rate_limit_exceeded",
+                None,
+            ),
+            QuotaExceeded { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "quota_exceeded",
                 None,
             ),
             ValidationFailed { param, .. } => (
@@ -216,6 +237,13 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let ApiError::RateLimited { retry_after, .. }
+        | ApiError::QuotaExceeded { retry_after, .. } = &self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

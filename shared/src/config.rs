@@ -38,6 +38,12 @@ pub struct Config {
     pub max_attempts: i32,
     /// Size of the Postgres connection pool of each process.
     pub database_pool_size: usize,
+    /// Requests one key may make per rate-limit window, across all API replicas.
+    pub rate_limit: i64,
+    pub rate_limit_window: Duration,
+    /// Generations one key may create per quota window (rolling).
+    pub generation_quota: i64,
+    pub generation_quota_window: Duration,
 }
 
 /// A configuration variable that is present but unusable.
@@ -152,6 +158,17 @@ impl Config {
             )?),
             max_attempts: parse_number(vars, "PROCMAP_MAX_ATTEMPTS", 3, 1..=100)?,
             database_pool_size: parse_number(vars, "PROCMAP_DATABASE_POOL_SIZE", 16, 1..=1024)?,
+            rate_limit: parse_number(vars, "PROCMAP_RATE_LIMIT", 120, 1..=1_000_000)?,
+            rate_limit_window: Duration::from_secs(parse_number(
+                vars,
+                "PROCMAP_RATE_LIMIT_WINDOW_SECS",
+                60,
+                1..=86_400,
+            )?),
+            generation_quota: parse_number(vars, "PROCMAP_GENERATION_QUOTA", 500, 0..=100_000_000)?,
+            generation_quota_window: Duration::from_secs(
+                86_400 * parse_number(vars, "PROCMAP_GENERATION_QUOTA_WINDOW_DAYS", 30, 1..=366)?,
+            ),
         })
     }
 }
@@ -203,6 +220,15 @@ mod tests {
         assert_eq!(config.llm_provider, LlmProvider::Builtin);
         assert_eq!(config.wait_timeout, Duration::from_secs(60));
         assert_eq!(config.public_base_url, "http://127.0.0.1:8080");
+        assert_eq!(
+            (config.rate_limit, config.rate_limit_window),
+            (120, Duration::from_secs(60))
+        );
+        assert_eq!(config.generation_quota, 500);
+        assert_eq!(
+            config.generation_quota_window,
+            Duration::from_secs(30 * 86_400)
+        );
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub enum GenerationStatus {
     Running,
     Succeeded,
     Failed,
+    /// Stopped by its owner while queued or running; no worker completes it afterwards.
+    Canceled,
 }
 
 impl GenerationStatus {
@@ -32,6 +34,7 @@ impl GenerationStatus {
             Self::Running => "running",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
+            Self::Canceled => "canceled",
         }
     }
 
@@ -41,13 +44,14 @@ impl GenerationStatus {
             "running" => Self::Running,
             "succeeded" => Self::Succeeded,
             "failed" => Self::Failed,
+            "canceled" => Self::Canceled,
             _ => return None,
         })
     }
 
     /// A terminal status never changes again.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed)
+        matches!(self, Self::Succeeded | Self::Failed | Self::Canceled)
     }
 }
 
@@ -179,6 +183,7 @@ mod tests {
             GenerationStatus::Running,
             GenerationStatus::Succeeded,
             GenerationStatus::Failed,
+            GenerationStatus::Canceled,
         ] {
             assert_eq!(GenerationStatus::parse(status.as_str()), Some(status));
         }

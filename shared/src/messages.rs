@@ -23,6 +23,7 @@ pub enum StatusEvent {
     Running { generation_id: Uuid },
     Succeeded { generation_id: Uuid },
     Failed { generation_id: Uuid },
+    Canceled { generation_id: Uuid },
 }
 
 impl StatusEvent {
@@ -32,6 +33,7 @@ impl StatusEvent {
             GenerationStatus::Running => Some(Self::Running { generation_id }),
             GenerationStatus::Succeeded => Some(Self::Succeeded { generation_id }),
             GenerationStatus::Failed => Some(Self::Failed { generation_id }),
+            GenerationStatus::Canceled => Some(Self::Canceled { generation_id }),
         }
     }
 
@@ -39,7 +41,8 @@ impl StatusEvent {
         match self {
             Self::Running { generation_id }
             | Self::Succeeded { generation_id }
-            | Self::Failed { generation_id } => *generation_id,
+            | Self::Failed { generation_id }
+            | Self::Canceled { generation_id } => *generation_id,
         }
     }
 
@@ -48,6 +51,7 @@ impl StatusEvent {
             Self::Running { .. } => GenerationStatus::Running,
             Self::Succeeded { .. } => GenerationStatus::Succeeded,
             Self::Failed { .. } => GenerationStatus::Failed,
+            Self::Canceled { .. } => GenerationStatus::Canceled,
         }
     }
 }

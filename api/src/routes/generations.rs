@@ -16,6 +16,7 @@ use procmap_shared::{
         GenerationError, GenerationRequest, GenerationStatus, RefinementSource, StoredVersion,
     },
     engine,
+    messages::StatusEvent,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -40,6 +41,8 @@ pub struct GenerationView {
     pub created_at: String,
     pub completed_at: Option<String>,
     pub links: Links,
+    /// False for a generation made with a test-mode key, which always uses the builtin modeler.
+    pub livemode: bool,
     /// The three options of a succeeded initial generation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<OptionView>>,
@@ -126,6 +129,7 @@ impl GenerationView {
             links: Links {
                 self_: state.generation_url(generation.id),
             },
+            livemode: generation.livemode,
             id: generation.id,
             status: generation.status,
             mode: generation.mode.as_str(),
@@ -244,13 +248,11 @@ pub async fn retrieve(
     Path(id): Path<String>,
 ) -> Result<Json<GenerationView>, ApiError> {
     auth.require_any(READ_SCOPES)?;
-    // An id that is not a UUID names nothing, so it is "not found", like any unknown id.
-    let not_found = || ApiError::not_found(Some("id"), format!("no generation with id {id:?}"));
-    let uuid = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let uuid = parse_id(&id)?;
     let client = state.pool.get().await?;
     let generation = generations::get_for_owner(&client, &auth.0.owner, uuid)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or_else(|| not_found(&id))?;
     drop(client);
     Ok(Json(view(&state, generation).await?))
 }
@@ -308,7 +310,60 @@ pub async fn list(
     }))
 }
 
-// ---- helpers --------------------------------------------------------------------------------
+/// `POST /api/v1/process-maps/generations/{id}/cancel`: stops a queued or running generation.
+pub async fn cancel(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<GenerationView>, ApiError> {
+    auth.require_any(&["generate"])?;
+    let uuid = parse_id(&id)?;
+    let client = state.pool.get().await?;
+    let Some(canceled) = generations::cancel(&client, &auth.0.owner, uuid).await? else {
+        return match generations::get_for_owner(&client, &auth.0.owner, uuid).await? {
+            Some(done) => Err(ApiError::Conflict {
+                code: "generation_not_cancelable",
+                message: format!("generation {uuid} is already {}; only a queued or running generation can be canceled", done.status),
+            }),
+            None => Err(not_found(&id)),
+        };
+    };
+    drop(client);
+    if let Some(event) = StatusEvent::new(uuid, GenerationStatus::Canceled) {
+        // Wakes wait=true requests on every replica; they re-read the row.
+        if let Err(e) = state.publisher.publish_event(&event).await {
+            tracing::warn!(generation_id = %uuid, error = %e, "could not publish the cancel event");
+        }
+    }
+    Ok(Json(view(&state, canceled).await?))
+}
+
+/// `DELETE /api/v1/process-maps/generations/{id}`: removes a generation and its diagrams.
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    auth.require_any(&["generate"])?;
+    let uuid = parse_id(&id)?;
+    let client = state.pool.get().await?;
+    if generations::delete(&client, &auth.0.owner, uuid).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(&id))
+    }
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+
+/// An id that is not a UUID names nothing, so it is "not found", like any unknown id.
+fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| not_found(id))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(Some("id"), format!("no generation with id {id:?}"))
+}
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {

@@ -6,7 +6,8 @@ pub mod request;
 
 use axum::{
     http::{HeaderName, Request},
-    routing::get,
+    middleware,
+    routing::{get, post},
     Router,
 };
 use tower_http::{
@@ -14,16 +15,32 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{error::ApiError, state::AppState};
+use crate::{auth, error::ApiError, state::AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState) -> Router {
+    let generations = Router::new()
+        .route(
+            "/api/v1/process-maps/generations",
+            get(generations::list).post(generations::create),
+        )
+        .route(
+            "/api/v1/process-maps/generations/{id}",
+            get(generations::retrieve).delete(generations::delete),
+        )
+        .route(
+            "/api/v1/process-maps/generations/{id}/cancel",
+            post(generations::cancel),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/api/v1/process-maps/generations", get(generations::list).post(generations::create))
-        .route("/api/v1/process-maps/generations/{id}", get(generations::retrieve))
+        .merge(generations)
         .fallback(|| async { ApiError::not_found(None, "no such route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

@@ -121,6 +121,7 @@ async fn wait_true_answers_202_when_the_window_ends_first() {
         Options {
             worker: false,
             wait_timeout_ms: 300,
+            env: &[],
         },
     )
     .await;

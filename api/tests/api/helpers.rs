@@ -91,6 +91,8 @@ pub struct TestApp {
 pub struct Options {
     pub worker: bool,
     pub wait_timeout_ms: u64,
+    /// Further PROCMAP_* settings for this API instance.
+    pub env: &'static [(&'static str, &'static str)],
 }
 
 impl Default for Options {
@@ -98,6 +100,7 @@ impl Default for Options {
         Options {
             worker: true,
             wait_timeout_ms: 20_000,
+            env: &[],
         }
     }
 }
@@ -105,7 +108,9 @@ impl Default for Options {
 impl TestApp {
     pub async fn spawn(env: &Environment, options: Options) -> TestApp {
         let wait = options.wait_timeout_ms.to_string();
-        let config = env.config(&[("PROCMAP_WAIT_TIMEOUT_MS", &wait)]);
+        let mut settings = vec![("PROCMAP_WAIT_TIMEOUT_MS", wait.as_str())];
+        settings.extend_from_slice(options.env);
+        let config = env.config(&settings);
         let mut app = Application::build(config.clone()).await.expect("build app");
         assert!(
             app.events_ready(Duration::from_secs(15)).await,

@@ -7,3 +7,4 @@ mod helpers;
 mod idempotency;
 mod messaging;
 mod platform;
+mod platform_limits;

@@ -39,6 +39,7 @@ async fn insert_unpublished(app: &TestApp, owner: &str) -> Uuid {
             api_key_id: key_id,
             request: &request,
             request_id: "test",
+            livemode: true,
         },
     )
     .await

@@ -27,10 +27,12 @@ pub struct Generation {
     pub error: Option<GenerationError>,
     /// How many times a worker has claimed it.
     pub attempts: i32,
+    /// False when made with a test-mode key.
+    pub livemode: bool,
 }
 
 const COLUMNS: &str =
-    "id, owner, mode, status, request, request_id, created_at, completed_at, error, attempts";
+    "id, owner, mode, status, request, request_id, created_at, completed_at, error, attempts, livemode";
 
 /// A row whose text columns hold a value the code does not know: the database was changed by
 /// something other than this code's migrations.
@@ -70,6 +72,7 @@ impl Generation {
             completed_at: row.try_get("completed_at")?,
             error,
             attempts: row.try_get("attempts")?,
+            livemode: row.try_get("livemode")?,
         })
     }
 }
@@ -80,6 +83,7 @@ pub struct NewGeneration<'a> {
     pub api_key_id: Uuid,
     pub request: &'a GenerationRequest,
     pub request_id: &'a str,
+    pub livemode: bool,
 }
 
 pub async fn insert(
@@ -89,8 +93,8 @@ pub async fn insert(
     let row = client
         .query_one(
             &format!(
-                "INSERT INTO generations (id, owner, api_key_id, mode, status, request, request_id)
-                 VALUES ($1, $2, $3, $4, 'queued', $5, $6)
+                "INSERT INTO generations (id, owner, api_key_id, mode, status, request, request_id, livemode)
+                 VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)
                  RETURNING {COLUMNS}"
             ),
             &[
@@ -100,6 +104,7 @@ pub async fn insert(
                 &new.request.mode().as_str(),
                 &Json(new.request),
                 &new.request_id,
+                &new.livemode,
             ],
         )
         .await?;
@@ -216,6 +221,41 @@ pub async fn versions(
             (row.get(0), version)
         })
         .collect())
+}
+
+/// Cancels `owner`'s generation if it is still queued or running. `None` when there is no such
+/// generation or it already finished; the caller tells the two apart with `get_for_owner`.
+pub async fn cancel(
+    client: &impl GenericClient,
+    owner: &str,
+    id: Uuid,
+) -> Result<Option<Generation>, RowError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "UPDATE generations SET status = 'canceled', completed_at = now(), lease_expires_at = NULL
+                 WHERE id = $1 AND owner = $2 AND status IN ('queued', 'running')
+                 RETURNING {COLUMNS}"
+            ),
+            &[&id, &owner],
+        )
+        .await?;
+    row.as_ref().map(Generation::from_row).transpose()
+}
+
+/// Deletes `owner`'s generation with its BPMN and idempotency record. Answers whether it existed.
+pub async fn delete(
+    client: &impl GenericClient,
+    owner: &str,
+    id: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .execute(
+            "DELETE FROM generations WHERE id = $1 AND owner = $2",
+            &[&id, &owner],
+        )
+        .await?
+        == 1)
 }
 
 /// Looking up a refinement's stored source.

@@ -6,6 +6,7 @@
 pub mod api_keys;
 pub mod generations;
 pub mod idempotency;
+pub mod limits;
 
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
 use tokio_postgres::NoTls;
@@ -13,10 +14,16 @@ use tokio_postgres::NoTls;
 pub use deadpool_postgres::{GenericClient, Pool};
 
 /// The numbered migrations, applied in order. Never edit one that has landed; add a new one.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_core",
-    include_str!("../../../migrations/0001_core.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_core",
+        include_str!("../../../migrations/0001_core.sql"),
+    ),
+    (
+        "0002_platform",
+        include_str!("../../../migrations/0002_platform.sql"),
+    ),
+];
 
 /// Builds a connection pool. Connections are opened lazily, so this does not touch the network.
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
@@ -115,4 +122,25 @@ pub async fn drop_database(database_url: &str) -> anyhow::Result<()> {
     drop(client);
     task.abort();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    #[test]
+    fn every_migration_file_is_applied_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations directory")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|name| name.strip_suffix(".sql").map(str::to_owned))
+            .collect();
+        files.sort();
+        let listed: Vec<&str> = MIGRATIONS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            listed, files,
+            "MIGRATIONS must list every file in migrations/, in order"
+        );
+    }
 }
