@@ -21,5 +21,7 @@ cargo build --workspace --bins --quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-targets 2>&1 | tee "$log"
+# Fuzz the running API from its own OpenAPI document: no 5xx, no answer that breaks the document.
+bash deploy/fuzz.sh
 # One closing line for the whole run: cargo prints a result per test binary, the last often empty.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "summary: %d passed, %d failed\n", passed, failed }' "$log"

@@ -8,6 +8,7 @@ use axum::{
 };
 use procmap_shared::engine::validate::Problem;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -192,21 +193,29 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Body<'a>,
+/// Seed 001's error envelope.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": {"type": "invalid_request_error", "code": "missing_parameter", "message": "prompt is required", "param": "prompt"}}))]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    r#type: &'static str,
-    code: &'static str,
-    message: String,
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error's family: `invalid_request_error`, `authentication_error`, `permission_error`,
+    /// `not_found_error`, `conflict_error`, `validation_error`, `rate_limit_error` or `api_error`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Machine-readable reason, such as `missing_parameter` or `rate_limit_exceeded`.
+    pub code: &'static str,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// The body field, query parameter or header at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
-    param: Option<&'a str>,
-    /// For `validation_failed`: every problem found, not just the first.
-    #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
-    problems: &'a [Problem],
+    pub param: Option<String>,
+    /// For `validation_failed` on a diagram: every problem found, not just the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
 }
 
 impl IntoResponse for ApiError {
@@ -220,23 +229,21 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let problems = match &self {
-            ApiError::ValidationFailed { problems, .. } => problems.as_slice(),
-            _ => &[],
+        let param = param.map(str::to_owned);
+        let problems = match self {
+            ApiError::ValidationFailed { ref problems, .. } => problems.clone(),
+            _ => Vec::new(),
         };
-        let mut response = (
-            status,
-            Json(Envelope {
-                error: Body {
-                    r#type,
-                    code,
-                    message,
-                    param,
-                    problems,
-                },
-            }),
-        )
-            .into_response();
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                kind: r#type,
+                code,
+                message,
+                param,
+                problems,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
         if let ApiError::RateLimited { retry_after, .. }
         | ApiError::QuotaExceeded { retry_after, .. } = &self
         {

@@ -18,6 +18,7 @@ pub mod body;
 pub mod error;
 pub mod events;
 pub mod keys;
+pub mod openapi;
 pub mod publisher;
 pub mod relay;
 pub mod routes;

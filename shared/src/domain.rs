@@ -16,7 +16,7 @@ pub const MAX_BPMN_XML_BYTES: usize = 2 * 1024 * 1024;
 pub const INITIAL_OPTION_COUNT: i32 = 3;
 
 /// Where a generation is in its life. Maps one-to-one to `generations.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GenerationStatus {
     Queued,
@@ -62,7 +62,7 @@ impl fmt::Display for GenerationStatus {
 }
 
 /// What a generation was asked to do. Maps one-to-one to `generations.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Initial,
@@ -107,18 +107,24 @@ pub const LANGUAGES: &[&str] = &[
     "korean",
 ];
 
-/// The diagram a refinement starts from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The diagram a refinement starts from: a stored option's version, or a diagram sent inline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum RefinementSource {
     /// A version stored by an earlier generation of the same owner.
     Stored {
         generation_id: Uuid,
+        #[schema(minimum = 1)]
         option_number: i32,
+        #[schema(minimum = 1)]
         version_number: i32,
     },
     /// A diagram sent inline, possibly drawn in another tool.
-    Inline { bpmn_xml: String },
+    Inline {
+        /// BPMN 2.0 XML from any tool, at most 2 MiB.
+        #[schema(min_length = 1, max_length = 2097152)]
+        bpmn_xml: String,
+    },
 }
 
 /// A validated generation request, as stored in `generations.request`.
@@ -151,7 +157,7 @@ impl GenerationRequest {
 }
 
 /// Why a generation failed, shown to the client as its `error` object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GenerationError {
     /// Machine-readable reason, stable across releases.
     pub code: String,

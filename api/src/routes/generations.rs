@@ -13,18 +13,20 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use procmap_shared::{
     db::generations::{self, Generation, SourceLookup},
     domain::{
-        GenerationError, GenerationRequest, GenerationStatus, RefinementSource, StoredVersion,
+        GenerationError, GenerationRequest, GenerationStatus, Mode, RefinementSource, StoredVersion,
     },
     engine,
     messages::StatusEvent,
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::request;
+use super::request::{self, CreateGeneration};
 use crate::{
     accept, auth::Authenticated, body::JsonBody, error::ApiError, state::AppState, waiting,
 };
+use crate::{error::ErrorEnvelope, openapi::CommonErrors};
 
 const READ_SCOPES: &[&str] = &["generate", "diagrams:read"];
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
@@ -32,13 +34,18 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 // ---- response types -------------------------------------------------------------------------
 
 /// A generation as clients see it (seed 000).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct GenerationView {
     pub id: Uuid,
     pub status: GenerationStatus,
-    pub mode: &'static str,
+    pub mode: Mode,
+    /// The `X-Request-Id` of the request that created the generation.
     pub request_id: String,
+    /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime, example = "2025-01-15T12:34:56.000Z")]
     pub created_at: String,
+    /// When it succeeded, failed or was canceled; null while queued or running.
+    #[schema(format = DateTime)]
     pub completed_at: Option<String>,
     pub links: Links,
     /// False for a generation made with a test-mode key, which always uses the builtin modeler.
@@ -54,25 +61,25 @@ pub struct GenerationView {
     pub error: Option<GenerationError>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Links {
     #[serde(rename = "self")]
     pub self_: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OptionView {
     pub option_number: i32,
     pub versions: Vec<VersionView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VersionView {
     pub version_number: i32,
     pub bpmn_xml: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RefinementResultView {
     pub option_number: i32,
     pub version_number: i32,
@@ -81,7 +88,7 @@ pub struct RefinementResultView {
     pub source: RefinementSource,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct GenerationList {
     pub data: Vec<GenerationView>,
     pub has_more: bool,
@@ -132,7 +139,7 @@ impl GenerationView {
             livemode: generation.livemode,
             id: generation.id,
             status: generation.status,
-            mode: generation.mode.as_str(),
+            mode: generation.mode,
             request_id: generation.request_id,
             created_at: timestamp(generation.created_at),
             completed_at: generation.completed_at.map(timestamp),
@@ -191,6 +198,75 @@ impl QueryParams {
 // ---- handlers -------------------------------------------------------------------------------
 
 /// `POST /api/v1/process-maps/generations`
+#[utoipa::path(
+    post,
+    path = "/api/v1/process-maps/generations",
+    tag = "generations",
+    operation_id = "createGeneration",
+    summary = "Generate three BPMN options from a prompt, or refine a diagram",
+    description = "Needs scope `generate`. With `wait=true` (the default) the answer is 200 with the finished \
+                   generation when it finishes within the wait window, else 202; with `wait=false` it is 202 at once. \
+                   Poll `links.self` after a 202.",
+    params(
+        ("wait" = Option<bool>, Query, description = "Wait for the result (default true)."),
+        ("Idempotency-Key" = Option<String>, Header, max_length = 255, min_length = 1,
+            description = "Makes retries safe for 24 hours: the same key and body answer the same generation."),
+    ),
+    request_body(content = CreateGeneration, examples(
+        ("initial" = (summary = "Three options from a description", value = json!({
+            "mode": "initial",
+            "prompt": "Map the customer support ticket triage process from intake to resolution.",
+            "language": "english"
+        }))),
+        ("refinement" = (summary = "Refine a stored option", value = json!({
+            "mode": "refinement",
+            "prompt": "Add an escalation path for high-severity tickets.",
+            "source": {"generation_id": "33333333-3333-4333-8333-333333333333", "option_number": 2, "version_number": 1}
+        }))),
+    )),
+    responses(
+        (status = 200, description = "The finished generation (succeeded, failed or canceled).", body = GenerationView,
+            headers(
+                ("X-Request-Id" = String, description = "Identifies this request; yours is kept if you send one."),
+                ("RateLimit-Limit" = u32, description = "Requests allowed per window for this key."),
+                ("RateLimit-Remaining" = u32, description = "Requests left in this window."),
+                ("RateLimit-Reset" = u32, description = "Seconds until the window resets."),
+                ("Location" = String, description = "The generation's URL."),
+                ("Idempotent-Replayed" = String, description = "`true` when an earlier request with this Idempotency-Key created it."),
+            ),
+            example = json!({
+                "id": "33333333-3333-4333-8333-333333333333", "status": "succeeded", "mode": "initial",
+                "request_id": "0d6cf3b1-9e07-4a6a-8b1f-3c2c0e9a7c54",
+                "created_at": "2025-01-15T12:34:56.000Z", "completed_at": "2025-01-15T12:35:08.000Z",
+                "links": {"self": "https://procmap.example/api/v1/process-maps/generations/33333333-3333-4333-8333-333333333333"},
+                "livemode": true,
+                "options": [
+                    {"option_number": 1, "versions": [{"version_number": 1, "bpmn_xml": "<?xml version=\"1.0\"?>..."}]},
+                    {"option_number": 2, "versions": [{"version_number": 1, "bpmn_xml": "<?xml version=\"1.0\"?>..."}]},
+                    {"option_number": 3, "versions": [{"version_number": 1, "bpmn_xml": "<?xml version=\"1.0\"?>..."}]}
+                ]
+            })),
+        (status = 202, description = "Accepted and not finished yet: poll `links.self`.", body = GenerationView,
+            headers(
+                ("X-Request-Id" = String, description = "Identifies this request; yours is kept if you send one."),
+                ("RateLimit-Limit" = u32, description = "Requests allowed per window for this key."),
+                ("RateLimit-Remaining" = u32, description = "Requests left in this window."),
+                ("RateLimit-Reset" = u32, description = "Seconds until the window resets."),
+                ("Location" = String, description = "The generation's URL."),
+                ("Idempotent-Replayed" = String, description = "`true` when an earlier request with this Idempotency-Key created it."),
+            ),
+            example = json!({
+                "id": "22222222-2222-4222-8222-222222222222", "status": "running", "mode": "initial",
+                "request_id": "8a3b1e6c-5f48-4c2b-a1e8-9b3d2f0c7e11",
+                "created_at": "2025-01-15T12:34:56.000Z", "completed_at": null, "livemode": true,
+                "links": {"self": "https://procmap.example/api/v1/process-maps/generations/22222222-2222-4222-8222-222222222222"}
+            })),
+        (status = 409, description = "The same Idempotency-Key is still being accepted (`request_in_progress`).", body = ErrorEnvelope),
+        (status = 422, description = "An inline diagram that is not usable BPMN, an unfinished source, or an Idempotency-Key reused with another body (`validation_failed`).", body = ErrorEnvelope),
+        CommonErrors,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -242,6 +318,26 @@ pub async fn create(
 }
 
 /// `GET /api/v1/process-maps/generations/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/process-maps/generations/{id}",
+    tag = "generations",
+    operation_id = "getGeneration",
+    summary = "Retrieve one generation",
+    description = "Needs scope `generate` or `diagrams:read`. Another owner's generation is 404.",
+    params(("id" = String, Path, description = "The generation's id.")),
+    responses(
+        (status = 200, description = "The generation in its current state.", body = GenerationView,
+            headers(
+                ("X-Request-Id" = String, description = "Identifies this request; yours is kept if you send one."),
+                ("RateLimit-Limit" = u32, description = "Requests allowed per window for this key."),
+                ("RateLimit-Remaining" = u32, description = "Requests left in this window."),
+                ("RateLimit-Reset" = u32, description = "Seconds until the window resets."),
+            )),
+        CommonErrors,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn retrieve(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -258,6 +354,29 @@ pub async fn retrieve(
 }
 
 /// `GET /api/v1/process-maps/generations`
+#[utoipa::path(
+    get,
+    path = "/api/v1/process-maps/generations",
+    tag = "generations",
+    operation_id = "listGenerations",
+    summary = "List the owner's generations, newest first",
+    description = "Needs scope `generate` or `diagrams:read`. Cursor-paginated: pass `next_cursor` as `cursor`.",
+    params(
+        ("limit" = Option<u8>, Query, minimum = 1, maximum = 100, description = "Page size, 1-100 (default 20)."),
+        ("cursor" = Option<String>, Query, description = "Opaque cursor from `next_cursor`; a bad one is 400 `invalid_cursor`."),
+    ),
+    responses(
+        (status = 200, description = "A page of generations.", body = GenerationList,
+            headers(
+                ("X-Request-Id" = String, description = "Identifies this request; yours is kept if you send one."),
+                ("RateLimit-Limit" = u32, description = "Requests allowed per window for this key."),
+                ("RateLimit-Remaining" = u32, description = "Requests left in this window."),
+                ("RateLimit-Reset" = u32, description = "Seconds until the window resets."),
+            )),
+        CommonErrors,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -274,9 +393,11 @@ pub async fn list(
                 ApiError::invalid("limit", "limit must be a whole number from 1 to 100")
             })?,
     };
+    // An empty cursor is no cursor: the first page.
     let after = query
         .0
         .get("cursor")
+        .filter(|c| !c.is_empty())
         .map(|c| decode_cursor(c))
         .transpose()?;
     let client = state.pool.get().await?;
@@ -311,6 +432,27 @@ pub async fn list(
 }
 
 /// `POST /api/v1/process-maps/generations/{id}/cancel`: stops a queued or running generation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/process-maps/generations/{id}/cancel",
+    tag = "generations",
+    operation_id = "cancelGeneration",
+    summary = "Cancel a queued or running generation",
+    description = "Needs scope `generate`. A canceled generation is never completed by a worker later.",
+    params(("id" = String, Path, description = "The generation's id.")),
+    responses(
+        (status = 200, description = "The canceled generation.", body = GenerationView,
+            headers(
+                ("X-Request-Id" = String, description = "Identifies this request; yours is kept if you send one."),
+                ("RateLimit-Limit" = u32, description = "Requests allowed per window for this key."),
+                ("RateLimit-Remaining" = u32, description = "Requests left in this window."),
+                ("RateLimit-Reset" = u32, description = "Seconds until the window resets."),
+            )),
+        (status = 409, description = "It already finished (`generation_not_cancelable`).", body = ErrorEnvelope),
+        CommonErrors,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -339,6 +481,26 @@ pub async fn cancel(
 }
 
 /// `DELETE /api/v1/process-maps/generations/{id}`: removes a generation and its diagrams.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/process-maps/generations/{id}",
+    tag = "generations",
+    operation_id = "deleteGeneration",
+    summary = "Delete a generation and its diagrams",
+    description = "Needs scope `generate`. Deleting does not refund the generation quota.",
+    params(("id" = String, Path, description = "The generation's id.")),
+    responses(
+        (status = 204, description = "Deleted.",
+            headers(
+                ("X-Request-Id" = String, description = "Identifies this request; yours is kept if you send one."),
+                ("RateLimit-Limit" = u32, description = "Requests allowed per window for this key."),
+                ("RateLimit-Remaining" = u32, description = "Requests left in this window."),
+                ("RateLimit-Reset" = u32, description = "Seconds until the window resets."),
+            )),
+        CommonErrors,
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     auth: Authenticated,

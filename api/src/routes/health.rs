@@ -7,10 +7,21 @@ use serde_json::{json, Value};
 
 use crate::state::AppState;
 
+/// Liveness: the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    responses((status = 200, description = "Alive.", body = Object, example = json!({"status": "ok"}))))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Readiness: Postgres and RabbitMQ are reachable.
+#[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready.", body = Object,
+            example = json!({"status": "ready", "checks": {"postgres": "ok", "rabbitmq": "ok"}})),
+        (status = 503, description = "A dependency is unreachable.", body = Object,
+            example = json!({"status": "unavailable", "checks": {"postgres": "ok", "rabbitmq": "unavailable"}})),
+    ))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let timeout = Duration::from_secs(3);
     let postgres = tokio::time::timeout(timeout, async {

@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/api/v1/openapi.json", get(crate::openapi::openapi_json))
         .merge(generations)
         .fallback(|| async { ApiError::not_found(None, "no such route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

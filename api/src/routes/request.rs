@@ -4,12 +4,91 @@
 use procmap_shared::domain::{
     GenerationRequest, RefinementSource, LANGUAGES, MAX_BPMN_XML_BYTES, MAX_PROMPT_CHARS,
 };
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::{
+    openapi::{
+        schema::{ObjectBuilder, SchemaType},
+        RefOr, Schema, Type,
+    },
+    ToSchema,
+};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
 const TOP_LEVEL_FIELDS: &[&str] = &["mode", "prompt", "language", "source"];
+
+/// The body of `POST /api/v1/process-maps/generations`: one shape per `mode`. This is the
+/// documented contract; [`parse`] checks exactly it, field by field, so that each mistake is
+/// reported with its `param`. Unknown fields are refused, so a typo such as `promt` is caught.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum CreateGeneration {
+    Initial(InitialRequest),
+    Refinement(RefinementRequest),
+}
+
+/// Three different BPMN options from a description.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InitialRequest {
+    pub mode: InitialMode,
+    /// The process description (at most 20,000 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 20000,
+        example = "Map the customer support ticket triage process from intake to resolution."
+    )]
+    pub prompt: String,
+    /// The prompt's language. Default `english`.
+    #[schema(schema_with = language_schema)]
+    pub language: Option<String>,
+}
+
+/// One refined diagram from a follow-up prompt.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefinementRequest {
+    pub mode: RefinementMode,
+    /// The follow-up (at most 20,000 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 20000,
+        example = "Add an escalation path for high-severity tickets."
+    )]
+    pub prompt: String,
+    /// The prompt's language. Default `english`.
+    #[schema(schema_with = language_schema)]
+    pub language: Option<String>,
+    /// The diagram to refine.
+    pub source: RefinementSource,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialMode {
+    Initial,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefinementMode {
+    Refinement,
+}
+
+/// One of [`LANGUAGES`], or null for the default.
+fn language_schema() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(
+            LANGUAGES
+                .iter()
+                .map(|l| Value::from(*l))
+                .chain([Value::Null]),
+        ))
+        .default(Some("english".into()))
+}
 
 pub fn parse(body: &Value) -> Result<GenerationRequest, ApiError> {
     let Value::Object(fields) = body else {

@@ -9,7 +9,7 @@ use super::model::{NodeKind, ProcessModel};
 use super::reader::{read, Diagram};
 
 /// One thing wrong with a diagram.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// Stable machine-readable kind of problem.
     pub code: &'static str,
