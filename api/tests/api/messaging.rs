@@ -270,3 +270,39 @@ async fn a_job_message_that_does_not_parse_is_dead_lettered() {
     app.stop().await;
     env.teardown().await;
 }
+
+#[tokio::test]
+async fn a_worker_cannot_complete_a_generation_canceled_while_it_ran() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let id = insert_unpublished(&app, "owner-a").await;
+    let client = app.state.pool.get().await.expect("db");
+    let claimed = generations::claim(&client, id, Duration::from_secs(60))
+        .await
+        .expect("claim")
+        .expect("claimed");
+    generations::cancel(&client, "owner-a", id)
+        .await
+        .expect("cancel")
+        .expect("was running");
+    let version = procmap_shared::domain::StoredVersion {
+        option_number: 1,
+        version_number: 1,
+        bpmn_xml: "<x/>".into(),
+    };
+    let stored = generations::complete(&client, id, claimed.attempts, &[version])
+        .await
+        .expect("complete");
+    assert!(!stored, "the worker's late result is discarded");
+    drop(client);
+    assert_eq!(status_of(&app, id).await, ("canceled".into(), 1, 0));
+    app.stop().await;
+    env.teardown().await;
+}
