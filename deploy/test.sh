@@ -23,5 +23,7 @@ trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-targets 2>&1 | tee "$log"
 # Fuzz the running API from its own OpenAPI document: no 5xx, no answer that breaks the document.
 bash deploy/fuzz.sh
+# Every diagram the engine emits for the corpus must pass the BPMN 2.0 XSD and bpmnlint.
+bash deploy/conformance.sh
 # One closing line for the whole run: cargo prints a result per test binary, the last often empty.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "summary: %d passed, %d failed\n", passed, failed }' "$log"

@@ -342,8 +342,8 @@ impl Reader {
             Some(a) if PRONOUNS.contains(&a.to_lowercase().as_str()) && a != a.to_uppercase() => {
                 self.last_actor.clone()
             }
-            Some(a) => Some(a),
-            None => self.last_actor.clone(),
+            Some(a) if !a.is_empty() => Some(a),
+            _ => self.last_actor.clone(),
         };
         if actor.is_some() {
             self.last_actor.clone_from(&actor);
@@ -371,7 +371,7 @@ impl Reader {
         for i in 1..lower.len().min(7) {
             let w = lower[i].as_str();
             // Active voice: "The support agent classifies the ticket".
-            if let Some(base) = base_verb(w).filter(|_| w.ends_with('s')) {
+            if let Some(base) = base_verb(w).filter(|base| w.ends_with('s') && *base != w) {
                 let object = words[i + 1..].join(" ");
                 return Some((
                     Some(actor_name(&words[..i])),
@@ -739,6 +739,26 @@ mod tests {
                 label: "Approve invoice".into(),
                 kind: TaskKind::User
             }]
+        );
+    }
+
+    #[test]
+    fn a_noun_that_is_also_a_verb_does_not_end_the_subject() {
+        let d = read("The process owner reviews the request. The sales team processes the order.");
+        let tasks: Vec<(Option<String>, String)> = d
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Task { actor, label, .. } => Some((actor.clone(), label.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            tasks,
+            [
+                (Some("Process owner".into()), "Review request".into()),
+                (Some("Sales team".into()), "Process order".into())
+            ]
         );
     }
 

@@ -1,0 +1,135 @@
+//! Writes every option and a refinement for each description of the conformance corpus, so
+//! outside validators (the OMG XSD, bpmnlint) can check exactly what the engine emits.
+//!
+//! Usage: `cargo run --release -p procmap-shared --example conformance_corpus -- CORPUS OUT_DIR`
+
+use std::{path::PathBuf, process::ExitCode, time::Instant};
+
+use procmap_shared::engine::{self, model::NodeKind, reader};
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let (Some(corpus), Some(out)) = (args.next(), args.next()) else {
+        eprintln!("usage: conformance_corpus CORPUS OUT_DIR");
+        return ExitCode::FAILURE;
+    };
+    let text = match std::fs::read_to_string(&corpus) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("cannot read {corpus}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let out = PathBuf::from(out);
+    if let Err(e) = std::fs::create_dir_all(&out) {
+        eprintln!("cannot create {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    // Descriptions are separated by lines holding only "---"; lines starting with '#' are comments.
+    let descriptions: Vec<String> = text
+        .split("\n---\n")
+        .map(|d| {
+            d.lines()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .collect();
+
+    let mut option_micros = Vec::new();
+    let mut refine_micros = Vec::new();
+    let mut failures = 0;
+    let mut files = 0;
+    for (i, description) in descriptions.iter().enumerate() {
+        let started = Instant::now();
+        let options = match engine::generate_options(description) {
+            Ok(options) => options,
+            Err(e) => {
+                eprintln!("description {i}: generation failed: {e}");
+                failures += 1;
+                continue;
+            }
+        };
+        option_micros.push(started.elapsed().as_micros() as f64 / options.len() as f64);
+        for (n, xml) in options.iter().enumerate() {
+            write(&out.join(format!("d{i:02}_option{}.bpmn", n + 1)), xml);
+            files += 1;
+        }
+        let source = &options[i % options.len()];
+        let follow_up = follow_up(i, source);
+        let started = Instant::now();
+        match engine::refine(source, &follow_up) {
+            Ok(refined) => {
+                refine_micros.push(started.elapsed().as_micros() as f64);
+                write(
+                    &out.join(format!("d{i:02}_refined.bpmn")),
+                    &refined.bpmn_xml,
+                );
+                files += 1;
+            }
+            Err(e) => {
+                eprintln!("description {i}: refinement {follow_up:?} failed: {e}");
+                failures += 1;
+            }
+        }
+    }
+    println!(
+        "corpus: {} descriptions, {files} diagrams written, {failures} engine failures",
+        descriptions.len()
+    );
+    println!(
+        "engine time: median {:.0} µs per option, median {:.0} µs per refinement",
+        median(&mut option_micros),
+        median(&mut refine_micros)
+    );
+    if failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A follow-up of each kind the builtin modeler understands, aimed at the source's own tasks.
+fn follow_up(i: usize, source: &str) -> String {
+    let tasks: Vec<String> = reader::read(source)
+        .map(|d| {
+            d.model
+                .nodes
+                .into_iter()
+                .filter(|n| matches!(n.kind, NodeKind::Task(_)))
+                .map(|n| n.name)
+                .collect()
+        })
+        .unwrap_or_default();
+    let task = tasks
+        .get(1)
+        .or(tasks.first())
+        .cloned()
+        .unwrap_or_else(|| "the first step".into());
+    match i % 7 {
+        0 => "Add an escalation path for urgent cases.".to_owned(),
+        1 => format!("Add an approval step before {task}."),
+        2 => format!("Add a step to notify the customer after {task}."),
+        3 => format!("Add a decision whether the case is complex after {task}."),
+        4 => format!("Remove {task}."),
+        5 => format!("Rename {task} to Double-check everything."),
+        _ => format!("Put {task} in lane Quality team."),
+    }
+}
+
+fn write(path: &std::path::Path, xml: &str) {
+    if let Err(e) = std::fs::write(path, xml) {
+        eprintln!("cannot write {}: {e}", path.display());
+        std::process::exit(1);
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
