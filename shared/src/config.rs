@@ -7,10 +7,28 @@
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 /// Which engine turns prompts into process models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LlmProvider {
     /// The deterministic, offline modeler built into procmap.
     Builtin,
+    /// Any OpenAI-compatible chat completions endpoint (OpenAI, vLLM, Ollama, llama.cpp).
+    OpenAi(OpenAiConfig),
+}
+
+/// How to reach an OpenAI-compatible endpoint, and how patiently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAiConfig {
+    /// Base URL up to and including `/v1`, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Sent as a bearer token when set; local servers usually need none.
+    pub api_key: Option<String>,
+    pub model: String,
+    /// Limit for one HTTP request to the model server.
+    pub timeout: Duration,
+    /// Retries of a request that met a timeout, a 429 or a 5xx.
+    pub max_retries: usize,
+    /// Rounds in which validation problems go back to the model for repair.
+    pub repair_rounds: usize,
 }
 
 /// Everything the API and the worker need to know about their surroundings.
@@ -127,11 +145,37 @@ impl Config {
         let provider_raw = get("PROCMAP_LLM_PROVIDER", "builtin");
         let llm_provider = match provider_raw.as_str() {
             "builtin" => LlmProvider::Builtin,
+            "openai" => {
+                let base_url = get("PROCMAP_OPENAI_BASE_URL", "https://api.openai.com/v1");
+                if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                    return Err(ConfigError {
+                        variable: "PROCMAP_OPENAI_BASE_URL",
+                        value: base_url,
+                        reason: "must be an absolute http:// or https:// URL".into(),
+                    });
+                }
+                LlmProvider::OpenAi(OpenAiConfig {
+                    base_url: base_url.trim_end_matches('/').to_owned(),
+                    api_key: vars
+                        .get("PROCMAP_OPENAI_API_KEY")
+                        .filter(|k| !k.is_empty())
+                        .cloned(),
+                    model: get("PROCMAP_OPENAI_MODEL", "gpt-4o-mini"),
+                    timeout: Duration::from_secs(parse_number(
+                        vars,
+                        "PROCMAP_LLM_TIMEOUT_SECS",
+                        120,
+                        1..=3600,
+                    )?),
+                    max_retries: parse_number(vars, "PROCMAP_LLM_MAX_RETRIES", 4, 0..=20)?,
+                    repair_rounds: parse_number(vars, "PROCMAP_LLM_REPAIR_ROUNDS", 2, 0..=10)?,
+                })
+            }
             _ => {
                 return Err(ConfigError {
                     variable: "PROCMAP_LLM_PROVIDER",
                     value: provider_raw,
-                    reason: "this build supports only \"builtin\"".into(),
+                    reason: "use \"builtin\" or \"openai\"".into(),
                 })
             }
         };

@@ -17,6 +17,7 @@ use procmap_shared::{
     config::Config,
     db,
     domain::GenerationStatus,
+    engine::Modeler,
     messages::{Job, StatusEvent},
 };
 use tokio::task::JoinSet;
@@ -28,13 +29,26 @@ use crate::job::{self, Outcome};
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs until `shutdown` is cancelled, reconnecting to the broker after failures.
+/// What every job needs, built once per worker process.
+#[derive(Clone)]
+struct JobContext {
+    pool: db::Pool,
+    config: Arc<Config>,
+    /// The configured provider; test-mode generations use the builtin modeler regardless.
+    modeler: Modeler,
+    topology: Topology,
+}
+
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let pool = db::pool(&config.database_url, config.database_pool_size)?;
-    let topology = Topology::new(&config.queue_prefix);
-    let config = Arc::new(config);
+    let context = JobContext {
+        pool: db::pool(&config.database_url, config.database_pool_size)?,
+        topology: Topology::new(&config.queue_prefix),
+        modeler: Modeler::from_config(&config.llm_provider)?,
+        config: Arc::new(config),
+    };
     let mut delay = Duration::from_millis(200);
     loop {
-        match consume(&config, &pool, &topology, &shutdown).await {
+        match consume(&context, &shutdown).await {
             Ok(()) => return Ok(()),
             Err(e) => tracing::warn!(error = %e, ?delay, "worker lost the broker; reconnecting"),
         }
@@ -46,12 +60,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
 }
 
-async fn consume(
-    config: &Arc<Config>,
-    pool: &db::Pool,
-    topology: &Topology,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
+async fn consume(context: &JobContext, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    let (config, topology) = (&context.config, &context.topology);
     let connection = broker::connect(&config.amqp_url).await?;
     let channel = connection.create_channel().await?;
     broker::declare(&channel, topology).await?;
@@ -78,7 +88,7 @@ async fn consume(
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             delivery = consumer.next() => match delivery {
                 Some(Ok(delivery)) => {
-                    in_flight.spawn(handle(delivery, pool.clone(), config.clone(), events.clone(), topology.clone()));
+                    in_flight.spawn(handle(delivery, context.clone(), events.clone()));
                 }
                 Some(Err(e)) => break Err(e.into()),
                 None => break Err(anyhow::anyhow!("the broker closed the consumer")),
@@ -98,13 +108,8 @@ async fn consume(
     result
 }
 
-async fn handle(
-    delivery: Delivery,
-    pool: db::Pool,
-    config: Arc<Config>,
-    events: Channel,
-    topology: Topology,
-) {
+async fn handle(delivery: Delivery, context: JobContext, events: Channel) {
+    let topology = context.topology.clone();
     let job: Job = match serde_json::from_slice(&delivery.data) {
         Ok(job) => job,
         Err(e) => {
@@ -127,7 +132,15 @@ async fn handle(
         }
     };
     let running = announce(GenerationStatus::Running);
-    match job::process(&pool, &config, generation_id, async move || running.await).await {
+    let outcome = job::process(
+        &context.pool,
+        &context.config,
+        &context.modeler,
+        generation_id,
+        async move || running.await,
+    )
+    .await;
+    match outcome {
         Ok(outcome) => {
             // Ack only now: the result (or the failure) is committed.
             if let Err(e) = delivery.ack(BasicAckOptions::default()).await {

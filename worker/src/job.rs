@@ -4,16 +4,18 @@
 
 use procmap_shared::{
     config::Config,
-    db,
-    db::generations::{self, Generation, SourceLookup},
+    db::{
+        self,
+        generations::{self, Generation, SourceLookup},
+    },
     domain::{
         GenerationError, GenerationRequest, GenerationStatus, RefinementSource, StoredVersion,
     },
-    engine::{self, EngineError},
+    engine::{EngineError, Modeler, Output},
 };
 use uuid::Uuid;
 
-/// What became of a delivery; the consumer acks every outcome except `Retry`.
+/// What became of a delivery; the consumer acks every outcome, and requeues on [`Retry`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Someone else has it, it is finished, or it no longer exists: nothing to do.
@@ -30,6 +32,7 @@ pub struct Retry(#[from] anyhow::Error);
 pub async fn process(
     pool: &db::Pool,
     config: &Config,
+    modeler: &Modeler,
     generation_id: Uuid,
     on_running: impl AsyncFnOnce(),
 ) -> Result<Outcome, Retry> {
@@ -45,19 +48,34 @@ pub async fn process(
     on_running().await;
     let attempt = generation.attempts;
 
-    let result = run_engine(pool, &generation).await;
+    // Test-mode keys always use the builtin modeler, so integrators build against procmap at no LLM cost.
+    let modeler = if generation.livemode {
+        modeler
+    } else {
+        &Modeler::Builtin
+    };
+    let result = run_engine(pool, modeler, &generation).await;
     let mut client = pool.get().await.map_err(anyhow::Error::from)?;
     match result {
-        Ok(versions) => {
+        Ok((versions, output)) => {
+            for warning in &output.warnings {
+                tracing::info!(%generation_id, warning, "refinement warning");
+            }
             let tx = client.transaction().await.map_err(anyhow::Error::from)?;
-            let stored = generations::complete(&tx, generation_id, attempt, &versions)
-                .await
-                .map_err(anyhow::Error::from)?;
+            let stored = generations::complete(
+                &tx,
+                generation_id,
+                attempt,
+                &versions,
+                output.usage.as_ref(),
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
             tx.commit().await.map_err(anyhow::Error::from)?;
             if stored {
                 Ok(Outcome::Succeeded)
             } else {
-                tracing::warn!(%generation_id, attempt, "attempt lost its lease before finishing; result discarded");
+                tracing::warn!(%generation_id, attempt, "attempt no longer holds the generation; result discarded");
                 Ok(Outcome::Skipped)
             }
         }
@@ -85,32 +103,33 @@ pub async fn process(
 }
 
 enum JobError {
-    /// The engine's answer is final for this input.
+    /// The engine's answer is final for this input (retries already happened inside it).
     Engine(EngineError),
     Infrastructure(anyhow::Error),
 }
 
 async fn run_engine(
     pool: &db::Pool,
+    modeler: &Modeler,
     generation: &Generation,
-) -> Result<Vec<StoredVersion>, JobError> {
+) -> Result<(Vec<StoredVersion>, Output), JobError> {
     match &generation.request {
-        GenerationRequest::Initial { prompt, .. } => {
-            let prompt = prompt.clone();
-            // The engine is CPU-bound; keep it off the async threads.
-            let options = tokio::task::spawn_blocking(move || engine::generate_options(&prompt))
+        GenerationRequest::Initial { prompt, language } => {
+            let output = modeler
+                .generate(prompt, language)
                 .await
-                .map_err(|e| JobError::Infrastructure(e.into()))?
                 .map_err(JobError::Engine)?;
-            Ok(options
-                .into_iter()
+            let versions = output
+                .bpmn_xml
+                .iter()
                 .zip(1..)
-                .map(|(bpmn_xml, option_number)| StoredVersion {
+                .map(|(xml, option_number)| StoredVersion {
                     option_number,
                     version_number: 1,
-                    bpmn_xml,
+                    bpmn_xml: xml.clone(),
                 })
-                .collect())
+                .collect();
+            Ok((versions, output))
         }
         GenerationRequest::Refinement { prompt, source } => {
             let source_xml = match source {
@@ -143,19 +162,22 @@ async fn run_engine(
                     }
                 }
             };
-            let prompt = prompt.clone();
-            let refined = tokio::task::spawn_blocking(move || engine::refine(&source_xml, &prompt))
+            let output = modeler
+                .refine(&source_xml, prompt)
                 .await
-                .map_err(|e| JobError::Infrastructure(e.into()))?
                 .map_err(JobError::Engine)?;
-            for warning in &refined.warnings {
-                tracing::info!(generation_id = %generation.id, warning, "refinement warning");
-            }
-            Ok(vec![StoredVersion {
-                option_number: 1,
-                version_number: 1,
-                bpmn_xml: refined.bpmn_xml,
-            }])
+            let versions = output
+                .bpmn_xml
+                .first()
+                .map(|xml| {
+                    vec![StoredVersion {
+                        option_number: 1,
+                        version_number: 1,
+                        bpmn_xml: xml.clone(),
+                    }]
+                })
+                .unwrap_or_default();
+            Ok((versions, output))
         }
     }
 }

@@ -15,7 +15,7 @@ use procmap_shared::{
     domain::{
         GenerationError, GenerationRequest, GenerationStatus, Mode, RefinementSource, StoredVersion,
     },
-    engine,
+    engine::{self, openai::Usage},
     messages::StatusEvent,
 };
 use serde::Serialize;
@@ -56,6 +56,9 @@ pub struct GenerationView {
     /// The one result of a succeeded refinement.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<RefinementResultView>,
+    /// What a language model spent: tokens, requests and repair rounds. Absent for the builtin modeler.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
     /// Why a failed generation failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<GenerationError>,
@@ -137,6 +140,7 @@ impl GenerationView {
                 self_: state.generation_url(generation.id),
             },
             livemode: generation.livemode,
+            usage: generation.usage,
             id: generation.id,
             status: generation.status,
             mode: generation.mode,

@@ -8,3 +8,4 @@ mod idempotency;
 mod messaging;
 mod platform;
 mod platform_limits;
+mod providers;

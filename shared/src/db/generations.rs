@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::GenericClient;
 use crate::domain::{GenerationError, GenerationRequest, GenerationStatus, Mode, StoredVersion};
+use crate::engine::openai::Usage;
 
 /// A generation as stored.
 #[derive(Debug, Clone)]
@@ -29,10 +30,12 @@ pub struct Generation {
     pub attempts: i32,
     /// False when made with a test-mode key.
     pub livemode: bool,
+    /// What a language model spent on it; none for the builtin modeler.
+    pub usage: Option<Usage>,
 }
 
 const COLUMNS: &str =
-    "id, owner, mode, status, request, request_id, created_at, completed_at, error, attempts, livemode";
+    "id, owner, mode, status, request, request_id, created_at, completed_at, error, attempts, livemode, usage";
 
 /// A row whose text columns hold a value the code does not know: the database was changed by
 /// something other than this code's migrations.
@@ -73,6 +76,9 @@ impl Generation {
             error,
             attempts: row.try_get("attempts")?,
             livemode: row.try_get("livemode")?,
+            usage: row
+                .try_get::<_, Option<Json<Usage>>>("usage")?
+                .map(|Json(u)| u),
         })
     }
 }
@@ -327,12 +333,13 @@ pub async fn complete(
     id: Uuid,
     attempt: i32,
     versions: &[StoredVersion],
+    usage: Option<&Usage>,
 ) -> Result<bool, tokio_postgres::Error> {
     let updated = client
         .execute(
-            "UPDATE generations SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL
+            "UPDATE generations SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL, usage = $3
              WHERE id = $1 AND status = 'running' AND attempts = $2",
-            &[&id, &attempt],
+            &[&id, &attempt, &usage.map(Json)],
         )
         .await?;
     if updated == 0 {

@@ -23,6 +23,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_platform",
         include_str!("../../../migrations/0002_platform.sql"),
     ),
+    (
+        "0003_usage",
+        include_str!("../../../migrations/0003_usage.sql"),
+    ),
 ];
 
 /// Builds a connection pool. Connections are opened lazily, so this does not touch the network.

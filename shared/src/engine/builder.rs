@@ -252,7 +252,7 @@ fn first_actor(steps: &[Step]) -> Option<String> {
 
 /// Exception handling: after the first task, check that its result is complete and valid; a
 /// failed check is handled and ends the process on its own path.
-fn add_input_check(model: &mut ProcessModel) {
+pub fn add_input_check(model: &mut ProcessModel) {
     let Some(first_task) = model
         .nodes
         .iter()

@@ -6,21 +6,31 @@
 //! - [`layout`] and [`writer`]: process model → BPMN 2.0 XML with BPMNDI.
 //! - [`reader`]: BPMN XML from any tool → process model.
 //! - [`validate`]: an independent check of any BPMN document.
-//! - [`refine`]: follow-up prompt → edit operations on a model.
+//! - [`refine`]: follow-up prompt → edit operations on a model (builtin).
+//! - [`spec`] and [`operations`]: what a language model writes: a process model, or edit operations.
+//! - [`openai`]: the OpenAI-compatible provider, with repair rounds and retries.
+//! - [`Modeler`]: the provider a worker uses, builtin or OpenAI-compatible.
 
 pub mod builder;
 pub mod layout;
 pub mod model;
+pub mod openai;
+pub mod operations;
 pub mod prose;
 pub mod reader;
 pub mod refine;
+pub mod spec;
 pub mod validate;
 pub mod wording;
 pub mod writer;
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
+use model::ProcessModel;
+use openai::{OpenAiModeler, Usage};
 use validate::Problem;
+
+use crate::config::LlmProvider;
 
 /// Why the engine could not produce a diagram. The variant says whether trying again may help.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -31,9 +41,12 @@ pub enum EngineError {
     /// The follow-up asks for something this engine cannot do; rephrasing may help, retrying won't.
     #[error("the builtin modeler did not understand {0:?}; it understands: {understood}", understood = refine::UNDERSTOOD)]
     UnsupportedInstruction(String),
-    /// The engine produced a diagram that failed validation; a defect, not a transient fault.
+    /// The engine produced a diagram that failed validation, after any repair rounds.
     #[error("the generated diagram failed validation: {}", summarise(.0))]
     InvalidOutput(Vec<Problem>),
+    /// The model server could not be used, after retries.
+    #[error("the model provider is unavailable: {0}")]
+    ProviderUnavailable(String),
 }
 
 impl EngineError {
@@ -43,6 +56,7 @@ impl EngineError {
             Self::InvalidSource(_) => "invalid_source",
             Self::UnsupportedInstruction(_) => "unsupported_instruction",
             Self::InvalidOutput(_) => "invalid_output",
+            Self::ProviderUnavailable(_) => "provider_unavailable",
         }
     }
 }
@@ -130,5 +144,168 @@ pub fn check_source(xml: &str) -> Result<(), Vec<Problem>> {
         Ok(())
     } else {
         Err(problems)
+    }
+}
+
+/// The provider a worker generates with.
+#[derive(Clone)]
+pub enum Modeler {
+    Builtin,
+    OpenAi(Arc<OpenAiModeler>),
+}
+
+/// What a generation produced: one BPMN document per option (or one for a refinement), and
+/// what the provider spent, when it is a language model.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub bpmn_xml: Vec<String>,
+    pub usage: Option<Usage>,
+    pub warnings: Vec<String>,
+}
+
+impl Modeler {
+    pub fn from_config(provider: &LlmProvider) -> Result<Self, EngineError> {
+        Ok(match provider {
+            LlmProvider::Builtin => Modeler::Builtin,
+            LlmProvider::OpenAi(config) => {
+                Modeler::OpenAi(Arc::new(OpenAiModeler::new(config.clone())?))
+            }
+        })
+    }
+
+    /// The three options of an initial generation.
+    pub async fn generate(&self, prompt: &str, language: &str) -> Result<Output, EngineError> {
+        match self {
+            Modeler::Builtin => {
+                let prompt = prompt.to_owned();
+                let bpmn_xml = tokio::task::spawn_blocking(move || generate_options(&prompt))
+                    .await
+                    .map_err(|e| {
+                        EngineError::ProviderUnavailable(format!(
+                            "the builtin modeler stopped: {e}"
+                        ))
+                    })??;
+                Ok(Output {
+                    bpmn_xml,
+                    usage: None,
+                    warnings: Vec::new(),
+                })
+            }
+            Modeler::OpenAi(llm) => {
+                let (mut models, usage) = llm.generate(prompt, language).await?;
+                ensure_distinct(&mut models);
+                let bpmn_xml = models.iter().map(writer::compile).collect::<Vec<_>>();
+                for xml in &bpmn_xml {
+                    let problems = validate::validate(xml);
+                    if !problems.is_empty() {
+                        return Err(EngineError::InvalidOutput(problems));
+                    }
+                }
+                Ok(Output {
+                    bpmn_xml,
+                    usage: Some(usage),
+                    warnings: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// Applies a follow-up to a source diagram.
+    pub async fn refine(&self, source_xml: &str, prompt: &str) -> Result<Output, EngineError> {
+        match self {
+            Modeler::Builtin => {
+                let (source, prompt) = (source_xml.to_owned(), prompt.to_owned());
+                let refined = tokio::task::spawn_blocking(move || refine(&source, &prompt))
+                    .await
+                    .map_err(|e| {
+                        EngineError::ProviderUnavailable(format!(
+                            "the builtin modeler stopped: {e}"
+                        ))
+                    })??;
+                Ok(Output {
+                    bpmn_xml: vec![refined.bpmn_xml],
+                    usage: None,
+                    warnings: refined.warnings,
+                })
+            }
+            Modeler::OpenAi(llm) => {
+                let diagram = reader::read(source_xml)
+                    .map_err(|e| EngineError::InvalidSource(e.to_string()))?;
+                let before: HashSet<(&'static str, Option<String>)> =
+                    validate::validate_diagram(&diagram)
+                        .into_iter()
+                        .map(|p| (p.code, p.element))
+                        .collect();
+                let source = diagram.model;
+                let current = serde_json::to_string_pretty(&spec::ProcessSpec::from_model(&source))
+                    .unwrap_or_default();
+                let user = format!(
+                    "Here is a process model:\n{current}\n\nChange it as asked, answering only with edit operations. \
+                     Keep every element you do not need to change. New ids must not collide with existing ones.\n\nRequest: {prompt}"
+                );
+                let (model, usage) = llm
+                    .converse(user, "edit_plan", operations::schema(), |content| {
+                        let plan: operations::EditPlan =
+                            serde_json::from_str(content).map_err(|e| {
+                                vec![Problem {
+                                    code: "schema_violation",
+                                    message: format!("the answer does not match the schema: {e}"),
+                                    element: None,
+                                }]
+                            })?;
+                        let mut model = source.clone();
+                        operations::apply(&mut model, &plan.operations)?;
+                        let introduced: Vec<Problem> = validate::validate(&writer::compile(&model))
+                            .into_iter()
+                            .filter(|p| !before.contains(&(p.code, p.element.clone())))
+                            .collect();
+                        if introduced.is_empty() {
+                            Ok(model)
+                        } else {
+                            Err(introduced)
+                        }
+                    })
+                    .await?;
+                Ok(Output {
+                    bpmn_xml: vec![writer::compile(&model)],
+                    usage: Some(usage),
+                    warnings: diagram.warnings,
+                })
+            }
+        }
+    }
+}
+
+/// The structure of a model, ignoring names: what "the same diagram" means for options.
+fn fingerprint(model: &ProcessModel) -> (Vec<String>, usize, usize) {
+    let mut kinds: Vec<String> = model
+        .nodes
+        .iter()
+        .map(|n| format!("{:?}", n.kind))
+        .collect();
+    kinds.sort();
+    (kinds, model.flows.len(), model.lanes.len())
+}
+
+/// The three options must be different modeling choices. When a provider returns two with the
+/// same structure, the later one is given what its style promises and the first lacks: exception
+/// handling, or a lane per actor.
+pub fn ensure_distinct(models: &mut [ProcessModel]) {
+    for i in 1..models.len() {
+        let clashes = |models: &[ProcessModel]| {
+            (0..i).any(|j| fingerprint(&models[j]) == fingerprint(&models[i]))
+        };
+        if !clashes(models) {
+            continue;
+        }
+        if models[i].lanes.is_empty() && i == 2 {
+            let lane = models[i].lane_named("Process owner");
+            for n in &mut models[i].nodes {
+                n.lane = Some(lane.clone());
+            }
+        }
+        if clashes(models) {
+            builder::add_input_check(&mut models[i]);
+        }
     }
 }

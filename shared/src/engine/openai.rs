@@ -1,0 +1,318 @@
+//! The OpenAI-compatible provider: works with OpenAI, vLLM, Ollama and llama.cpp's server.
+//!
+//! The model is asked for a [`ProcessSpec`] through JSON-schema structured output, never for XML.
+//! Every answer is parsed, checked, compiled and validated; the problems go back to the model
+//! for a bounded number of repair rounds. Requests that time out or meet a 429 or 5xx are
+//! retried with exponential backoff and jitter, honouring `Retry-After`.
+
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use futures_util::future::try_join_all;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{
+    builder::OptionStyle,
+    model::ProcessModel,
+    spec::{self, ProcessSpec},
+    validate::{self, Problem},
+    writer, EngineError,
+};
+use crate::config::OpenAiConfig;
+
+/// Tokens and requests one generation spent, recorded with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    /// Chat requests sent, retries included.
+    pub requests: u32,
+    /// Rounds in which validation problems were sent back for repair.
+    pub repair_rounds: u32,
+}
+
+impl Usage {
+    fn add(&mut self, other: &Usage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.total_tokens += other.total_tokens;
+        self.requests += other.requests;
+        self.repair_rounds += other.repair_rounds;
+    }
+}
+
+/// Why a chat request failed. The variant says whether retrying may help.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("the model server answered {status}: {body}")]
+    Status {
+        status: u16,
+        body: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("the model server did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("could not reach the model server: {0}")]
+    Transport(String),
+    #[error("the model server's answer is not a chat completion: {0}")]
+    Protocol(String),
+}
+
+impl LlmError {
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => *status == 429 || *status >= 500,
+            Self::Timeout(_) | Self::Transport(_) => true,
+            Self::Protocol(_) => false,
+        }
+    }
+}
+
+/// The longest `Retry-After` honoured; a server asking for more is treated as unavailable.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+const SYSTEM_PROMPT: &str = "You are a senior business process analyst. You model processes as BPMN 2.0 and answer \
+only with JSON matching the given schema. Rules: exactly one start event and at least one end event; every node is \
+reachable from the start and can reach an end; tasks are named verb-first (\"Review claim\"); a splitting exclusive \
+or inclusive gateway is named as a question and each outgoing flow has a label and a condition, except one flow \
+marked is_default; branches split by an exclusive gateway are joined by an exclusive gateway, branches split by a \
+parallel gateway by a parallel gateway; ids start with a letter and use only letters, digits, _, - and .; when \
+there are lanes, every node names its lane.";
+
+fn style_instruction(style: OptionStyle) -> &'static str {
+    match style {
+        OptionStyle::Concise => "Model the process as described, concisely, without lanes.",
+        OptionStyle::WithExceptionHandling => {
+            "Model the process without lanes and with exception handling: add checks where things can go wrong, \
+             and give each failure its own path to an error end event (type error_end_event)."
+        }
+        OptionStyle::LanePerActor => {
+            "Model the process with one lane per actor or role, every node in the lane of who performs it."
+        }
+    }
+}
+
+pub struct OpenAiModeler {
+    http: reqwest::Client,
+    config: OpenAiConfig,
+}
+
+#[derive(Serialize, Clone)]
+struct Message {
+    role: &'static str,
+    content: String,
+}
+
+impl OpenAiModeler {
+    pub fn new(config: OpenAiConfig) -> Result<Self, EngineError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| {
+                EngineError::ProviderUnavailable(format!("cannot build the HTTP client: {e}"))
+            })?;
+        Ok(OpenAiModeler { http, config })
+    }
+
+    /// Three options, one per modeling style, asked for concurrently.
+    pub async fn generate(
+        &self,
+        prompt: &str,
+        language: &str,
+    ) -> Result<(Vec<ProcessModel>, Usage), EngineError> {
+        let results = try_join_all(
+            OptionStyle::ALL
+                .iter()
+                .map(|style| self.option(prompt, language, *style)),
+        )
+        .await?;
+        let mut usage = Usage::default();
+        let mut models = Vec::new();
+        for (model, spent) in results {
+            usage.add(&spent);
+            models.push(model);
+        }
+        Ok((models, usage))
+    }
+
+    async fn option(
+        &self,
+        prompt: &str,
+        language: &str,
+        style: OptionStyle,
+    ) -> Result<(ProcessModel, Usage), EngineError> {
+        let user = format!(
+            "Describe this process as a process model. {}\nWrite names in {language}.\n\nProcess description:\n{prompt}",
+            style_instruction(style)
+        );
+        self.converse(user, "process_model", spec::schema(), |content| {
+            let spec: ProcessSpec = serde_json::from_str(content).map_err(|e| {
+                vec![Problem {
+                    code: "schema_violation",
+                    message: format!("the answer does not match the schema: {e}"),
+                    element: None,
+                }]
+            })?;
+            let model = spec.into_model()?;
+            let problems = validate::validate(&writer::compile(&model));
+            if problems.is_empty() {
+                Ok(model)
+            } else {
+                Err(problems)
+            }
+        })
+        .await
+    }
+
+    /// Asks, checks the answer with `accept`, and sends its problems back until it passes or the
+    /// repair rounds are spent.
+    pub(crate) async fn converse<T>(
+        &self,
+        user: String,
+        schema_name: &str,
+        schema: Value,
+        accept: impl Fn(&str) -> Result<T, Vec<Problem>>,
+    ) -> Result<(T, Usage), EngineError> {
+        let mut messages = vec![
+            Message {
+                role: "system",
+                content: SYSTEM_PROMPT.into(),
+            },
+            Message {
+                role: "user",
+                content: user,
+            },
+        ];
+        let mut usage = Usage::default();
+        let mut problems = Vec::new();
+        for round in 0..=self.config.repair_rounds {
+            if round > 0 {
+                usage.repair_rounds += 1;
+            }
+            let (content, spent) = self.chat(&messages, schema_name, &schema).await?;
+            usage.add(&spent);
+            match accept(&content) {
+                Ok(value) => return Ok((value, usage)),
+                Err(found) => {
+                    let list: Vec<String> =
+                        found.iter().map(|p| format!("- {}", p.message)).collect();
+                    messages.push(Message {
+                        role: "assistant",
+                        content,
+                    });
+                    messages.push(Message {
+                        role: "user",
+                        content: format!("That answer has these problems:\n{}\nAnswer again with the whole corrected JSON.", list.join("\n")),
+                    });
+                    problems = found;
+                }
+            }
+        }
+        Err(EngineError::InvalidOutput(problems))
+    }
+
+    /// One chat completion, retried on transient failures.
+    async fn chat(
+        &self,
+        messages: &[Message],
+        schema_name: &str,
+        schema: &Value,
+    ) -> Result<(String, Usage), EngineError> {
+        let body = json!({
+            "model": self.config.model,
+            "messages": messages,
+            "temperature": 0.2,
+            "response_format": {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": false}},
+        });
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let send = || async {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.send(&body).await
+        };
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(20))
+            .with_max_times(self.config.max_retries)
+            .with_jitter();
+        let result = send
+            .retry(backoff)
+            .when(LlmError::is_transient)
+            .adjust(|e, next| match (e, next) {
+                // Honour the server's own wait, when it gives one, instead of our guess.
+                (LlmError::Status { retry_after: Some(wait), .. }, Some(_)) if *wait <= MAX_RETRY_AFTER => Some(*wait),
+                (LlmError::Status { retry_after: Some(_), .. }, Some(_)) => None,
+                (_, next) => next,
+            })
+            .notify(|e, wait| tracing::warn!(error = %e, ?wait, "model server request failed; retrying"))
+            .await;
+        let requests = attempts.load(std::sync::atomic::Ordering::Relaxed);
+        match result {
+            Ok((content, mut usage)) => {
+                usage.requests = requests;
+                Ok((content, usage))
+            }
+            Err(e) if e.is_transient() => Err(EngineError::ProviderUnavailable(format!(
+                "{e} (after {requests} attempts)"
+            ))),
+            Err(e) => Err(EngineError::ProviderUnavailable(e.to_string())),
+        }
+    }
+
+    async fn send(&self, body: &Value) -> Result<(String, Usage), LlmError> {
+        let mut request = self
+            .http
+            .post(format!("{}/chat/completions", self.config.base_url))
+            .json(body);
+        if let Some(key) = &self.config.api_key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.map_err(|e| self.transport(e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let body = response
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(500)
+                .collect();
+            return Err(LlmError::Status {
+                status: status.as_u16(),
+                body,
+                retry_after,
+            });
+        }
+        let completion: Value = response.json().await.map_err(|e| self.transport(e))?;
+        let content = completion["choices"][0]["message"]["content"]
+            .as_str()
+            .ok_or_else(|| LlmError::Protocol("no choices[0].message.content".into()))?
+            .to_owned();
+        let tokens = |name: &str| completion["usage"][name].as_u64().unwrap_or(0);
+        let usage = Usage {
+            prompt_tokens: tokens("prompt_tokens"),
+            completion_tokens: tokens("completion_tokens"),
+            total_tokens: tokens("total_tokens"),
+            requests: 1,
+            repair_rounds: 0,
+        };
+        Ok((content, usage))
+    }
+
+    fn transport(&self, e: reqwest::Error) -> LlmError {
+        if e.is_timeout() {
+            LlmError::Timeout(self.config.timeout)
+        } else if e.is_decode() {
+            LlmError::Protocol(e.to_string())
+        } else {
+            LlmError::Transport(e.to_string())
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Typed edit operations: how a language model refines a diagram. It answers with operations
+//! on the source's model, never with a new diagram, so untouched elements keep their ids.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{
+    model::{Flow, ProcessModel},
+    spec::{is_valid_id, NodeType},
+    validate::Problem,
+};
+
+/// What the model answers for a refinement.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditPlan {
+    pub operations: Vec<Operation>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Operation {
+    /// Adds a node; connect it with `add_flow` and `reconnect`.
+    AddNode {
+        id: String,
+        #[serde(rename = "type")]
+        node_type: NodeType,
+        name: String,
+        #[serde(default)]
+        lane: Option<String>,
+    },
+    /// Removes a node, joining its predecessors to its successors.
+    RemoveNode {
+        id: String,
+    },
+    Rename {
+        id: String,
+        name: String,
+    },
+    /// Changes a node's type, keeping its id and flows.
+    Retype {
+        id: String,
+        #[serde(rename = "type")]
+        node_type: NodeType,
+    },
+    AddFlow {
+        id: String,
+        source: String,
+        target: String,
+        #[serde(default)]
+        label: Option<String>,
+        #[serde(default)]
+        condition: Option<String>,
+        #[serde(default)]
+        is_default: bool,
+    },
+    RemoveFlow {
+        id: String,
+    },
+    /// Points an existing flow at a new source and/or target.
+    Reconnect {
+        id: String,
+        #[serde(default)]
+        source: Option<String>,
+        #[serde(default)]
+        target: Option<String>,
+    },
+    /// Moves a node into the lane with this name, creating the lane if needed.
+    MoveToLane {
+        id: String,
+        lane: String,
+    },
+}
+
+/// The JSON Schema of [`EditPlan`], for structured output.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(EditPlan)).unwrap_or_default()
+}
+
+/// Applies operations in order; an operation naming something that does not exist is a problem.
+pub fn apply(model: &mut ProcessModel, operations: &[Operation]) -> Result<(), Vec<Problem>> {
+    let mut problems = Vec::new();
+    for (i, operation) in operations.iter().enumerate() {
+        if let Err(message) = apply_one(model, operation) {
+            problems.push(Problem {
+                code: "invalid_operation",
+                message: format!("operation {}: {message}", i + 1),
+                element: None,
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+fn apply_one(model: &mut ProcessModel, operation: &Operation) -> Result<(), String> {
+    let node_exists = |model: &ProcessModel, id: &str| model.node(id).is_some();
+    let fresh = |model: &ProcessModel, id: &str| -> Result<(), String> {
+        if !is_valid_id(id) {
+            return Err(format!("{id:?} is not a valid id"));
+        }
+        let taken = model.node(id).is_some()
+            || model.flows.iter().any(|f| f.id == id)
+            || model.lanes.iter().any(|l| l.id == id);
+        if taken {
+            return Err(format!("the id {id} is already used"));
+        }
+        Ok(())
+    };
+    match operation {
+        Operation::AddNode {
+            id,
+            node_type,
+            name,
+            lane,
+        } => {
+            fresh(model, id)?;
+            let lane = match lane {
+                Some(name) => Some(model.lane_named(name)),
+                None => model.lanes.first().map(|l| l.id.clone()),
+            };
+            model.nodes.push(super::model::Node {
+                id: id.clone(),
+                kind: node_type.kind(),
+                name: name.clone(),
+                lane,
+            });
+        }
+        Operation::RemoveNode { id } => {
+            if !model.remove_node(id) {
+                return Err(format!("there is no node {id}"));
+            }
+        }
+        Operation::Rename { id, name } => {
+            model
+                .node_mut(id)
+                .ok_or(format!("there is no node {id}"))?
+                .name
+                .clone_from(name);
+        }
+        Operation::Retype { id, node_type } => {
+            model
+                .node_mut(id)
+                .ok_or(format!("there is no node {id}"))?
+                .kind = node_type.kind();
+        }
+        Operation::AddFlow {
+            id,
+            source,
+            target,
+            label,
+            condition,
+            is_default,
+        } => {
+            fresh(model, id)?;
+            for end in [source, target] {
+                if !node_exists(model, end) {
+                    return Err(format!("there is no node {end}"));
+                }
+            }
+            model.flows.push(Flow {
+                id: id.clone(),
+                source: source.clone(),
+                target: target.clone(),
+                name: label.clone().unwrap_or_default(),
+                condition: condition.clone().filter(|c| !c.trim().is_empty()),
+                is_default: *is_default,
+            });
+        }
+        Operation::RemoveFlow { id } => {
+            let before = model.flows.len();
+            model.flows.retain(|f| &f.id != id);
+            if model.flows.len() == before {
+                return Err(format!("there is no flow {id}"));
+            }
+        }
+        Operation::Reconnect { id, source, target } => {
+            for end in [source, target].into_iter().flatten() {
+                if !node_exists(model, end) {
+                    return Err(format!("there is no node {end}"));
+                }
+            }
+            let flow = model
+                .flows
+                .iter_mut()
+                .find(|f| &f.id == id)
+                .ok_or(format!("there is no flow {id}"))?;
+            if let Some(s) = source {
+                flow.source.clone_from(s);
+            }
+            if let Some(t) = target {
+                flow.target.clone_from(t);
+            }
+        }
+        Operation::MoveToLane { id, lane } => {
+            if !node_exists(model, id) {
+                return Err(format!("there is no node {id}"));
+            }
+            if model.lanes.is_empty() {
+                // A first lane: everything else goes into one lane, so no node floats outside the pool.
+                let owner = model.lane_named("Process owner");
+                for n in &mut model.nodes {
+                    n.lane = Some(owner.clone());
+                }
+            }
+            let lane = model.lane_named(lane);
+            model
+                .node_mut(id)
+                .ok_or(format!("there is no node {id}"))?
+                .lane = Some(lane);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! The process model as a language model writes it: plain JSON with a JSON Schema generated
+//! from these types (schemars), used for structured output. It is the only thing an LLM is asked
+//! to produce, and it is converted to a [`ProcessModel`] only after every reference is checked.
+
+use std::collections::HashSet;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::model::{EventTrigger, Flow, Lane, Node, NodeKind, ProcessModel, TaskKind};
+use super::validate::Problem;
+
+/// A whole process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessSpec {
+    /// A short name for the process.
+    pub name: String,
+    /// Lanes (one per actor or role), top to bottom. Empty for a process without lanes.
+    #[serde(default)]
+    pub lanes: Vec<LaneSpec>,
+    pub nodes: Vec<NodeSpec>,
+    pub flows: Vec<FlowSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LaneSpec {
+    /// Unique id: a letter, then letters, digits, `_`, `-` or `.`.
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Unique id: a letter, then letters, digits, `_`, `-` or `.`.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub node_type: NodeType,
+    /// Verb-first for tasks ("Review claim"), a question for splitting gateways ("Approved?").
+    #[serde(default)]
+    pub name: String,
+    /// The id of the node's lane, when the process has lanes.
+    #[serde(default)]
+    pub lane: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSpec {
+    pub id: String,
+    /// Id of the node the flow leaves.
+    pub source: String,
+    /// Id of the node the flow enters.
+    pub target: String,
+    /// Text on the flow, such as a branch's answer ("Yes").
+    #[serde(default)]
+    pub label: Option<String>,
+    /// For a branch leaving an exclusive or inclusive gateway: when it is taken.
+    #[serde(default)]
+    pub condition: Option<String>,
+    /// The branch taken when no other branch's condition holds.
+    #[serde(default)]
+    pub is_default: bool,
+}
+
+/// Every kind of node the model knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeType {
+    StartEvent,
+    MessageStartEvent,
+    TimerStartEvent,
+    EndEvent,
+    ErrorEndEvent,
+    MessageEndEvent,
+    TerminateEndEvent,
+    TimerCatchEvent,
+    MessageCatchEvent,
+    MessageThrowEvent,
+    Task,
+    UserTask,
+    ServiceTask,
+    ManualTask,
+    SendTask,
+    ReceiveTask,
+    ScriptTask,
+    BusinessRuleTask,
+    ExclusiveGateway,
+    ParallelGateway,
+    InclusiveGateway,
+    EventBasedGateway,
+    SubProcess,
+}
+
+impl NodeType {
+    pub fn kind(self) -> NodeKind {
+        use EventTrigger as T;
+        match self {
+            Self::StartEvent => NodeKind::StartEvent(T::None),
+            Self::MessageStartEvent => NodeKind::StartEvent(T::Message),
+            Self::TimerStartEvent => NodeKind::StartEvent(T::Timer),
+            Self::EndEvent => NodeKind::EndEvent(T::None),
+            Self::ErrorEndEvent => NodeKind::EndEvent(T::Error),
+            Self::MessageEndEvent => NodeKind::EndEvent(T::Message),
+            Self::TerminateEndEvent => NodeKind::EndEvent(T::Terminate),
+            Self::TimerCatchEvent => NodeKind::IntermediateCatchEvent(T::Timer),
+            Self::MessageCatchEvent => NodeKind::IntermediateCatchEvent(T::Message),
+            Self::MessageThrowEvent => NodeKind::IntermediateThrowEvent(T::Message),
+            Self::Task => NodeKind::Task(TaskKind::Plain),
+            Self::UserTask => NodeKind::Task(TaskKind::User),
+            Self::ServiceTask => NodeKind::Task(TaskKind::Service),
+            Self::ManualTask => NodeKind::Task(TaskKind::Manual),
+            Self::SendTask => NodeKind::Task(TaskKind::Send),
+            Self::ReceiveTask => NodeKind::Task(TaskKind::Receive),
+            Self::ScriptTask => NodeKind::Task(TaskKind::Script),
+            Self::BusinessRuleTask => NodeKind::Task(TaskKind::BusinessRule),
+            Self::ExclusiveGateway => NodeKind::ExclusiveGateway,
+            Self::ParallelGateway => NodeKind::ParallelGateway,
+            Self::InclusiveGateway => NodeKind::InclusiveGateway,
+            Self::EventBasedGateway => NodeKind::EventBasedGateway,
+            Self::SubProcess => NodeKind::SubProcess,
+        }
+    }
+
+    /// The closest type for a node kind; kinds the wire form lacks map to a plain task.
+    pub fn of(kind: &NodeKind) -> NodeType {
+        use EventTrigger as T;
+        match kind {
+            NodeKind::StartEvent(T::Message) => Self::MessageStartEvent,
+            NodeKind::StartEvent(T::Timer) => Self::TimerStartEvent,
+            NodeKind::StartEvent(_) => Self::StartEvent,
+            NodeKind::EndEvent(T::Error) => Self::ErrorEndEvent,
+            NodeKind::EndEvent(T::Message) => Self::MessageEndEvent,
+            NodeKind::EndEvent(T::Terminate) => Self::TerminateEndEvent,
+            NodeKind::EndEvent(_) => Self::EndEvent,
+            NodeKind::IntermediateCatchEvent(T::Message) => Self::MessageCatchEvent,
+            NodeKind::IntermediateCatchEvent(_) => Self::TimerCatchEvent,
+            NodeKind::IntermediateThrowEvent(_) => Self::MessageThrowEvent,
+            NodeKind::Task(TaskKind::Plain) => Self::Task,
+            NodeKind::Task(TaskKind::User) => Self::UserTask,
+            NodeKind::Task(TaskKind::Service) => Self::ServiceTask,
+            NodeKind::Task(TaskKind::Manual) => Self::ManualTask,
+            NodeKind::Task(TaskKind::Send) => Self::SendTask,
+            NodeKind::Task(TaskKind::Receive) => Self::ReceiveTask,
+            NodeKind::Task(TaskKind::Script) => Self::ScriptTask,
+            NodeKind::Task(TaskKind::BusinessRule) => Self::BusinessRuleTask,
+            NodeKind::ExclusiveGateway => Self::ExclusiveGateway,
+            NodeKind::ParallelGateway => Self::ParallelGateway,
+            NodeKind::InclusiveGateway => Self::InclusiveGateway,
+            NodeKind::EventBasedGateway => Self::EventBasedGateway,
+            NodeKind::SubProcess => Self::SubProcess,
+            NodeKind::Other(_) => Self::Task,
+        }
+    }
+}
+
+/// The JSON Schema of [`ProcessSpec`], for structured output.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ProcessSpec)).unwrap_or_default()
+}
+
+/// Whether an id can be used as an XML id (an NCName, kept to ASCII).
+pub fn is_valid_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && id.len() <= 100
+}
+
+impl ProcessSpec {
+    /// Checks every id and reference, and converts. Problems name what is wrong, for repair.
+    pub fn into_model(self) -> Result<ProcessModel, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut seen = HashSet::new();
+        let mut problem = |code: &'static str, element: &str, message: String| {
+            problems.push(Problem {
+                code,
+                message,
+                element: Some(element.to_owned()),
+            })
+        };
+        let all_ids = self
+            .lanes
+            .iter()
+            .map(|l| &l.id)
+            .chain(self.nodes.iter().map(|n| &n.id))
+            .chain(self.flows.iter().map(|f| &f.id));
+        for id in all_ids {
+            if !is_valid_id(id) {
+                problem("invalid_id", id, format!("id {id:?} must start with a letter and use only letters, digits, _, - or ."));
+            }
+            if !seen.insert(id.clone()) {
+                problem(
+                    "duplicate_id",
+                    id,
+                    format!("the id {id} is used more than once"),
+                );
+            }
+        }
+        let node_ids: HashSet<&str> = self.nodes.iter().map(|n| n.id.as_str()).collect();
+        let lane_ids: HashSet<&str> = self.lanes.iter().map(|l| l.id.as_str()).collect();
+        for n in &self.nodes {
+            if let Some(lane) = &n.lane {
+                if !lane_ids.contains(lane.as_str()) {
+                    problem(
+                        "dangling_reference",
+                        &n.id,
+                        format!("node {} names lane {lane:?}, which does not exist", n.id),
+                    );
+                }
+            } else if !self.lanes.is_empty() {
+                problem(
+                    "missing_lane",
+                    &n.id,
+                    format!("node {} has no lane, but the process has lanes", n.id),
+                );
+            }
+        }
+        for f in &self.flows {
+            for (end, r) in [("source", &f.source), ("target", &f.target)] {
+                if !node_ids.contains(r.as_str()) {
+                    problem(
+                        "dangling_reference",
+                        &f.id,
+                        format!("flow {} has {end} {r:?}, which is not a node", f.id),
+                    );
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(ProcessModel {
+            id: "Process_1".into(),
+            name: self.name,
+            lanes: self
+                .lanes
+                .into_iter()
+                .map(|l| Lane {
+                    id: l.id,
+                    name: l.name,
+                })
+                .collect(),
+            nodes: self
+                .nodes
+                .into_iter()
+                .map(|n| Node {
+                    id: n.id,
+                    kind: n.node_type.kind(),
+                    name: n.name,
+                    lane: n.lane,
+                })
+                .collect(),
+            flows: self
+                .flows
+                .into_iter()
+                .map(|f| Flow {
+                    id: f.id,
+                    source: f.source,
+                    target: f.target,
+                    name: f.label.unwrap_or_default(),
+                    condition: f.condition.filter(|c| !c.trim().is_empty()),
+                    is_default: f.is_default,
+                })
+                .collect(),
+        })
+    }
+
+    pub fn from_model(model: &ProcessModel) -> ProcessSpec {
+        ProcessSpec {
+            name: model.name.clone(),
+            lanes: model
+                .lanes
+                .iter()
+                .map(|l| LaneSpec {
+                    id: l.id.clone(),
+                    name: l.name.clone(),
+                })
+                .collect(),
+            nodes: model
+                .nodes
+                .iter()
+                .map(|n| NodeSpec {
+                    id: n.id.clone(),
+                    node_type: NodeType::of(&n.kind),
+                    name: n.name.clone(),
+                    lane: n.lane.clone(),
+                })
+                .collect(),
+            flows: model
+                .flows
+                .iter()
+                .map(|f| FlowSpec {
+                    id: f.id.clone(),
+                    source: f.source.clone(),
+                    target: f.target.clone(),
+                    label: (!f.name.is_empty()).then(|| f.name.clone()),
+                    condition: f.condition.clone(),
+                    is_default: f.is_default,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::builder::{build, describe, OptionStyle};
+
+    #[test]
+    fn a_model_round_trips_through_its_wire_form() {
+        for style in OptionStyle::ALL {
+            let model = build(
+                &describe("Map the customer support ticket triage process."),
+                style,
+            );
+            let spec = ProcessSpec::from_model(&model);
+            let json = serde_json::to_string(&spec).expect("serialises");
+            let back: ProcessSpec = serde_json::from_str(&json).expect("parses");
+            assert_eq!(
+                back.into_model().expect("valid"),
+                ProcessModel {
+                    id: "Process_1".into(),
+                    ..model
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn the_schema_names_every_node_type() {
+        let schema = schema().to_string();
+        for t in [
+            "start_event",
+            "user_task",
+            "exclusive_gateway",
+            "timer_catch_event",
+            "sub_process",
+        ] {
+            assert!(schema.contains(t), "{t} missing from the schema");
+        }
+    }
+
+    #[test]
+    fn bad_ids_and_references_are_reported_for_repair() {
+        let spec: ProcessSpec = serde_json::from_value(serde_json::json!({
+            "name": "p",
+            "nodes": [{"id": "1bad", "type": "task", "name": "x"}, {"id": "a", "type": "task", "name": "y"}, {"id": "a", "type": "end_event"}],
+            "flows": [{"id": "f", "source": "a", "target": "nowhere"}]
+        }))
+        .expect("parses");
+        let codes: Vec<&str> = spec
+            .into_model()
+            .expect_err("invalid")
+            .iter()
+            .map(|p| p.code)
+            .collect();
+        assert_eq!(codes, ["invalid_id", "duplicate_id", "dangling_reference"]);
+    }
+}
