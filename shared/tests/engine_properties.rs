@@ -44,6 +44,7 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
                     vec![Step::Decision { question: "Condition holds?".into(), yes, no }]
                 }),
                 1 => prop::collection::vec(inner.clone(), 2..4).prop_map(|branches| vec![Step::Parallel { branches }]),
+                1 => inner.clone().prop_map(|body| vec![Step::Loop { body, question: "Done?".into() }]),
             ],
             1..4,
         )

@@ -207,6 +207,23 @@ impl Builder {
                     self.current_lane = lane;
                     self.join(NodeKind::ExclusiveGateway, vec![yes_tail, no_tail])?
                 }
+                Step::Loop { body, question } => {
+                    // merge → body → "question?": Yes continues, No goes back to the merge.
+                    let merge = self.add(NodeKind::ExclusiveGateway, "");
+                    self.link(&tail, &merge);
+                    let body_tail = self.steps(body, Tail::from(merge.clone()))?;
+                    let check = self.add(NodeKind::ExclusiveGateway, question);
+                    self.link(&body_tail, &check);
+                    let condition = question.trim_end_matches('?');
+                    self.model
+                        .connect_branch(&check, &merge, "No", &format!("not ({condition})"));
+                    Tail {
+                        node: check,
+                        branch: Branch::Default {
+                            label: "Yes".into(),
+                        },
+                    }
+                }
                 Step::Parallel { branches } => {
                     let split = self.add(NodeKind::ParallelGateway, "");
                     self.link(&tail, &split);
@@ -246,6 +263,7 @@ fn first_actor(steps: &[Step]) -> Option<String> {
         Step::Task { actor, .. } => actor.clone(),
         Step::Decision { yes, no, .. } => first_actor(yes).or_else(|| first_actor(no)),
         Step::Parallel { branches } => branches.iter().find_map(|b| first_actor(b)),
+        Step::Loop { body, .. } => first_actor(body),
         Step::End { .. } => None,
     })
 }

@@ -25,6 +25,11 @@ pub enum Step {
     Parallel {
         branches: Vec<Vec<Step>>,
     },
+    /// The body runs, then runs again until the question is answered yes ("… until …").
+    Loop {
+        body: Vec<Step>,
+        question: String,
+    },
     /// The description ends this branch of the process here ("… and the process ends").
     End {
         label: String,
@@ -125,6 +130,16 @@ pub fn read(prompt: &str) -> Description {
             steps.push(reader.decision(unit));
             continue;
         }
+        // "Repeat (this / these steps) until C" loops over the step before it.
+        if lower.starts_with("repeat") {
+            if let (Some(i), Some(previous)) = (lower.find(" until "), steps.pop()) {
+                steps.push(Step::Loop {
+                    body: vec![previous],
+                    question: question(&unit[i + 7..]),
+                });
+                continue;
+            }
+        }
         if let Some(rest) = PARALLEL_WITH_PREVIOUS
             .iter()
             .find_map(|p| strip_prefix_ci(unit, p))
@@ -201,6 +216,7 @@ pub fn task_count(steps: &[Step]) -> usize {
             Step::Task { .. } => 1,
             Step::Decision { yes, no, .. } => task_count(yes) + task_count(no),
             Step::Parallel { branches } => branches.iter().map(|b| task_count(b)).sum(),
+            Step::Loop { body, .. } => task_count(body),
             Step::End { .. } => 0,
         })
         .sum()
@@ -291,6 +307,28 @@ impl Reader {
             let lower = piece.to_lowercase();
             if is_conditional_start(lower.trim()) {
                 steps.push(self.decision(piece.trim()));
+            } else if let Some(i) = lower.find(" until ") {
+                // "The agent asks for details until the ticket is complete."
+                let body: Vec<Step> = self.task(&piece[..i]).into_iter().collect();
+                if body.is_empty() {
+                    continue;
+                }
+                steps.push(Step::Loop {
+                    body,
+                    question: question(&piece[i + 7..]),
+                });
+            } else if let Some(rest) = optional_step(&piece) {
+                // "The shopper may also leave a review": a step taken only sometimes.
+                if let Some(task) = self.task(&rest) {
+                    let Step::Task { label, .. } = &task else {
+                        continue;
+                    };
+                    steps.push(Step::Decision {
+                        question: format!("{label}?"),
+                        yes: vec![task],
+                        no: Vec::new(),
+                    });
+                }
             } else if let Some(end) = end_phrase(&lower) {
                 steps.push(Step::End { label: end });
             } else if let Some(task) = self.task(&piece) {
@@ -420,6 +458,34 @@ impl Reader {
         }
         None
     }
+}
+
+/// A condition as a gateway's question: "the ticket is complete" → "Ticket is complete?".
+fn question(condition: &str) -> String {
+    format!("{}?", capitalise(&clean_label(condition)))
+}
+
+/// The clause without its "may also" / "optionally" / "can also", if it is an optional step.
+fn optional_step(clause: &str) -> Option<String> {
+    let lower = clause.to_lowercase();
+    // Keep the modal: "may rate" reads like "must approve", which the task rules know.
+    let markers = [
+        (" may also ", " may "),
+        (" may optionally ", " may "),
+        (" can optionally ", " can "),
+        (" can also ", " can "),
+        (" optionally ", " "),
+    ];
+    for (marker, keep) in markers {
+        if let Some(i) = lower.find(marker) {
+            return Some(format!(
+                "{}{keep}{}",
+                &clause[..i],
+                &clause[i + marker.len()..]
+            ));
+        }
+    }
+    strip_prefix_ci(clause.trim(), "optionally").map(str::to_owned)
 }
 
 /// Names an actor from the words before its verb: "The support agent" → "Support agent".
@@ -661,6 +727,7 @@ mod tests {
                 Step::Task { label, .. } => label.clone(),
                 Step::Decision { question, .. } => question.clone(),
                 Step::Parallel { .. } => "<parallel>".into(),
+                Step::Loop { question, .. } => format!("<loop until {question}>"),
                 Step::End { .. } => "<end>".into(),
             })
             .collect()
@@ -759,6 +826,36 @@ mod tests {
                 (Some("Process owner".into()), "Review request".into()),
                 (Some("Sales team".into()), "Process order".into())
             ]
+        );
+    }
+
+    #[test]
+    fn until_makes_a_loop_and_may_also_an_optional_step() {
+        let d = read("The agent asks the customer for details until the ticket is complete. The agent solves the issue. The customer may also rate the support.");
+        assert_eq!(
+            labels(&d.steps),
+            [
+                "<loop until Ticket is complete?>",
+                "Solve issue",
+                "Rate support?"
+            ]
+        );
+        let Step::Loop { body, .. } = &d.steps[0] else {
+            panic!("not a loop")
+        };
+        assert_eq!(labels(body), ["Ask customer for details"]);
+        let Step::Decision { yes, no, .. } = &d.steps[2] else {
+            panic!("not a decision")
+        };
+        assert_eq!(
+            (labels(yes), no.len()),
+            (vec!["Rate support".to_owned()], 0)
+        );
+
+        let d = read("The clerk checks the form. Repeat until the form is complete. The clerk files the form.");
+        assert_eq!(
+            labels(&d.steps),
+            ["<loop until Form is complete?>", "File form"]
         );
     }
 
