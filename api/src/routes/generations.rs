@@ -9,164 +9,31 @@ use axum::{
     Json,
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use procmap_shared::{
-    db::generations::{self, Generation, SourceLookup},
-    domain::{
-        GenerationError, GenerationRequest, GenerationStatus, Mode, RefinementSource, StoredVersion,
-    },
-    engine::{self, openai::Usage},
+    db::generations::{self, SourceLookup},
+    domain::{GenerationRequest, GenerationStatus, RefinementSource, StoredVersion},
+    engine,
     messages::StatusEvent,
 };
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::request::{self, CreateGeneration};
-use crate::{
-    accept, auth::Authenticated, body::JsonBody, error::ApiError, state::AppState, waiting,
+use super::{
+    request::{self, CreateGeneration},
+    views::{view, GenerationList, GenerationView},
 };
-use crate::{error::ErrorEnvelope, openapi::CommonErrors};
+use crate::{
+    accept,
+    auth::Authenticated,
+    body::JsonBody,
+    error::{ApiError, ErrorEnvelope},
+    openapi::CommonErrors,
+    state::AppState,
+    waiting,
+};
 
 const READ_SCOPES: &[&str] = &["generate", "diagrams:read"];
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-
-// ---- response types -------------------------------------------------------------------------
-
-/// A generation as clients see it (seed 000).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GenerationView {
-    pub id: Uuid,
-    pub status: GenerationStatus,
-    pub mode: Mode,
-    /// The `X-Request-Id` of the request that created the generation.
-    pub request_id: String,
-    /// RFC 3339, UTC, with milliseconds.
-    #[schema(format = DateTime, example = "2025-01-15T12:34:56.000Z")]
-    pub created_at: String,
-    /// When it succeeded, failed or was canceled; null while queued or running.
-    #[schema(format = DateTime)]
-    pub completed_at: Option<String>,
-    pub links: Links,
-    /// False for a generation made with a test-mode key, which always uses the builtin modeler.
-    pub livemode: bool,
-    /// The three options of a succeeded initial generation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<OptionView>>,
-    /// The one result of a succeeded refinement.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<RefinementResultView>,
-    /// What a language model spent: tokens, requests and repair rounds. Absent for the builtin modeler.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
-    /// Why a failed generation failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<GenerationError>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Links {
-    #[serde(rename = "self")]
-    pub self_: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OptionView {
-    pub option_number: i32,
-    pub versions: Vec<VersionView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VersionView {
-    pub version_number: i32,
-    pub bpmn_xml: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RefinementResultView {
-    pub option_number: i32,
-    pub version_number: i32,
-    pub bpmn_xml: String,
-    /// The source, echoed as the request gave it.
-    pub source: RefinementSource,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GenerationList {
-    pub data: Vec<GenerationView>,
-    pub has_more: bool,
-    pub next_cursor: Option<String>,
-}
-
-/// RFC 3339, UTC, with milliseconds, as in the seed: `2025-01-15T12:34:56.000Z`.
-fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-impl GenerationView {
-    fn new(state: &AppState, generation: Generation, versions: Vec<StoredVersion>) -> Self {
-        let succeeded = generation.status == GenerationStatus::Succeeded;
-        let (options, result) = match (&generation.request, succeeded) {
-            (GenerationRequest::Initial { .. }, true) => {
-                let mut options: Vec<OptionView> = Vec::new();
-                for v in versions {
-                    let version = VersionView {
-                        version_number: v.version_number,
-                        bpmn_xml: v.bpmn_xml,
-                    };
-                    match options.last_mut() {
-                        Some(o) if o.option_number == v.option_number => o.versions.push(version),
-                        _ => options.push(OptionView {
-                            option_number: v.option_number,
-                            versions: vec![version],
-                        }),
-                    }
-                }
-                (Some(options), None)
-            }
-            (GenerationRequest::Refinement { source, .. }, true) => {
-                let result = versions.into_iter().next().map(|v| RefinementResultView {
-                    option_number: v.option_number,
-                    version_number: v.version_number,
-                    bpmn_xml: v.bpmn_xml,
-                    source: source.clone(),
-                });
-                (None, result)
-            }
-            _ => (None, None),
-        };
-        GenerationView {
-            links: Links {
-                self_: state.generation_url(generation.id),
-            },
-            livemode: generation.livemode,
-            usage: generation.usage,
-            id: generation.id,
-            status: generation.status,
-            mode: generation.mode,
-            request_id: generation.request_id,
-            created_at: timestamp(generation.created_at),
-            completed_at: generation.completed_at.map(timestamp),
-            options,
-            result,
-            error: generation.error,
-        }
-    }
-}
-
-async fn view(state: &AppState, generation: Generation) -> Result<GenerationView, ApiError> {
-    let versions = if generation.status == GenerationStatus::Succeeded {
-        let client = state.pool.get().await?;
-        generations::versions(&client, &[generation.id])
-            .await?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(GenerationView::new(state, generation, versions))
-}
 
 // ---- query parameters -----------------------------------------------------------------------
 
@@ -634,11 +501,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn timestamps_have_milliseconds_and_a_z() {
-        let at = DateTime::from_timestamp_micros(1_736_944_496_000_000).expect("valid time");
-        assert_eq!(timestamp(at), "2025-01-15T12:34:56.000Z");
     }
 }

@@ -3,6 +3,7 @@
 pub mod generations;
 pub mod health;
 pub mod request;
+pub mod views;
 
 use axum::{
     http::{HeaderName, Request},
