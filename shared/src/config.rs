@@ -118,15 +118,10 @@ impl Config {
                 reason: e.to_string(),
             })?;
 
-        let public_base_url = get("PROCMAP_PUBLIC_BASE_URL", &format!("http://{bind}"));
-        if !(public_base_url.starts_with("http://") || public_base_url.starts_with("https://")) {
-            return Err(ConfigError {
-                variable: "PROCMAP_PUBLIC_BASE_URL",
-                value: public_base_url,
-                reason: "must be an absolute http:// or https:// URL".into(),
-            });
-        }
-        let public_base_url = public_base_url.trim_end_matches('/').to_owned();
+        let public_base_url = http_url(
+            "PROCMAP_PUBLIC_BASE_URL",
+            get("PROCMAP_PUBLIC_BASE_URL", &format!("http://{bind}")),
+        )?;
 
         let queue_prefix = get("PROCMAP_QUEUE_PREFIX", "procmap");
         let prefix_ok = !queue_prefix.is_empty()
@@ -146,16 +141,12 @@ impl Config {
         let llm_provider = match provider_raw.as_str() {
             "builtin" => LlmProvider::Builtin,
             "openai" => {
-                let base_url = get("PROCMAP_OPENAI_BASE_URL", "https://api.openai.com/v1");
-                if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-                    return Err(ConfigError {
-                        variable: "PROCMAP_OPENAI_BASE_URL",
-                        value: base_url,
-                        reason: "must be an absolute http:// or https:// URL".into(),
-                    });
-                }
+                let base_url = http_url(
+                    "PROCMAP_OPENAI_BASE_URL",
+                    get("PROCMAP_OPENAI_BASE_URL", "https://api.openai.com/v1"),
+                )?;
                 LlmProvider::OpenAi(OpenAiConfig {
-                    base_url: base_url.trim_end_matches('/').to_owned(),
+                    base_url,
                     api_key: vars
                         .get("PROCMAP_OPENAI_API_KEY")
                         .filter(|k| !k.is_empty())
@@ -213,6 +204,19 @@ impl Config {
             generation_quota_window: Duration::from_secs(
                 86_400 * parse_number(vars, "PROCMAP_GENERATION_QUOTA_WINDOW_DAYS", 30, 1..=366)?,
             ),
+        })
+    }
+}
+
+/// An absolute http(s) URL, without a trailing slash so paths can be appended.
+fn http_url(variable: &'static str, value: String) -> Result<String, ConfigError> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(ConfigError {
+            variable,
+            value,
+            reason: "must be an absolute http:// or https:// URL".into(),
         })
     }
 }

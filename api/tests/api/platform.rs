@@ -72,6 +72,15 @@ async fn every_edge_answers_in_the_error_envelope() {
         .await
         .expect("request");
     assert_error(response, 400, "invalid_request_error", "invalid_json").await;
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth(&app.key)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .expect("request");
+    assert_error(response, 400, "invalid_request_error", "invalid_json").await;
     let huge = json!({"mode": "initial", "prompt": "x".repeat(5 * 1024 * 1024)});
     let response = app.post_generation(&huge, "").await;
     assert_error(response, 400, "invalid_request_error", "payload_too_large").await;

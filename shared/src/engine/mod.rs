@@ -95,22 +95,47 @@ pub fn generate_options(prompt: &str) -> Result<Vec<String>, EngineError> {
         .collect()
 }
 
+/// A diagram being refined, read and validated once. Flaws it already had are the source's;
+/// only problems a refinement adds are the engine's fault.
+struct SourceDiagram {
+    model: ProcessModel,
+    warnings: Vec<String>,
+    known_problems: HashSet<(&'static str, Option<String>)>,
+}
+
+impl SourceDiagram {
+    /// Reads a source, refusing one whose structure (ids, references) cannot be refined.
+    fn read(xml: &str) -> Result<Self, EngineError> {
+        let diagram = reader::read(xml).map_err(|e| EngineError::InvalidSource(e.to_string()))?;
+        let problems = validate::validate_diagram(&diagram);
+        let structural: Vec<Problem> = problems
+            .iter()
+            .filter(|p| p.is_structural())
+            .cloned()
+            .collect();
+        if !structural.is_empty() {
+            return Err(EngineError::InvalidSource(summarise(&structural)));
+        }
+        Ok(SourceDiagram {
+            model: diagram.model,
+            warnings: diagram.warnings,
+            known_problems: problems.into_iter().map(|p| (p.code, p.element)).collect(),
+        })
+    }
+
+    /// The problems of a refined document that the source did not have.
+    fn new_problems(&self, xml: &str) -> Vec<Problem> {
+        validate::validate(xml)
+            .into_iter()
+            .filter(|p| !self.known_problems.contains(&(p.code, p.element.clone())))
+            .collect()
+    }
+}
+
 /// Applies a follow-up prompt to a source diagram with the builtin modeler.
 pub fn refine(source_xml: &str, prompt: &str) -> Result<Refined, EngineError> {
-    let diagram =
-        reader::read(source_xml).map_err(|e| EngineError::InvalidSource(e.to_string()))?;
-    let before: HashSet<(&'static str, Option<String>)> = validate::validate_diagram(&diagram)
-        .into_iter()
-        .map(|p| (p.code, p.element))
-        .collect();
-    let structural: Vec<Problem> = validate::validate_diagram(&diagram)
-        .into_iter()
-        .filter(Problem::is_structural)
-        .collect();
-    if !structural.is_empty() {
-        return Err(EngineError::InvalidSource(summarise(&structural)));
-    }
-    let mut model = diagram.model;
+    let source = SourceDiagram::read(source_xml)?;
+    let mut model = source.model.clone();
     let edits = refine::apply(&mut model, prompt);
     if let Some(refine::Edit::NotUnderstood { instruction }) = edits
         .iter()
@@ -119,18 +144,14 @@ pub fn refine(source_xml: &str, prompt: &str) -> Result<Refined, EngineError> {
         return Err(EngineError::UnsupportedInstruction(instruction.clone()));
     }
     let bpmn_xml = writer::compile(&model);
-    // Flaws the source already had are the source's; only new ones are the engine's fault.
-    let introduced: Vec<Problem> = validate::validate(&bpmn_xml)
-        .into_iter()
-        .filter(|p| !before.contains(&(p.code, p.element.clone())))
-        .collect();
+    let introduced = source.new_problems(&bpmn_xml);
     if !introduced.is_empty() {
         return Err(EngineError::InvalidOutput(introduced));
     }
     Ok(Refined {
         bpmn_xml,
         edits,
-        warnings: diagram.warnings,
+        warnings: source.warnings,
     })
 }
 
@@ -229,21 +250,15 @@ impl Modeler {
                 })
             }
             Modeler::OpenAi(llm) => {
-                let diagram = reader::read(source_xml)
-                    .map_err(|e| EngineError::InvalidSource(e.to_string()))?;
-                let before: HashSet<(&'static str, Option<String>)> =
-                    validate::validate_diagram(&diagram)
-                        .into_iter()
-                        .map(|p| (p.code, p.element))
-                        .collect();
-                let source = diagram.model;
-                let current = serde_json::to_string_pretty(&spec::ProcessSpec::from_model(&source))
-                    .unwrap_or_default();
+                let source = SourceDiagram::read(source_xml)?;
+                let current =
+                    serde_json::to_string_pretty(&spec::ProcessSpec::from_model(&source.model))
+                        .unwrap_or_default();
                 let user = format!(
                     "Here is a process model:\n{current}\n\nChange it as asked, answering only with edit operations. \
                      Keep every element you do not need to change. New ids must not collide with existing ones.\n\nRequest: {prompt}"
                 );
-                let (model, usage) = llm
+                let (bpmn_xml, usage) = llm
                     .converse(user, "edit_plan", operations::schema(), |content| {
                         let plan: operations::EditPlan =
                             serde_json::from_str(content).map_err(|e| {
@@ -253,23 +268,21 @@ impl Modeler {
                                     element: None,
                                 }]
                             })?;
-                        let mut model = source.clone();
+                        let mut model = source.model.clone();
                         operations::apply(&mut model, &plan.operations)?;
-                        let introduced: Vec<Problem> = validate::validate(&writer::compile(&model))
-                            .into_iter()
-                            .filter(|p| !before.contains(&(p.code, p.element.clone())))
-                            .collect();
+                        let xml = writer::compile(&model);
+                        let introduced = source.new_problems(&xml);
                         if introduced.is_empty() {
-                            Ok(model)
+                            Ok(xml)
                         } else {
                             Err(introduced)
                         }
                     })
                     .await?;
                 Ok(Output {
-                    bpmn_xml: vec![writer::compile(&model)],
+                    bpmn_xml: vec![bpmn_xml],
                     usage: Some(usage),
-                    warnings: diagram.warnings,
+                    warnings: source.warnings,
                 })
             }
         }

@@ -274,6 +274,22 @@ impl ProcessModel {
         id
     }
 
+    /// Puts a node in the lane with this name, creating the lane if needed. A model's first lane
+    /// puts every other node into a "Process owner" lane, so no node floats outside the pool.
+    /// Answers the lane's id, or `None` when there is no such node.
+    pub fn put_in_lane(&mut self, node: &str, lane_name: &str) -> Option<String> {
+        self.node(node)?;
+        if self.lanes.is_empty() {
+            let owner = self.lane_named("Process owner");
+            for n in &mut self.nodes {
+                n.lane = Some(owner.clone());
+            }
+        }
+        let lane = self.lane_named(lane_name);
+        self.node_mut(node)?.lane = Some(lane.clone());
+        Some(lane)
+    }
+
     pub fn start_events(&self) -> impl Iterator<Item = &Node> {
         self.nodes
             .iter()

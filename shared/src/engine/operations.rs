@@ -196,21 +196,9 @@ fn apply_one(model: &mut ProcessModel, operation: &Operation) -> Result<(), Stri
             }
         }
         Operation::MoveToLane { id, lane } => {
-            if !node_exists(model, id) {
-                return Err(format!("there is no node {id}"));
-            }
-            if model.lanes.is_empty() {
-                // A first lane: everything else goes into one lane, so no node floats outside the pool.
-                let owner = model.lane_named("Process owner");
-                for n in &mut model.nodes {
-                    n.lane = Some(owner.clone());
-                }
-            }
-            let lane = model.lane_named(lane);
             model
-                .node_mut(id)
-                .ok_or(format!("there is no node {id}"))?
-                .lane = Some(lane);
+                .put_in_lane(id, lane)
+                .ok_or(format!("there is no node {id}"))?;
         }
     }
     Ok(())

@@ -387,15 +387,7 @@ fn move_to_lane(model: &mut ProcessModel, rest: &str) -> Option<Edit> {
     if lane_name.is_empty() {
         return None;
     }
-    if model.lanes.is_empty() {
-        // A first lane: everything else goes into one lane for the process owner, so no node floats outside the pool.
-        let owner = model.lane_named("Process owner");
-        for n in &mut model.nodes {
-            n.lane = Some(owner.clone());
-        }
-    }
-    let lane = model.lane_named(&capitalise(lane_name));
-    model.node_mut(&id)?.lane = Some(lane.clone());
+    let lane = model.put_in_lane(&id, &capitalise(lane_name))?;
     Some(Edit::MovedToLane { node: id, lane })
 }
 
