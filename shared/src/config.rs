@@ -29,6 +29,8 @@ pub struct OpenAiConfig {
     pub max_retries: usize,
     /// Rounds in which validation problems go back to the model for repair.
     pub repair_rounds: usize,
+    /// Most tokens one answer may have; stops a model that never closes its JSON.
+    pub max_tokens: u32,
 }
 
 /// Everything the API and the worker need to know about their surroundings.
@@ -160,6 +162,7 @@ impl Config {
                     )?),
                     max_retries: parse_number(vars, "PROCMAP_LLM_MAX_RETRIES", 4, 0..=20)?,
                     repair_rounds: parse_number(vars, "PROCMAP_LLM_REPAIR_ROUNDS", 2, 0..=10)?,
+                    max_tokens: parse_number(vars, "PROCMAP_LLM_MAX_TOKENS", 4096, 64..=131_072)?,
                 })
             }
             _ => {

@@ -117,5 +117,22 @@ proptest! {
         let understood = !refined.edits.iter().any(|e| matches!(e, refine::Edit::NotUnderstood { .. }));
         prop_assert!(understood, "{} was not understood", follow_up);
         prop_assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+
+        // What the follow-up did not touch stays where it was drawn, and nothing overlaps.
+        let before = reader::read(&source).expect("source reads back");
+        let after = reader::read(&refined.bpmn_xml).expect("refinement reads back");
+        for node in &after.model.nodes {
+            let Some(old) = before.model.node(&node.id) else { continue };
+            if old.lane == node.lane {
+                prop_assert_eq!(after.layout.nodes.get(&node.id), before.layout.nodes.get(&node.id), "{} moved: {}", node.id, follow_up);
+            }
+        }
+        let shapes: Vec<_> = after.layout.nodes.values().collect();
+        for (i, a) in shapes.iter().enumerate() {
+            for b in &shapes[i + 1..] {
+                let overlap = a.x < b.right() && b.x < a.right() && a.y < b.bottom() && b.y < a.bottom();
+                prop_assert!(!overlap, "{}: {:?} overlaps {:?}", follow_up, a, b);
+            }
+        }
     }
 }

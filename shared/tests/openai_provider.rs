@@ -108,6 +108,7 @@ fn modeler(fake: &Fake, timeout: Duration, max_retries: usize) -> Modeler {
         timeout,
         max_retries,
         repair_rounds: 2,
+        max_tokens: 4096,
     }))
     .expect("modeler")
 }
@@ -239,10 +240,20 @@ async fn a_model_that_never_becomes_valid_fails_cleanly_after_the_repair_rounds(
         .await
         .expect_err("never valid");
     assert!(
-        matches!(error, EngineError::InvalidOutput(ref problems) if !problems.is_empty()),
+        matches!(error.error, EngineError::InvalidOutput(ref problems) if !problems.is_empty()),
         "{error}"
     );
     assert_eq!(error.code(), "invalid_output");
+    // What the failed attempt spent is still accounted for: at least the conversation that gave
+    // up (three requests, two of them repairs), 150 tokens an answer.
+    let usage = error.usage.clone().expect("usage of a failed generation");
+    assert!(usage.repair_rounds >= 2, "{usage:?}");
+    assert!(usage.requests >= 3, "{usage:?}");
+    // Requests cut off when the generation stopped were sent, but their tokens never reported.
+    assert!(
+        usage.total_tokens >= 450 && usage.total_tokens % 150 == 0,
+        "{usage:?}"
+    );
     // The conversation that gave up had tried once and been sent back twice (6 messages).
     let bodies = fake.bodies.lock().expect("lock");
     assert!(bodies

@@ -11,7 +11,7 @@ use procmap_shared::{
     domain::{
         GenerationError, GenerationRequest, GenerationStatus, RefinementSource, StoredVersion,
     },
-    engine::{EngineError, Modeler, Output},
+    engine::{EngineError, Failure, Modeler, Output},
 };
 use uuid::Uuid;
 
@@ -58,9 +58,6 @@ pub async fn process(
     let mut client = pool.get().await.map_err(anyhow::Error::from)?;
     match result {
         Ok((versions, output)) => {
-            for warning in &output.warnings {
-                tracing::info!(%generation_id, warning, "refinement warning");
-            }
             let tx = client.transaction().await.map_err(anyhow::Error::from)?;
             let stored = generations::complete(
                 &tx,
@@ -68,6 +65,7 @@ pub async fn process(
                 attempt,
                 &versions,
                 output.usage.as_ref(),
+                &output.warnings,
             )
             .await
             .map_err(anyhow::Error::from)?;
@@ -85,9 +83,10 @@ pub async fn process(
                 code: e.code().to_owned(),
                 message: e.to_string(),
             };
-            let stored = generations::fail(&client, generation_id, attempt, &error)
-                .await
-                .map_err(anyhow::Error::from)?;
+            let stored =
+                generations::fail(&client, generation_id, attempt, &error, e.usage.as_ref())
+                    .await
+                    .map_err(anyhow::Error::from)?;
             Ok(if stored {
                 Outcome::Failed
             } else {
@@ -104,7 +103,7 @@ pub async fn process(
 
 enum JobError {
     /// The engine's answer is final for this input (retries already happened inside it).
-    Engine(EngineError),
+    Engine(Failure),
     Infrastructure(anyhow::Error),
 }
 
@@ -155,9 +154,12 @@ async fn run_engine(
                     {
                         SourceLookup::Found(xml) => xml,
                         other => {
-                            return Err(JobError::Engine(EngineError::InvalidSource(format!(
-                                "the source generation is no longer available ({other:?})"
-                            ))))
+                            return Err(JobError::Engine(
+                                EngineError::InvalidSource(format!(
+                                    "the source generation is no longer available ({other:?})"
+                                ))
+                                .into(),
+                            ))
                         }
                     }
                 }

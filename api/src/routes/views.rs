@@ -37,12 +37,17 @@ pub struct GenerationView {
     /// The one result of a succeeded refinement.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<RefinementResultView>,
-    /// What a language model spent: tokens, requests and repair rounds. Absent for the builtin modeler.
+    /// What a language model spent: tokens, requests and repair rounds, whether the generation
+    /// succeeded or failed. Absent for the builtin modeler.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     /// Why a failed generation failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<GenerationError>,
+    /// What a refinement could not carry over from its source diagram, such as elements the
+    /// process model has no place for. Absent when there is nothing to report.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -131,6 +136,7 @@ impl GenerationView {
             options,
             result,
             error: generation.error,
+            warnings: generation.warnings,
         }
     }
 }

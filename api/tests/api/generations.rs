@@ -254,6 +254,30 @@ async fn a_diagram_from_another_tool_can_be_refined_inline() {
         model.node(&after_triage[0]).map(|n| n.name.as_str()),
         Some("High-severity ticket?")
     );
+    // Untouched shapes stay where the source drew them; the new ones find free space.
+    let drawn = reader::read(refined).expect("readable").layout;
+    for (id, x, y) in [
+        ("Start_Ticket", 100, 100),
+        ("Task_Triage", 200, 78),
+        ("Task_Resolve", 360, 78),
+        ("End_Ticket", 520, 100),
+    ] {
+        let b = drawn.nodes[id];
+        assert_eq!((b.x, b.y), (x, y), "{id} moved");
+    }
+    assert_eq!(
+        drawn.flows["f1"],
+        vec![(136, 118), (200, 118)],
+        "f1 was redrawn"
+    );
+    // What the process model has no place for is reported to the client.
+    let warnings = body["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("Note_1"))),
+        "{warnings:?}"
+    );
     app.stop().await;
     env.teardown().await;
 }

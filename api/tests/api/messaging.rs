@@ -297,7 +297,7 @@ async fn a_worker_cannot_complete_a_generation_canceled_while_it_ran() {
         version_number: 1,
         bpmn_xml: "<x/>".into(),
     };
-    let stored = generations::complete(&client, id, claimed.attempts, &[version], None)
+    let stored = generations::complete(&client, id, claimed.attempts, &[version], None, &[])
         .await
         .expect("complete");
     assert!(!stored, "the worker's late result is discarded");

@@ -32,10 +32,12 @@ pub struct Generation {
     pub livemode: bool,
     /// What a language model spent on it; none for the builtin modeler.
     pub usage: Option<Usage>,
+    /// What a refinement could not carry over from its source diagram.
+    pub warnings: Vec<String>,
 }
 
 const COLUMNS: &str =
-    "id, owner, mode, status, request, request_id, created_at, completed_at, error, attempts, livemode, usage";
+    "id, owner, mode, status, request, request_id, created_at, completed_at, error, attempts, livemode, usage, warnings";
 
 /// A row whose text columns hold a value the code does not know: the database was changed by
 /// something other than this code's migrations.
@@ -79,6 +81,7 @@ impl Generation {
             usage: row
                 .try_get::<_, Option<Json<Usage>>>("usage")?
                 .map(|Json(u)| u),
+            warnings: row.try_get::<_, Json<Vec<String>>>("warnings")?.0,
         })
     }
 }
@@ -334,12 +337,13 @@ pub async fn complete(
     attempt: i32,
     versions: &[StoredVersion],
     usage: Option<&Usage>,
+    warnings: &[String],
 ) -> Result<bool, tokio_postgres::Error> {
     let updated = client
         .execute(
-            "UPDATE generations SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL, usage = $3
+            "UPDATE generations SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL, usage = $3, warnings = $4
              WHERE id = $1 AND status = 'running' AND attempts = $2",
-            &[&id, &attempt, &usage.map(Json)],
+            &[&id, &attempt, &usage.map(Json), &Json(warnings)],
         )
         .await?;
     if updated == 0 {
@@ -357,18 +361,20 @@ pub async fn complete(
     Ok(true)
 }
 
-/// Marks attempt `attempt` failed for good. Answers false when that attempt no longer holds it.
+/// Marks attempt `attempt` failed for good, with what the provider spent trying. Answers false
+/// when that attempt no longer holds it.
 pub async fn fail(
     client: &impl GenericClient,
     id: Uuid,
     attempt: i32,
     error: &GenerationError,
+    usage: Option<&Usage>,
 ) -> Result<bool, tokio_postgres::Error> {
     let updated = client
         .execute(
-            "UPDATE generations SET status = 'failed', completed_at = now(), lease_expires_at = NULL, error = $3
+            "UPDATE generations SET status = 'failed', completed_at = now(), lease_expires_at = NULL, error = $3, usage = $4
              WHERE id = $1 AND status = 'running' AND attempts = $2",
-            &[&id, &attempt, &Json(error)],
+            &[&id, &attempt, &Json(error), &usage.map(Json)],
         )
         .await?;
     Ok(updated == 1)

@@ -27,6 +27,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_usage",
         include_str!("../../../migrations/0003_usage.sql"),
     ),
+    (
+        "0004_warnings",
+        include_str!("../../../migrations/0004_warnings.sql"),
+    ),
 ];
 
 /// Builds a connection pool. Connections are opened lazily, so this does not touch the network.

@@ -236,6 +236,204 @@ pub fn layout(model: &ProcessModel) -> Layout {
     layout
 }
 
+/// Space kept free around a shape placed into an existing drawing.
+const MARGIN: i64 = 20;
+
+/// Lays out a refined model inside the drawing it came from, so that what the refinement did
+/// not touch stays where the reader of the diagram left it.
+///
+/// Nodes and lanes keep their source bounds; a node is placed anew only when it is new, had no
+/// shape, or moved into another lane. Such a node goes beside its neighbour in the flow, in the
+/// first free spot of its lane, further right if need be, where there is always room. Flows keep
+/// their waypoints while both ends still touch the shapes they join; others are routed afresh.
+/// Lanes and the pool widen to hold everything. A source without a drawing, or one whose lanes
+/// are all new, is laid out from scratch.
+pub fn extend(model: &ProcessModel, source: &Layout) -> Layout {
+    let lanes_drawn =
+        model.lanes.is_empty() || model.lanes.iter().any(|l| source.lanes.contains_key(&l.id));
+    if source.nodes.is_empty() || !lanes_drawn {
+        return layout(model);
+    }
+    let mut out = Layout {
+        lanes: add_new_lanes(model, source),
+        pool: source.pool,
+        ..Layout::default()
+    };
+    let lane_of = |out: &Layout, id: &str| {
+        model
+            .node(id)
+            .and_then(|n| n.lane.as_ref())
+            .and_then(|lane| out.lanes.get(lane))
+            .copied()
+    };
+    for node in &model.nodes {
+        if let Some(b) = source.nodes.get(&node.id) {
+            let (cx, cy) = b.centre();
+            let in_its_lane = lane_of(&out, &node.id)
+                .is_none_or(|l| cy >= l.y && cy <= l.bottom() && cx >= l.x && cx <= l.right());
+            if in_its_lane {
+                out.nodes.insert(node.id.clone(), *b);
+            }
+        }
+    }
+    // New nodes in flow order, so that each finds its predecessor already placed.
+    let mut waiting: Vec<&str> = model
+        .nodes
+        .iter()
+        .map(|n| n.id.as_str())
+        .filter(|id| !out.nodes.contains_key(*id))
+        .collect();
+    while !waiting.is_empty() {
+        let next = waiting
+            .iter()
+            .position(|id| {
+                model
+                    .incoming(id)
+                    .any(|f| out.nodes.contains_key(&f.source))
+            })
+            .unwrap_or(0);
+        let id = waiting.remove(next);
+        let bounds = place(model, &out, id, lane_of(&out, id));
+        out.nodes.insert(id.to_owned(), bounds);
+    }
+    widen_containers(&mut out);
+    let lowest = out.nodes.values().map(Bounds::bottom).max().unwrap_or(0);
+    let back_edges = back_edges(model);
+    for f in &model.flows {
+        let (Some(s), Some(t)) = (out.nodes.get(&f.source), out.nodes.get(&f.target)) else {
+            continue;
+        };
+        let kept = source.flows.get(&f.id).filter(|points| {
+            points.len() >= 2 && touches(s, points[0]) && touches(t, points[points.len() - 1])
+        });
+        let points = match kept {
+            Some(points) => points.clone(),
+            None => route(
+                model,
+                &f.source,
+                &f.target,
+                *s,
+                *t,
+                back_edges.contains(f.id.as_str()),
+                lowest,
+            ),
+        };
+        out.flows.insert(f.id.clone(), points);
+    }
+    out
+}
+
+/// The source's lanes, and a band below them for each lane the refinement added.
+fn add_new_lanes(model: &ProcessModel, source: &Layout) -> HashMap<String, Bounds> {
+    let mut lanes: HashMap<String, Bounds> = model
+        .lanes
+        .iter()
+        .filter_map(|l| source.lanes.get(&l.id).map(|b| (l.id.clone(), *b)))
+        .collect();
+    for lane in &model.lanes {
+        if lanes.contains_key(&lane.id) {
+            continue;
+        }
+        let (x, width) = lanes.values().next().map_or((0, 600), |b| (b.x, b.width));
+        let bottom = lanes.values().map(Bounds::bottom).max().unwrap_or(0);
+        lanes.insert(
+            lane.id.clone(),
+            Bounds {
+                x,
+                y: bottom,
+                width,
+                height: ROW_HEIGHT,
+            },
+        );
+    }
+    lanes
+}
+
+/// A free spot for a node: right of a placed predecessor (or left of a placed successor), level
+/// with it, else lower down in the same lane, else further right.
+fn place(model: &ProcessModel, out: &Layout, id: &str, lane: Option<Bounds>) -> Bounds {
+    let (w, h) = model.node(id).map_or((100, 80), |n| size_of(&n.kind));
+    let predecessor = model.incoming(id).find_map(|f| out.nodes.get(&f.source));
+    let successor = model.outgoing(id).find_map(|f| out.nodes.get(&f.target));
+    let rightmost = out.nodes.values().max_by_key(|b| b.right());
+    let (cx, mut cy) = match (predecessor, successor, rightmost) {
+        (Some(p), _, _) => (p.right() + COLUMN_WIDTH - 100 + w / 2, p.centre().1),
+        (None, Some(s), _) => (s.x - (COLUMN_WIDTH - 100) - w / 2, s.centre().1),
+        (None, None, Some(r)) => (r.right() + COLUMN_WIDTH - 100 + w / 2, r.centre().1),
+        (None, None, None) => (ORIGIN_X + 60, ORIGIN_Y + ROW_HEIGHT / 2),
+    };
+    if let Some(l) = lane {
+        if cy < l.y || cy > l.bottom() {
+            cy = l.y + l.height / 2;
+        }
+    }
+    let at = |cx: i64, cy: i64| Bounds {
+        x: cx - w / 2,
+        y: cy - h / 2,
+        width: w,
+        height: h,
+    };
+    let free = |b: &Bounds| {
+        let inside = lane.is_none_or(|l| b.y >= l.y && b.bottom() <= l.bottom());
+        inside
+            && out.nodes.values().all(|o| {
+                b.right() + MARGIN <= o.x
+                    || o.right() + MARGIN <= b.x
+                    || b.bottom() + MARGIN <= o.y
+                    || o.bottom() + MARGIN <= b.y
+            })
+    };
+    // Down the lane first (a branch below the flow), then step right: past the rightmost shape
+    // every spot is free, so this ends.
+    let right_edge = out.nodes.values().map(Bounds::right).max().unwrap_or(cx);
+    let columns = (right_edge - cx).max(0) / COLUMN_WIDTH + 2;
+    for column in 0..=columns {
+        let x = cx + column * COLUMN_WIDTH;
+        for row in 0..4 {
+            let candidate = at(x, cy + row * ROW_HEIGHT);
+            if free(&candidate) {
+                return candidate;
+            }
+        }
+    }
+    at(right_edge + COLUMN_WIDTH, cy)
+}
+
+/// Lanes reach as far right as the rightmost shape, all to the same edge, and the pool holds them.
+fn widen_containers(out: &mut Layout) {
+    if out.lanes.is_empty() {
+        return;
+    }
+    let right = out
+        .nodes
+        .values()
+        .map(|b| b.right() + 40)
+        .chain(out.lanes.values().map(Bounds::right))
+        .max()
+        .unwrap_or(0);
+    for lane in out.lanes.values_mut() {
+        lane.width = right - lane.x;
+    }
+    let top = out.lanes.values().map(|b| b.y).min().unwrap_or(0);
+    let bottom = out.lanes.values().map(Bounds::bottom).max().unwrap_or(0);
+    let left = out.lanes.values().map(|b| b.x).min().unwrap_or(0);
+    let pool = out.pool.get_or_insert(Bounds {
+        x: left - POOL_HEADER,
+        y: top,
+        width: 0,
+        height: 0,
+    });
+    pool.x = pool.x.min(left - POOL_HEADER);
+    pool.y = pool.y.min(top);
+    pool.width = right - pool.x;
+    pool.height = pool.height.max(bottom - pool.y);
+}
+
+/// Whether a waypoint lies on (or within) a shape's outline, give or take a pixel of rounding.
+fn touches(b: &Bounds, (x, y): (i64, i64)) -> bool {
+    x >= b.x - 2 && x <= b.right() + 2 && y >= b.y - 2 && y <= b.bottom() + 2
+}
+
 /// Orthogonal route between two shapes.
 fn route(
     model: &ProcessModel,
@@ -369,5 +567,59 @@ mod tests {
                 node.name
             );
         }
+    }
+
+    #[test]
+    fn extending_a_drawing_keeps_untouched_shapes_and_fits_new_ones_into_their_lane() {
+        let mut model = build(
+            &describe(
+                "The clerk receives the order. The manager approves the order. The clerk ships it.",
+            ),
+            OptionStyle::LanePerActor,
+        );
+        let before = layout(&model);
+        let edits = crate::engine::refine::apply(
+            &mut model,
+            "Add a step to check the address after Receive order.",
+        );
+        assert!(!edits.is_empty());
+        let after = extend(&model, &before);
+        let new: Vec<_> = model
+            .nodes
+            .iter()
+            .filter(|n| !before.nodes.contains_key(&n.id))
+            .collect();
+        assert_eq!(new.len(), 1, "one step was added");
+        for (id, b) in &before.nodes {
+            assert_eq!(after.nodes.get(id), Some(b), "{id} moved");
+        }
+        let shapes: Vec<&Bounds> = after.nodes.values().collect();
+        for (i, a) in shapes.iter().enumerate() {
+            for b in &shapes[i + 1..] {
+                assert!(!overlaps(a, b), "{a:?} overlaps {b:?}");
+            }
+        }
+        let lane = after.lanes[new[0].lane.as_deref().expect("in a lane")];
+        let placed = after.nodes[&new[0].id];
+        assert!(
+            placed.y >= lane.y
+                && placed.bottom() <= lane.bottom()
+                && placed.right() <= lane.right()
+        );
+        let pool = after.pool.expect("pool");
+        assert!(after.lanes.values().all(|l| l.right() == pool.right()));
+        assert_eq!(after.flows.len(), model.flows.len());
+    }
+
+    #[test]
+    fn a_source_without_a_drawing_is_laid_out_afresh() {
+        let model = build(
+            &describe("Receive the order. Ship it."),
+            OptionStyle::Concise,
+        );
+        let fresh = layout(&model);
+        let extended = extend(&model, &Layout::default());
+        assert_eq!(extended.nodes, fresh.nodes);
+        assert_eq!(extended.flows, fresh.flows);
     }
 }

@@ -27,7 +27,7 @@ pub mod writer;
 use std::{collections::HashSet, sync::Arc};
 
 use model::ProcessModel;
-use openai::{OpenAiModeler, Usage};
+use openai::{Ledger, OpenAiModeler, Usage};
 use validate::Problem;
 
 use crate::config::LlmProvider;
@@ -58,6 +58,27 @@ impl EngineError {
             Self::InvalidOutput(_) => "invalid_output",
             Self::ProviderUnavailable(_) => "provider_unavailable",
         }
+    }
+}
+
+/// A generation the engine gave up on, with what the provider had spent by then.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error}")]
+pub struct Failure {
+    pub error: EngineError,
+    /// `None` for the builtin modeler, which spends nothing.
+    pub usage: Option<Usage>,
+}
+
+impl Failure {
+    pub fn code(&self) -> &'static str {
+        self.error.code()
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(error: EngineError) -> Self {
+        Failure { error, usage: None }
     }
 }
 
@@ -99,6 +120,7 @@ pub fn generate_options(prompt: &str) -> Result<Vec<String>, EngineError> {
 /// only problems a refinement adds are the engine's fault.
 struct SourceDiagram {
     model: ProcessModel,
+    layout: layout::Layout,
     warnings: Vec<String>,
     known_problems: HashSet<(&'static str, Option<String>)>,
 }
@@ -118,9 +140,15 @@ impl SourceDiagram {
         }
         Ok(SourceDiagram {
             model: diagram.model,
+            layout: diagram.layout,
             warnings: diagram.warnings,
             known_problems: problems.into_iter().map(|p| (p.code, p.element)).collect(),
         })
+    }
+
+    /// Compiles a refinement of this source, leaving what it did not touch where it was drawn.
+    fn compile(&self, refined: &ProcessModel) -> String {
+        writer::compile_with(refined, &layout::extend(refined, &self.layout))
     }
 
     /// The problems of a refined document that the source did not have.
@@ -143,7 +171,7 @@ pub fn refine(source_xml: &str, prompt: &str) -> Result<Refined, EngineError> {
     {
         return Err(EngineError::UnsupportedInstruction(instruction.clone()));
     }
-    let bpmn_xml = writer::compile(&model);
+    let bpmn_xml = source.compile(&model);
     let introduced = source.new_problems(&bpmn_xml);
     if !introduced.is_empty() {
         return Err(EngineError::InvalidOutput(introduced));
@@ -195,7 +223,7 @@ impl Modeler {
     }
 
     /// The three options of an initial generation.
-    pub async fn generate(&self, prompt: &str, language: &str) -> Result<Output, EngineError> {
+    pub async fn generate(&self, prompt: &str, language: &str) -> Result<Output, Failure> {
         match self {
             Modeler::Builtin => {
                 let prompt = prompt.to_owned();
@@ -213,26 +241,40 @@ impl Modeler {
                 })
             }
             Modeler::OpenAi(llm) => {
-                let (mut models, usage) = llm.generate(prompt, language).await?;
-                ensure_distinct(&mut models);
-                let bpmn_xml = models.iter().map(writer::compile).collect::<Vec<_>>();
-                for xml in &bpmn_xml {
-                    let problems = validate::validate(xml);
-                    if !problems.is_empty() {
-                        return Err(EngineError::InvalidOutput(problems));
-                    }
+                let ledger = Ledger::default();
+                let compiled =
+                    llm.generate(prompt, language, &ledger)
+                        .await
+                        .and_then(|mut models| {
+                            ensure_distinct(&mut models);
+                            models
+                                .iter()
+                                .map(|model| {
+                                    let xml = writer::compile(model);
+                                    let problems = validate::validate(&xml);
+                                    if problems.is_empty() {
+                                        Ok(xml)
+                                    } else {
+                                        Err(EngineError::InvalidOutput(problems))
+                                    }
+                                })
+                                .collect::<Result<Vec<_>, _>>()
+                        });
+                let usage = Some(ledger.total());
+                match compiled {
+                    Ok(bpmn_xml) => Ok(Output {
+                        bpmn_xml,
+                        usage,
+                        warnings: Vec::new(),
+                    }),
+                    Err(error) => Err(Failure { error, usage }),
                 }
-                Ok(Output {
-                    bpmn_xml,
-                    usage: Some(usage),
-                    warnings: Vec::new(),
-                })
             }
         }
     }
 
     /// Applies a follow-up to a source diagram.
-    pub async fn refine(&self, source_xml: &str, prompt: &str) -> Result<Output, EngineError> {
+    pub async fn refine(&self, source_xml: &str, prompt: &str) -> Result<Output, Failure> {
         match self {
             Modeler::Builtin => {
                 let (source, prompt) = (source_xml.to_owned(), prompt.to_owned());
@@ -258,32 +300,45 @@ impl Modeler {
                     "Here is a process model:\n{current}\n\nChange it as asked, answering only with edit operations. \
                      Keep every element you do not need to change. New ids must not collide with existing ones.\n\nRequest: {prompt}"
                 );
-                let (bpmn_xml, usage) = llm
-                    .converse(user, "edit_plan", operations::schema(), |content| {
-                        let plan: operations::EditPlan =
-                            serde_json::from_str(content).map_err(|e| {
-                                vec![Problem {
-                                    code: "schema_violation",
-                                    message: format!("the answer does not match the schema: {e}"),
-                                    element: None,
-                                }]
-                            })?;
-                        let mut model = source.model.clone();
-                        operations::apply(&mut model, &plan.operations)?;
-                        let xml = writer::compile(&model);
-                        let introduced = source.new_problems(&xml);
-                        if introduced.is_empty() {
-                            Ok(xml)
-                        } else {
-                            Err(introduced)
-                        }
-                    })
-                    .await?;
-                Ok(Output {
-                    bpmn_xml: vec![bpmn_xml],
-                    usage: Some(usage),
-                    warnings: source.warnings,
-                })
+                let ledger = Ledger::default();
+                let refined = llm
+                    .converse(
+                        user,
+                        "edit_plan",
+                        operations::schema(),
+                        &ledger,
+                        |content| {
+                            let plan: operations::EditPlan = serde_json::from_str(content)
+                                .map_err(|e| {
+                                    vec![Problem {
+                                        code: "schema_violation",
+                                        message: format!(
+                                            "the answer does not match the schema: {e}"
+                                        ),
+                                        element: None,
+                                    }]
+                                })?;
+                            let mut model = source.model.clone();
+                            operations::apply(&mut model, &plan.operations)?;
+                            let xml = source.compile(&model);
+                            let introduced = source.new_problems(&xml);
+                            if introduced.is_empty() {
+                                Ok(xml)
+                            } else {
+                                Err(introduced)
+                            }
+                        },
+                    )
+                    .await;
+                let usage = Some(ledger.total());
+                match refined {
+                    Ok(bpmn_xml) => Ok(Output {
+                        bpmn_xml: vec![bpmn_xml],
+                        usage,
+                        warnings: source.warnings,
+                    }),
+                    Err(error) => Err(Failure { error, usage }),
+                }
             }
         }
     }

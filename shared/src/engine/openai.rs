@@ -5,7 +5,7 @@
 //! for a bounded number of repair rounds. Requests that time out or meet a 429 or 5xx are
 //! retried with exponential backoff and jitter, honouring `Retry-After`.
 
-use std::time::Duration;
+use std::{sync::Mutex, time::Duration};
 
 use backon::{ExponentialBuilder, Retryable};
 use futures_util::future::try_join_all;
@@ -33,13 +33,29 @@ pub struct Usage {
     pub repair_rounds: u32,
 }
 
-impl Usage {
-    fn add(&mut self, other: &Usage) {
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
-        self.total_tokens += other.total_tokens;
-        self.requests += other.requests;
-        self.repair_rounds += other.repair_rounds;
+/// What one generation has spent so far, shared by its concurrent conversations.
+///
+/// Every answered request is entered as it arrives, so the total is right even when the
+/// generation fails, or stops its other conversations early: tokens spent on a failed
+/// generation are still spent.
+#[derive(Debug, Default)]
+pub struct Ledger(Mutex<Usage>);
+
+impl Ledger {
+    fn enter(&self, entry: impl FnOnce(&mut Usage)) {
+        // A poisoned lock only means another conversation panicked mid-entry; the counts stay usable.
+        let mut usage = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        entry(&mut usage);
+    }
+
+    pub fn total(&self) -> Usage {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 }
 
@@ -116,25 +132,20 @@ impl OpenAiModeler {
         Ok(OpenAiModeler { http, config })
     }
 
-    /// Three options, one per modeling style, asked for concurrently.
+    /// Three options, one per modeling style, asked for concurrently. The first option that
+    /// cannot be had ends the generation; the others stop where they are.
     pub async fn generate(
         &self,
         prompt: &str,
         language: &str,
-    ) -> Result<(Vec<ProcessModel>, Usage), EngineError> {
-        let results = try_join_all(
+        ledger: &Ledger,
+    ) -> Result<Vec<ProcessModel>, EngineError> {
+        try_join_all(
             OptionStyle::ALL
                 .iter()
-                .map(|style| self.option(prompt, language, *style)),
+                .map(|style| self.option(prompt, language, *style, ledger)),
         )
-        .await?;
-        let mut usage = Usage::default();
-        let mut models = Vec::new();
-        for (model, spent) in results {
-            usage.add(&spent);
-            models.push(model);
-        }
-        Ok((models, usage))
+        .await
     }
 
     async fn option(
@@ -142,12 +153,13 @@ impl OpenAiModeler {
         prompt: &str,
         language: &str,
         style: OptionStyle,
-    ) -> Result<(ProcessModel, Usage), EngineError> {
+        ledger: &Ledger,
+    ) -> Result<ProcessModel, EngineError> {
         let user = format!(
             "Describe this process as a process model. {}\nWrite names in {language}.\n\nProcess description:\n{prompt}",
             style_instruction(style)
         );
-        self.converse(user, "process_model", spec::schema(), |content| {
+        self.converse(user, "process_model", spec::schema(), ledger, |content| {
             let spec: ProcessSpec = serde_json::from_str(content).map_err(|e| {
                 vec![Problem {
                     code: "schema_violation",
@@ -173,8 +185,9 @@ impl OpenAiModeler {
         user: String,
         schema_name: &str,
         schema: Value,
+        ledger: &Ledger,
         accept: impl Fn(&str) -> Result<T, Vec<Problem>>,
-    ) -> Result<(T, Usage), EngineError> {
+    ) -> Result<T, EngineError> {
         let mut messages = vec![
             Message {
                 role: "system",
@@ -185,16 +198,14 @@ impl OpenAiModeler {
                 content: user,
             },
         ];
-        let mut usage = Usage::default();
         let mut problems = Vec::new();
         for round in 0..=self.config.repair_rounds {
             if round > 0 {
-                usage.repair_rounds += 1;
+                ledger.enter(|usage| usage.repair_rounds += 1);
             }
-            let (content, spent) = self.chat(&messages, schema_name, &schema).await?;
-            usage.add(&spent);
+            let content = self.chat(&messages, schema_name, &schema, ledger).await?;
             match accept(&content) {
-                Ok(value) => return Ok((value, usage)),
+                Ok(value) => return Ok(value),
                 Err(found) => {
                     let list: Vec<String> =
                         found.iter().map(|p| format!("- {}", p.message)).collect();
@@ -219,17 +230,21 @@ impl OpenAiModeler {
         messages: &[Message],
         schema_name: &str,
         schema: &Value,
-    ) -> Result<(String, Usage), EngineError> {
+        ledger: &Ledger,
+    ) -> Result<String, EngineError> {
         let body = json!({
             "model": self.config.model,
             "messages": messages,
             "temperature": 0.2,
+            // Bounds a model that loops inside its JSON; a cut-off answer fails to parse and is repaired.
+            "max_tokens": self.config.max_tokens,
             "response_format": {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": false}},
         });
         let attempts = std::sync::atomic::AtomicU32::new(0);
         let send = || async {
             attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.send(&body).await
+            ledger.enter(|usage| usage.requests += 1);
+            self.send(&body, ledger).await
         };
         let backoff = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(200))
@@ -249,10 +264,7 @@ impl OpenAiModeler {
             .await;
         let requests = attempts.load(std::sync::atomic::Ordering::Relaxed);
         match result {
-            Ok((content, mut usage)) => {
-                usage.requests = requests;
-                Ok((content, usage))
-            }
+            Ok(content) => Ok(content),
             Err(e) if e.is_transient() => Err(EngineError::ProviderUnavailable(format!(
                 "{e} (after {requests} attempts)"
             ))),
@@ -260,7 +272,9 @@ impl OpenAiModeler {
         }
     }
 
-    async fn send(&self, body: &Value) -> Result<(String, Usage), LlmError> {
+    /// One request; the tokens of an answered one are entered in the ledger, even when its
+    /// content turns out unusable.
+    async fn send(&self, body: &Value, ledger: &Ledger) -> Result<String, LlmError> {
         let mut request = self
             .http
             .post(format!("{}/chat/completions", self.config.base_url))
@@ -291,19 +305,16 @@ impl OpenAiModeler {
             });
         }
         let completion: Value = response.json().await.map_err(|e| self.transport(e))?;
-        let content = completion["choices"][0]["message"]["content"]
-            .as_str()
-            .ok_or_else(|| LlmError::Protocol("no choices[0].message.content".into()))?
-            .to_owned();
         let tokens = |name: &str| completion["usage"][name].as_u64().unwrap_or(0);
-        let usage = Usage {
-            prompt_tokens: tokens("prompt_tokens"),
-            completion_tokens: tokens("completion_tokens"),
-            total_tokens: tokens("total_tokens"),
-            requests: 1,
-            repair_rounds: 0,
-        };
-        Ok((content, usage))
+        ledger.enter(|usage| {
+            usage.prompt_tokens += tokens("prompt_tokens");
+            usage.completion_tokens += tokens("completion_tokens");
+            usage.total_tokens += tokens("total_tokens");
+        });
+        completion["choices"][0]["message"]["content"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| LlmError::Protocol("no choices[0].message.content".into()))
     }
 
     fn transport(&self, e: reqwest::Error) -> LlmError {

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+use super::layout::{Bounds, Layout};
 use super::model::{EventTrigger, Flow, Lane, Node, NodeKind, ProcessModel, TaskKind};
 use super::writer::BPMN_NS;
 
@@ -31,8 +32,22 @@ pub struct Diagram {
     pub edges: HashSet<String>,
     /// `default` attributes that name a flow: (gateway, flow).
     pub defaults: Vec<(String, String)>,
+    /// Where the source drew the model's nodes, flows, lanes and pool, so that a refinement can
+    /// leave what it does not touch where it was.
+    pub layout: Layout,
     /// What the model could not represent.
     pub warnings: Vec<String>,
+}
+
+/// The diagram interchange being read: every shape's bounds and every edge's waypoints, by the
+/// id of the element drawn.
+#[derive(Default)]
+struct DrawingInProgress {
+    shapes: HashMap<String, Bounds>,
+    edges: HashMap<String, Vec<(i64, i64)>>,
+    open_shape: Option<String>,
+    open_edge: Option<String>,
+    in_label: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +76,8 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
     let mut diagram = Diagram::default();
     let mut processes: Vec<ProcessInProgress> = Vec::new();
     let mut participant_names: HashMap<String, String> = HashMap::new();
+    let mut participant_ids: HashMap<String, String> = HashMap::new();
+    let mut drawing = DrawingInProgress::default();
     let mut stack: Vec<String> = Vec::new();
     let mut saw_definitions = false;
     let mut elements = 0usize;
@@ -133,15 +150,37 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                             {
                                 participant_names.insert(p.clone(), name.clone());
                             }
+                            if let (Some(p), Some(id)) = (attrs.get("processRef"), attrs.get("id"))
+                            {
+                                participant_ids.insert(p.clone(), id.clone());
+                            }
                         }
                         "BPMNShape" => {
                             if let Some(el) = attrs.get("bpmnElement") {
                                 diagram.shapes.insert(el.clone());
+                                drawing.open_shape = (!is_empty).then(|| el.clone());
                             }
                         }
                         "BPMNEdge" => {
                             if let Some(el) = attrs.get("bpmnElement") {
                                 diagram.edges.insert(el.clone());
+                                drawing.open_edge = (!is_empty).then(|| el.clone());
+                            }
+                        }
+                        "BPMNLabel" => drawing.in_label = !is_empty,
+                        // A shape's own bounds, not its label's; the first one counts.
+                        "Bounds" if !drawing.in_label => {
+                            if let (Some(el), Some(b)) = (&drawing.open_shape, bounds(&attrs)) {
+                                drawing.shapes.entry(el.clone()).or_insert(b);
+                            }
+                        }
+                        "waypoint" => {
+                            if let (Some(el), Some(x), Some(y)) = (
+                                &drawing.open_edge,
+                                coordinate(&attrs, "x"),
+                                coordinate(&attrs, "y"),
+                            ) {
+                                drawing.edges.entry(el.clone()).or_default().push((x, y));
                             }
                         }
                         _ if in_process => {
@@ -238,6 +277,9 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                     match local.as_str() {
                         "sequenceFlow" => open_flow = None,
                         "lane" => open_lane = None,
+                        "BPMNShape" => drawing.open_shape = None,
+                        "BPMNEdge" => drawing.open_edge = None,
+                        "BPMNLabel" => drawing.in_label = false,
                         "conditionExpression" | "flowNodeRef" => text_target = None,
                         l if node_kind(l).is_some() => open_node = None,
                         _ => {}
@@ -297,6 +339,10 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
             other.id
         ));
     }
+    let pool = participant_ids
+        .get(&main.id)
+        .and_then(|p| drawing.shapes.get(p))
+        .copied();
     let mut model = ProcessModel {
         name: participant_names
             .get(&main.id)
@@ -323,8 +369,38 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
             f.is_default = true;
         }
     }
+    diagram.layout = Layout {
+        nodes: pick(&drawing.shapes, model.nodes.iter().map(|n| &n.id)),
+        flows: pick(&drawing.edges, model.flows.iter().map(|f| &f.id)),
+        lanes: pick(&drawing.shapes, model.lanes.iter().map(|l| &l.id)),
+        pool,
+    };
     diagram.model = model;
     Ok(diagram)
+}
+
+fn pick<'a, T: Clone>(
+    drawn: &HashMap<String, T>,
+    ids: impl Iterator<Item = &'a String>,
+) -> HashMap<String, T> {
+    ids.filter_map(|id| drawn.get(id).map(|v| (id.clone(), v.clone())))
+        .collect()
+}
+
+/// A DI coordinate, rounded to whole pixels; tools write fractions.
+fn coordinate(attrs: &HashMap<String, String>, name: &str) -> Option<i64> {
+    let value: f64 = attrs.get(name)?.trim().parse().ok()?;
+    // Anything beyond a few million pixels is not a drawing anyone made; ignore it.
+    (value.is_finite() && value.abs() < 1e7).then(|| value.round() as i64)
+}
+
+fn bounds(attrs: &HashMap<String, String>) -> Option<Bounds> {
+    Some(Bounds {
+        x: coordinate(attrs, "x")?,
+        y: coordinate(attrs, "y")?,
+        width: coordinate(attrs, "width")?,
+        height: coordinate(attrs, "height")?,
+    })
 }
 
 fn attributes(e: &BytesStart<'_>) -> Result<HashMap<String, String>, ReadError> {
