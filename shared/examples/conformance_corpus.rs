@@ -7,16 +7,20 @@ use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 use procmap_shared::engine::{self, model::NodeKind, reader};
 
+#[path = "support/corpus.rs"]
+mod corpus;
+use corpus::{median, write};
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let (Some(corpus), Some(out)) = (args.next(), args.next()) else {
+    let (Some(corpus_path), Some(out)) = (args.next(), args.next()) else {
         eprintln!("usage: conformance_corpus CORPUS OUT_DIR");
         return ExitCode::FAILURE;
     };
-    let text = match std::fs::read_to_string(&corpus) {
-        Ok(text) => text,
+    let descriptions = match corpus::read(&corpus_path) {
+        Ok(descriptions) => descriptions,
         Err(e) => {
-            eprintln!("cannot read {corpus}: {e}");
+            eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };
@@ -25,19 +29,6 @@ fn main() -> ExitCode {
         eprintln!("cannot create {}: {e}", out.display());
         return ExitCode::FAILURE;
     }
-    // Descriptions are separated by lines holding only "---"; lines starting with '#' are comments.
-    let descriptions: Vec<String> = text
-        .split("\n---\n")
-        .map(|d| {
-            d.lines()
-                .filter(|l| !l.starts_with('#'))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty())
-        .collect();
-
     let mut option_micros = Vec::new();
     let mut refine_micros = Vec::new();
     let mut failures = 0;
@@ -117,19 +108,4 @@ fn follow_up(i: usize, source: &str) -> String {
         5 => format!("Rename {task} to Double-check everything."),
         _ => format!("Put {task} in lane Quality team."),
     }
-}
-
-fn write(path: &std::path::Path, xml: &str) {
-    if let Err(e) = std::fs::write(path, xml) {
-        eprintln!("cannot write {}: {e}", path.display());
-        std::process::exit(1);
-    }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }

@@ -1,58 +1,12 @@
 //! End to end through the built binaries: two API processes and one worker process.
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::time::Duration;
 
 use procmap_api::keys;
 use procmap_shared::db;
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
 
-use crate::helpers::*;
-
-fn binary(name: &str) -> PathBuf {
-    let api = PathBuf::from(env!("CARGO_BIN_EXE_procmap-api"));
-    let path = api.with_file_name(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn spawn(env: &Environment, name: &str, args: &[&str], extra: &[(&str, &str)]) -> Child {
-    Command::new(binary(name))
-        .args(args)
-        .envs(env.vars(extra))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn binary")
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    for _ in 0..150 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{base} never became ready");
-}
+use crate::{helpers::*, processes::*};
 
 #[tokio::test]
 async fn two_api_processes_and_a_worker_process_serve_the_seed_example() {

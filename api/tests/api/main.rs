@@ -8,4 +8,6 @@ mod idempotency;
 mod messaging;
 mod platform;
 mod platform_limits;
+mod processes;
 mod providers;
+mod real_model;

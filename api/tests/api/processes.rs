@@ -1,0 +1,52 @@
+//! Running the built binaries as separate processes, as they are deployed.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use tokio::process::{Child, Command};
+
+use crate::helpers::Environment;
+
+pub fn binary(name: &str) -> PathBuf {
+    let api = PathBuf::from(env!("CARGO_BIN_EXE_procmap-api"));
+    let path = api.with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub fn spawn(env: &Environment, name: &str, args: &[&str], extra: &[(&str, &str)]) -> Child {
+    Command::new(binary(name))
+        .args(args)
+        .envs(env.vars(extra))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn binary")
+}
+
+pub async fn wait_ready(client: &reqwest::Client, base: &str) {
+    for _ in 0..150 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{base} never became ready");
+}
