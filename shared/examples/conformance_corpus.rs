@@ -1,7 +1,8 @@
-//! Writes every option and a refinement for each description of the conformance corpus, so
-//! outside validators (the OMG XSD, bpmnlint) can check exactly what the engine emits.
+//! Writes every option and a refinement for each description of the conformance corpus, and
+//! refinements of the diagrams from other tools in `conformance/foreign/`, so outside validators
+//! (the OMG XSD, bpmnlint) can check exactly what the engine emits.
 //!
-//! Usage: `cargo run --release -p procmap-shared --example conformance_corpus -- CORPUS OUT_DIR`
+//! Usage: `cargo run --release -p procmap-shared --example conformance_corpus -- CORPUS OUT_DIR [FOREIGN_DIR]`
 
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
@@ -66,9 +67,50 @@ fn main() -> ExitCode {
             }
         }
     }
+    // Other tools' diagrams: what the model cannot represent is copied through, and must still
+    // leave a valid document.
+    let foreign: Vec<PathBuf> = args
+        .next()
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .map(|entries| {
+            let mut paths: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "bpmn"))
+                .collect();
+            paths.sort();
+            paths
+        })
+        .unwrap_or_default();
+    for (i, path) in foreign.iter().enumerate() {
+        let Ok(source) = std::fs::read_to_string(path) else {
+            eprintln!("cannot read {}", path.display());
+            failures += 1;
+            continue;
+        };
+        let name = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        for k in 0..7 {
+            let follow_up = follow_up(i + k, &source);
+            match engine::refine(&source, &follow_up) {
+                Ok(refined) => {
+                    write(
+                        &out.join(format!("foreign_{name}_{k}.bpmn")),
+                        &refined.bpmn_xml,
+                    );
+                    files += 1;
+                }
+                Err(e) => {
+                    eprintln!("{name}: refinement {follow_up:?} failed: {e}");
+                    failures += 1;
+                }
+            }
+        }
+    }
     println!(
-        "corpus: {} descriptions, {files} diagrams written, {failures} engine failures",
-        descriptions.len()
+        "corpus: {} descriptions and {} diagrams from other tools, {files} diagrams written, {failures} engine failures",
+        descriptions.len(),
+        foreign.len()
     );
     println!(
         "engine time: median {:.0} µs per option, median {:.0} µs per refinement",

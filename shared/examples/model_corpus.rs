@@ -39,7 +39,8 @@ async fn main() -> ExitCode {
         eprintln!("cannot create {}: {e}", out.display());
         return ExitCode::FAILURE;
     }
-    // The worker's defaults, with room for a CPU that decodes a few tokens a second.
+    // The worker's defaults, with room for a CPU that decodes a few tokens a second. A whole
+    // process model takes 300–1500 tokens; 2048 cuts a looping answer off after minutes, not ten.
     let config = OpenAiConfig {
         base_url: base_url.clone(),
         api_key: None,
@@ -47,7 +48,7 @@ async fn main() -> ExitCode {
         timeout: Duration::from_secs(1800),
         max_retries: 1,
         repair_rounds: 2,
-        max_tokens: 4096,
+        max_tokens: 2048,
     };
     let modeler = match OpenAiModeler::new(config) {
         Ok(llm) => Modeler::OpenAi(Arc::new(llm)),

@@ -270,12 +270,13 @@ async fn a_diagram_from_another_tool_can_be_refined_inline() {
         vec![(136, 118), (200, 118)],
         "f1 was redrawn"
     );
-    // What the process model has no place for is reported to the client.
+    // What the process model has no place for is kept as it was and reported to the client.
+    assert!(refined.contains("<bpmn2:text>SLA 4h</bpmn2:text>"));
     let warnings = body["warnings"].as_array().expect("warnings");
     assert!(
-        warnings
-            .iter()
-            .any(|w| w.as_str().is_some_and(|w| w.contains("Note_1"))),
+        warnings.iter().any(|w| w
+            .as_str()
+            .is_some_and(|w| w.contains("Note_1") && w.contains("kept as it was"))),
         "{warnings:?}"
     );
     app.stop().await;

@@ -4,7 +4,7 @@
 //! - [`prose`] and [`wording`]: the builtin modeler's reading of descriptions.
 //! - [`builder`]: description → process model, in the three option styles.
 //! - [`layout`] and [`writer`]: process model → BPMN 2.0 XML with BPMNDI.
-//! - [`reader`]: BPMN XML from any tool → process model.
+//! - [`reader`]: BPMN XML from any tool → process model, and [`kept`]: what it copies through.
 //! - [`validate`]: an independent check of any BPMN document.
 //! - [`refine`]: follow-up prompt → edit operations on a model (builtin).
 //! - [`spec`] and [`operations`]: what a language model writes: a process model, or edit operations.
@@ -12,6 +12,7 @@
 //! - [`Modeler`]: the provider a worker uses, builtin or OpenAI-compatible.
 
 pub mod builder;
+pub mod kept;
 pub mod layout;
 pub mod model;
 pub mod openai;
@@ -121,6 +122,7 @@ pub fn generate_options(prompt: &str) -> Result<Vec<String>, EngineError> {
 struct SourceDiagram {
     model: ProcessModel,
     layout: layout::Layout,
+    kept: kept::Kept,
     warnings: Vec<String>,
     known_problems: HashSet<(&'static str, Option<String>)>,
 }
@@ -141,14 +143,20 @@ impl SourceDiagram {
         Ok(SourceDiagram {
             model: diagram.model,
             layout: diagram.layout,
+            kept: diagram.kept,
             warnings: diagram.warnings,
             known_problems: problems.into_iter().map(|p| (p.code, p.element)).collect(),
         })
     }
 
-    /// Compiles a refinement of this source, leaving what it did not touch where it was drawn.
-    fn compile(&self, refined: &ProcessModel) -> String {
-        writer::compile_with(refined, &layout::extend(refined, &self.layout))
+    /// Compiles a refinement of this source, leaving what it did not touch where it was drawn
+    /// and copying through what the model has no place for. Answers the document and the
+    /// warnings of the whole refinement: the source's, and what could not be carried over.
+    fn compile(&self, refined: &ProcessModel) -> (String, Vec<String>) {
+        let (kept, dropped) = self.kept.for_model(refined);
+        let layout = layout::extend(refined, &self.layout);
+        let xml = writer::compile_keeping(refined, &layout, &kept);
+        (xml, self.warnings.iter().cloned().chain(dropped).collect())
     }
 
     /// The problems of a refined document that the source did not have.
@@ -171,7 +179,7 @@ pub fn refine(source_xml: &str, prompt: &str) -> Result<Refined, EngineError> {
     {
         return Err(EngineError::UnsupportedInstruction(instruction.clone()));
     }
-    let bpmn_xml = source.compile(&model);
+    let (bpmn_xml, warnings) = source.compile(&model);
     let introduced = source.new_problems(&bpmn_xml);
     if !introduced.is_empty() {
         return Err(EngineError::InvalidOutput(introduced));
@@ -179,7 +187,7 @@ pub fn refine(source_xml: &str, prompt: &str) -> Result<Refined, EngineError> {
     Ok(Refined {
         bpmn_xml,
         edits,
-        warnings: source.warnings,
+        warnings,
     })
 }
 
@@ -320,10 +328,10 @@ impl Modeler {
                                 })?;
                             let mut model = source.model.clone();
                             operations::apply(&mut model, &plan.operations)?;
-                            let xml = source.compile(&model);
+                            let (xml, warnings) = source.compile(&model);
                             let introduced = source.new_problems(&xml);
                             if introduced.is_empty() {
-                                Ok(xml)
+                                Ok((xml, warnings))
                             } else {
                                 Err(introduced)
                             }
@@ -332,10 +340,10 @@ impl Modeler {
                     .await;
                 let usage = Some(ledger.total());
                 match refined {
-                    Ok(bpmn_xml) => Ok(Output {
+                    Ok((bpmn_xml, warnings)) => Ok(Output {
                         bpmn_xml: vec![bpmn_xml],
                         usage,
-                        warnings: source.warnings,
+                        warnings,
                     }),
                     Err(error) => Err(Failure { error, usage }),
                 }

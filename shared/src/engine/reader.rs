@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+use super::kept::{Kept, KeptElement, Place};
 use super::layout::{Bounds, Layout};
 use super::model::{EventTrigger, Flow, Lane, Node, NodeKind, ProcessModel, TaskKind};
 use super::writer::BPMN_NS;
@@ -35,8 +36,17 @@ pub struct Diagram {
     /// Where the source drew the model's nodes, flows, lanes and pool, so that a refinement can
     /// leave what it does not touch where it was.
     pub layout: Layout,
+    /// What the model has no place for but a refinement copies through as it was.
+    pub kept: Kept,
     /// What the model could not represent.
     pub warnings: Vec<String>,
+}
+
+/// An element being copied through as the source wrote it, from the byte where it starts.
+struct Capture {
+    element: KeptElement,
+    start: usize,
+    depth: usize,
 }
 
 /// The diagram interchange being read: every shape's bounds and every edge's waypoints, by the
@@ -68,6 +78,8 @@ struct ProcessInProgress {
     nodes: Vec<Node>,
     flows: Vec<Flow>,
     lanes: Vec<(Lane, Vec<String>)>,
+    /// Its data elements and artifacts, kept as they were.
+    kept: Vec<KeptElement>,
 }
 
 pub fn read(xml: &str) -> Result<Diagram, ReadError> {
@@ -87,8 +99,12 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
     let mut open_lane: Option<usize> = None;
     let mut skip_depth: Option<usize> = None;
     let mut text_target: Option<&'static str> = None;
+    let mut capture: Option<Capture> = None;
+    // Root elements and drawings of kept elements; a process's own are kept with it.
+    let mut kept_outside: Vec<KeptElement> = Vec::new();
 
     loop {
+        let event_start = reader.buffer_position() as usize;
         let event = reader
             .read_event()
             .map_err(|e| ReadError::Malformed(e.to_string()))?;
@@ -133,11 +149,52 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                         )));
                     }
                     saw_definitions = true;
+                    for (name, uri) in attrs.iter().filter(|(n, _)| n.starts_with("xmlns")) {
+                        diagram.kept.declare(name, uri);
+                    }
                 }
                 let depth = stack.len();
                 let in_process = stack.iter().any(|s| s == "process");
 
-                if skip_depth.is_none() {
+                // Elements the model has no place for are copied through whole; what is inside
+                // them is theirs, not the model's. Every shape and edge is copied too, and later
+                // only those drawing a kept element stay.
+                let parent = stack.last().map_or("", String::as_str);
+                let place =
+                    Place::of(&local, parent).filter(|_| capture.is_none() && skip_depth.is_none());
+                if let Some(place) = place {
+                    let id_attribute = if place == Place::Drawing {
+                        "bpmnElement"
+                    } else {
+                        "id"
+                    };
+                    let element = KeptElement {
+                        place,
+                        id: attrs.get(id_attribute).cloned().unwrap_or_default(),
+                        xml: String::new(),
+                        connects: ["sourceRef", "targetRef"]
+                            .iter()
+                            .filter(|_| local == "association")
+                            .filter_map(|a| attrs.get(*a).cloned())
+                            .collect(),
+                    };
+                    if matches!(place, Place::FlowElement | Place::Artifact) {
+                        diagram.warnings.push(format!(
+                            "<{local}> {} is not part of the process model; it is kept as it was",
+                            element.id
+                        ));
+                    }
+                    capture = Some(Capture {
+                        element,
+                        start: event_start,
+                        depth,
+                    });
+                }
+                let copying_whole = capture
+                    .as_ref()
+                    .is_some_and(|c| c.element.place != Place::Drawing);
+
+                if skip_depth.is_none() && !copying_whole {
                     match local.as_str() {
                         "process" => processes.push(ProcessInProgress {
                             id: attrs.get("id").cloned().unwrap_or_default(),
@@ -189,6 +246,7 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                             })?;
                             if let Some(kind) = node_kind(&local) {
                                 let id = attrs.get("id").cloned().unwrap_or_default();
+                                report_extension_attributes(e, &id, &mut diagram.warnings);
                                 if let Some(d) = attrs.get("default") {
                                     diagram.defaults.push((id.clone(), d.clone()));
                                 }
@@ -212,6 +270,8 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                                     skip_depth = Some(depth);
                                 }
                             } else if local == "sequenceFlow" {
+                                let id = attrs.get("id").map_or("", String::as_str);
+                                report_extension_attributes(e, id, &mut diagram.warnings);
                                 process.flows.push(Flow {
                                     id: attrs.get("id").cloned().unwrap_or_default(),
                                     source: attrs.get("sourceRef").cloned().unwrap_or_default(),
@@ -242,23 +302,41 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                                 }
                             } else if !matches!(
                                 local.as_str(),
-                                "incoming"
-                                    | "outgoing"
-                                    | "laneSet"
-                                    | "childLaneSet"
-                                    | "documentation"
-                                    | "extensionElements"
-                            ) && open_node.is_none()
-                                && open_flow.is_none()
-                            {
+                                "incoming" | "outgoing" | "laneSet" | "childLaneSet"
+                            ) {
+                                // Documentation, extension elements, data associations, timer
+                                // details...: not modeled, so not in a refinement. Say so once,
+                                // for the element and everything inside it.
+                                let owner = open_node
+                                    .and_then(|i| process.nodes.get(i))
+                                    .map(|n| n.id.clone())
+                                    .or_else(|| {
+                                        open_flow
+                                            .and_then(|i| process.flows.get(i))
+                                            .map(|f| f.id.clone())
+                                    })
+                                    .map(|owner| format!(" inside {owner}"))
+                                    .unwrap_or_default();
                                 diagram.warnings.push(format!(
-                                    "<{local}>{} is not part of the process model and is left out of refinements",
+                                    "<{local}>{}{owner} is not part of the process model and is not kept",
                                     attrs.get("id").map(|id| format!(" {id}")).unwrap_or_default()
                                 ));
+                                if !is_empty {
+                                    skip_depth = Some(depth);
+                                }
                             }
                         }
                         _ => {}
                     }
+                }
+                if is_empty && capture.as_ref().is_some_and(|c| c.depth == depth) {
+                    finish(
+                        &mut capture,
+                        xml,
+                        reader.buffer_position() as usize,
+                        &mut processes,
+                        &mut kept_outside,
+                    );
                 }
                 if !is_empty {
                     stack.push(local);
@@ -270,6 +348,15 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
             }
             Event::End(_) => {
                 let local = stack.pop().unwrap_or_default();
+                if capture.as_ref().is_some_and(|c| c.depth == stack.len()) {
+                    finish(
+                        &mut capture,
+                        xml,
+                        reader.buffer_position() as usize,
+                        &mut processes,
+                        &mut kept_outside,
+                    );
+                }
                 if skip_depth == Some(stack.len()) {
                     skip_depth = None;
                 }
@@ -287,7 +374,11 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                 }
             }
             Event::Text(t) => {
-                if skip_depth.is_some() {
+                if skip_depth.is_some()
+                    || capture
+                        .as_ref()
+                        .is_some_and(|c| c.element.place != Place::Drawing)
+                {
                     continue;
                 }
                 let text = t
@@ -369,6 +460,18 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
             f.is_default = true;
         }
     }
+    diagram.kept.elements = kept_outside
+        .iter()
+        .filter(|e| e.place == Place::Root)
+        .cloned()
+        .chain(main.kept)
+        .chain(
+            kept_outside
+                .iter()
+                .filter(|e| e.place == Place::Drawing)
+                .cloned(),
+        )
+        .collect();
     diagram.layout = Layout {
         nodes: pick(&drawing.shapes, model.nodes.iter().map(|n| &n.id)),
         flows: pick(&drawing.edges, model.flows.iter().map(|f| &f.id)),
@@ -377,6 +480,41 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
     };
     diagram.model = model;
     Ok(diagram)
+}
+
+/// Tools put their own settings in attributes of their own namespace (`camunda:assignee`); the
+/// model has no place for them, so each is reported.
+fn report_extension_attributes(e: &BytesStart<'_>, owner: &str, warnings: &mut Vec<String>) {
+    for attr in e.attributes().flatten() {
+        let key = attr.key.as_ref();
+        if key.contains(&b':') && !key.starts_with(b"xmlns") {
+            warnings.push(format!(
+                "attribute {} on {owner} is not part of the process model and is not kept",
+                String::from_utf8_lossy(key)
+            ));
+        }
+    }
+}
+
+/// Ends a capture at byte `end`, filing the element with its process or with the rest.
+fn finish(
+    capture: &mut Option<Capture>,
+    xml: &str,
+    end: usize,
+    processes: &mut [ProcessInProgress],
+    outside: &mut Vec<KeptElement>,
+) {
+    let Some(Capture {
+        mut element, start, ..
+    }) = capture.take()
+    else {
+        return;
+    };
+    element.xml = xml.get(start..end).unwrap_or_default().trim().to_owned();
+    match (element.place, processes.last_mut()) {
+        (Place::FlowElement | Place::Artifact, Some(process)) => process.kept.push(element),
+        _ => outside.push(element),
+    }
 }
 
 fn pick<'a, T: Clone>(

@@ -4,14 +4,15 @@ use std::fmt::Write as _;
 
 use quick_xml::escape::escape;
 
+use super::kept::{Kept, Place};
 use super::layout::{layout, Bounds, Layout};
 use super::model::{EventTrigger, Node, NodeKind, ProcessModel, TaskKind};
 
 pub const BPMN_NS: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
-const BPMNDI_NS: &str = "http://www.omg.org/spec/BPMN/20100524/DI";
-const DC_NS: &str = "http://www.omg.org/spec/DD/20100524/DC";
-const DI_NS: &str = "http://www.omg.org/spec/DD/20100524/DI";
-const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+pub const BPMNDI_NS: &str = "http://www.omg.org/spec/BPMN/20100524/DI";
+pub const DC_NS: &str = "http://www.omg.org/spec/DD/20100524/DC";
+pub const DI_NS: &str = "http://www.omg.org/spec/DD/20100524/DI";
+pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// Compiles a model, computing a fresh layout.
 pub fn compile(model: &ProcessModel) -> String {
@@ -19,6 +20,11 @@ pub fn compile(model: &ProcessModel) -> String {
 }
 
 pub fn compile_with(model: &ProcessModel, layout: &Layout) -> String {
+    compile_keeping(model, layout, &Kept::default())
+}
+
+/// Compiles a model with what its source held beyond the model, copied through as it was.
+pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> String {
     let mut x = String::with_capacity(8 * 1024);
     let has_lanes = !model.lanes.is_empty();
     let collaboration_id = format!("Collaboration_{}", model.id);
@@ -26,10 +32,15 @@ pub fn compile_with(model: &ProcessModel, layout: &Layout) -> String {
     let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
         x,
-        r#"<bpmn:definitions xmlns:bpmn="{BPMN_NS}" xmlns:bpmndi="{BPMNDI_NS}" xmlns:dc="{DC_NS}" xmlns:di="{DI_NS}" xmlns:xsi="{XSI_NS}" id="Definitions_{}" targetNamespace="http://bpmn.io/schema/bpmn" exporter="procmap" exporterVersion="{}">"#,
+        r#"<bpmn:definitions xmlns:bpmn="{BPMN_NS}" xmlns:bpmndi="{BPMNDI_NS}" xmlns:dc="{DC_NS}" xmlns:di="{DI_NS}" xmlns:xsi="{XSI_NS}"{} id="Definitions_{}" targetNamespace="http://bpmn.io/schema/bpmn" exporter="procmap" exporterVersion="{}">"#,
+        kept.namespaces
+            .iter()
+            .map(|(name, uri)| format!(r#" {name}="{}""#, esc(uri)))
+            .collect::<String>(),
         esc(&model.id),
         env!("CARGO_PKG_VERSION")
     );
+    write_kept(&mut x, kept, Place::Root, "  ");
     if has_lanes {
         let _ = writeln!(
             x,
@@ -105,6 +116,8 @@ pub fn compile_with(model: &ProcessModel, layout: &Layout) -> String {
             }
         }
     }
+    write_kept(&mut x, kept, Place::FlowElement, "    ");
+    write_kept(&mut x, kept, Place::Artifact, "    ");
     let _ = writeln!(x, "  </bpmn:process>");
 
     let plane_element = if has_lanes {
@@ -169,10 +182,17 @@ pub fn compile_with(model: &ProcessModel, layout: &Layout) -> String {
         }
         let _ = writeln!(x, "      </bpmndi:BPMNEdge>");
     }
+    write_kept(&mut x, kept, Place::Drawing, "      ");
     let _ = writeln!(x, "    </bpmndi:BPMNPlane>");
     let _ = writeln!(x, "  </bpmndi:BPMNDiagram>");
     let _ = writeln!(x, "</bpmn:definitions>");
     x
+}
+
+fn write_kept(x: &mut String, kept: &Kept, place: Place, indent: &str) {
+    for element in kept.at(place) {
+        let _ = writeln!(x, "{indent}{}", element.xml);
+    }
 }
 
 fn shape(

@@ -1,0 +1,234 @@
+//! What a refinement carries over from a source diagram without modeling it: text annotations,
+//! associations and groups, data objects and stores, root elements such as messages, and the
+//! shapes that draw them. They are copied through exactly as the source wrote them.
+
+use std::collections::HashSet;
+
+use super::model::ProcessModel;
+use super::writer::{BPMNDI_NS, BPMN_NS, DC_NS, DI_NS, XSI_NS};
+
+/// The prefixes the compiler binds itself; a source that binds one of them to another namespace
+/// cannot have its XML copied into procmap's document.
+const COMPILER_PREFIXES: [(&str, &str); 5] = [
+    ("xmlns:bpmn", BPMN_NS),
+    ("xmlns:bpmndi", BPMNDI_NS),
+    ("xmlns:dc", DC_NS),
+    ("xmlns:di", DI_NS),
+    ("xmlns:xsi", XSI_NS),
+];
+
+/// Where in the document a kept element belongs; BPMN's schema orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A child of `<definitions>`, such as a message or a category.
+    Root,
+    /// A data object or store of the process, ordered among its flow elements.
+    FlowElement,
+    /// An annotation, association or group of the process, ordered after its flow elements.
+    Artifact,
+    /// A `BPMNShape` or `BPMNEdge`.
+    Drawing,
+}
+
+impl Place {
+    /// Where an element with this local name would be kept, if it is kept at all.
+    pub fn of(local: &str, parent: &str) -> Option<Place> {
+        match (parent, local) {
+            ("definitions", "process" | "collaboration" | "BPMNDiagram") => None,
+            // Imports and extensions come before root elements, relationships after diagrams.
+            ("definitions", "import" | "extension" | "relationship") => None,
+            ("definitions", _) => Some(Place::Root),
+            ("process", "dataObject" | "dataObjectReference" | "dataStoreReference") => {
+                Some(Place::FlowElement)
+            }
+            ("process", "textAnnotation" | "association" | "group") => Some(Place::Artifact),
+            ("BPMNPlane", "BPMNShape" | "BPMNEdge") => Some(Place::Drawing),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptElement {
+    pub place: Place,
+    /// The element's id; for a drawing, the id of the element it draws.
+    pub id: String,
+    /// The element as the source wrote it.
+    pub xml: String,
+    /// Flow elements it connects (an association's ends): it stays only while they do.
+    pub connects: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Kept {
+    /// Namespace declarations of the source's `<definitions>` beyond the compiler's own.
+    pub namespaces: Vec<(String, String)>,
+    pub elements: Vec<KeptElement>,
+    /// Why nothing can be kept, when the source's prefixes clash with the compiler's.
+    pub clash: Option<String>,
+}
+
+impl Kept {
+    /// Records a namespace declaration of the source's `<definitions>`.
+    pub fn declare(&mut self, name: &str, uri: &str) {
+        match COMPILER_PREFIXES.iter().find(|(n, _)| *n == name) {
+            Some((_, ours)) if *ours == uri => {}
+            Some(_) => {
+                self.clash = Some(format!(
+                    "the source binds {} to {uri}",
+                    name.trim_start_matches("xmlns:")
+                ));
+            }
+            None => self.namespaces.push((name.to_owned(), uri.to_owned())),
+        }
+    }
+
+    /// What of this can stay in `model`, a refinement of the source, and a warning for each
+    /// element that cannot: an association whose end was removed goes with it, and so does the
+    /// drawing of anything that went.
+    pub fn for_model(&self, model: &ProcessModel) -> (Kept, Vec<String>) {
+        let mut warnings = Vec::new();
+        if let Some(clash) = &self.clash {
+            if self.elements.iter().any(|e| e.place != Place::Drawing) {
+                warnings.push(format!(
+                    "elements outside the process model could not be kept: {clash}"
+                ));
+            }
+            return (Kept::default(), warnings);
+        }
+        let mut present: HashSet<&str> = model
+            .nodes
+            .iter()
+            .map(|n| n.id.as_str())
+            .chain(model.flows.iter().map(|f| f.id.as_str()))
+            .chain(model.lanes.iter().map(|l| l.id.as_str()))
+            .chain(
+                self.elements
+                    .iter()
+                    .filter(|e| e.place != Place::Drawing)
+                    .map(|e| e.id.as_str()),
+            )
+            .collect();
+        let mut elements = Vec::new();
+        for element in self.elements.iter().filter(|e| e.place != Place::Drawing) {
+            match element
+                .connects
+                .iter()
+                .find(|id| !present.contains(id.as_str()))
+            {
+                Some(gone) => {
+                    warnings.push(format!(
+                        "{} was removed with {gone}, which it connected",
+                        element.id
+                    ));
+                    present.remove(element.id.as_str());
+                }
+                None => elements.push(element.clone()),
+            }
+        }
+        let kept_ids: HashSet<String> = elements.iter().map(|e| e.id.clone()).collect();
+        let drawings = self
+            .elements
+            .iter()
+            .filter(|e| e.place == Place::Drawing && kept_ids.contains(&e.id));
+        elements.extend(drawings.cloned());
+        let kept = Kept {
+            namespaces: self.namespaces.clone(),
+            elements,
+            clash: None,
+        };
+        (kept, warnings)
+    }
+
+    pub fn at(&self, place: Place) -> impl Iterator<Item = &KeptElement> {
+        self.elements.iter().filter(move |e| e.place == place)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::{Flow, Node, NodeKind, TaskKind};
+
+    fn element(place: Place, id: &str, connects: &[&str]) -> KeptElement {
+        KeptElement {
+            place,
+            id: id.into(),
+            xml: format!("<x id=\"{id}\"/>"),
+            connects: connects.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
+
+    fn model_with(ids: &[&str]) -> ProcessModel {
+        ProcessModel {
+            nodes: ids
+                .iter()
+                .map(|id| Node {
+                    id: (*id).into(),
+                    kind: NodeKind::Task(TaskKind::Plain),
+                    name: String::new(),
+                    lane: None,
+                })
+                .collect(),
+            flows: vec![Flow {
+                id: "f1".into(),
+                source: ids[0].into(),
+                target: ids[0].into(),
+                name: String::new(),
+                condition: None,
+                is_default: false,
+            }],
+            ..ProcessModel::default()
+        }
+    }
+
+    #[test]
+    fn an_association_goes_with_the_task_it_annotated_and_so_does_its_drawing() {
+        let kept = Kept {
+            elements: vec![
+                element(Place::Artifact, "Note", &[]),
+                element(Place::Artifact, "Link", &["Note", "Task_B"]),
+                element(Place::Drawing, "Note", &[]),
+                element(Place::Drawing, "Link", &[]),
+            ],
+            ..Kept::default()
+        };
+        let (with_b, warnings) = kept.for_model(&model_with(&["Task_A", "Task_B"]));
+        assert_eq!(with_b.elements.len(), 4);
+        assert!(warnings.is_empty());
+
+        let (without_b, warnings) = kept.for_model(&model_with(&["Task_A"]));
+        let ids: Vec<_> = without_b
+            .elements
+            .iter()
+            .map(|e| (e.place, e.id.as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![(Place::Artifact, "Note"), (Place::Drawing, "Note")]
+        );
+        assert_eq!(
+            warnings,
+            vec!["Link was removed with Task_B, which it connected"]
+        );
+    }
+
+    #[test]
+    fn a_prefix_bound_elsewhere_keeps_nothing_and_says_why() {
+        let mut kept = Kept {
+            elements: vec![element(Place::Artifact, "Note", &[])],
+            ..Kept::default()
+        };
+        kept.declare("xmlns:bpmn", "http://www.omg.org/spec/BPMN/20100524/MODEL");
+        kept.declare("xmlns:camunda", "http://camunda.org/schema/1.0/bpmn");
+        assert_eq!(
+            kept.namespaces.len(),
+            1,
+            "the compiler's own binding is not repeated"
+        );
+        kept.declare("xmlns:di", "urn:something-else");
+        let (nothing, warnings) = kept.for_model(&model_with(&["Task_A"]));
+        assert!(nothing.elements.is_empty());
+        assert!(warnings[0].contains("di"), "{warnings:?}");
+    }
+}

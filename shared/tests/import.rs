@@ -1,0 +1,152 @@
+//! Import: diagrams saved by other tools refine with everything the process model cannot
+//! represent copied through as it was, and every such element reported.
+
+use procmap_shared::engine::{self, kept::Place, reader, validate};
+
+const SIGNAVIO: &str = include_str!("../../conformance/foreign/signavio_claims.bpmn");
+const CAMUNDA: &str = include_str!("../../conformance/foreign/camunda_tickets.bpmn");
+
+fn kept_ids(xml: &str, place: Place) -> Vec<String> {
+    reader::read(xml)
+        .expect("reads")
+        .kept
+        .at(place)
+        .map(|e| e.id.clone())
+        .collect()
+}
+
+#[test]
+fn annotations_data_and_messages_survive_a_refinement_as_they_were() {
+    let refined = engine::refine(
+        SIGNAVIO,
+        "Add a step to check the policy after Review claim.",
+    )
+    .expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    // Copied through byte for byte, in the source's own (default) namespace.
+    for original in [
+        r#"<message id="sid-msg-claim" name="Claim form"/>"#,
+        r#"<dataObjectReference id="sid-claim-ref" name="Claim file" dataObjectRef="sid-claim-data"/>"#,
+        r#"<association id="sid-assoc" sourceRef="sid-review" targetRef="sid-note" associationDirection="None"/>"#,
+        "<text>Checked daily by the claims desk</text>",
+        r#"<omgdc:Bounds height="50.0" width="160.0" x="135.0" y="20.0"/>"#,
+    ] {
+        assert!(
+            refined.bpmn_xml.contains(original),
+            "{original} was not kept"
+        );
+    }
+    assert!(refined
+        .bpmn_xml
+        .contains(r#"xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL""#));
+    assert_eq!(
+        kept_ids(&refined.bpmn_xml, Place::Artifact),
+        vec!["sid-note", "sid-assoc"]
+    );
+    assert_eq!(
+        kept_ids(&refined.bpmn_xml, Place::FlowElement),
+        vec!["sid-claim-data", "sid-claim-ref"]
+    );
+    // Each kept element is reported, and nothing is reported as dropped.
+    for id in ["sid-note", "sid-assoc", "sid-claim-data", "sid-claim-ref"] {
+        assert!(
+            refined
+                .warnings
+                .iter()
+                .any(|w| w.contains(id) && w.contains("kept as it was")),
+            "{id}: {:?}",
+            refined.warnings
+        );
+    }
+    assert!(!refined.warnings.iter().any(|w| w.contains("removed")));
+}
+
+#[test]
+fn an_association_goes_with_the_task_it_annotated_and_says_so() {
+    let refined = engine::refine(SIGNAVIO, "Remove Review claim.").expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    assert!(
+        !refined.bpmn_xml.contains("sid-assoc"),
+        "association and its edge are gone"
+    );
+    assert!(refined
+        .bpmn_xml
+        .contains("Checked daily by the claims desk"));
+    assert!(
+        refined
+            .warnings
+            .iter()
+            .any(|w| w == "sid-assoc was removed with sid-review, which it connected"),
+        "{:?}",
+        refined.warnings
+    );
+}
+
+#[test]
+fn a_camunda_collaboration_keeps_its_lanes_annotation_and_drawing() {
+    let refined = engine::refine(
+        CAMUNDA,
+        "Add a step to notify the customer after Resolve ticket.",
+    )
+    .expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    assert!(refined.bpmn_xml.contains("<bpmn2:text>SLA 4h</bpmn2:text>"));
+    assert!(refined
+        .bpmn_xml
+        .contains(r#"xmlns:bpmn2="http://www.omg.org/spec/BPMN/20100524/MODEL""#));
+    let after = reader::read(&refined.bpmn_xml).expect("reads");
+    let before = reader::read(CAMUNDA).expect("reads");
+    assert_eq!(after.model.lanes, before.model.lanes);
+    for id in ["Start_Ticket", "Task_Triage", "Task_Resolve", "End_Ticket"] {
+        assert_eq!(
+            after.layout.nodes[id], before.layout.nodes[id],
+            "{id} moved"
+        );
+    }
+    assert_eq!(after.layout.lanes["Lane_Agent"].y, 40);
+    let drawn_note = after
+        .kept
+        .at(Place::Drawing)
+        .any(|e| e.id == "Note_1" && e.xml.contains(r#"x="330""#));
+    assert!(drawn_note, "the annotation's shape is where it was");
+    // A tool's own settings have no place in the model: each is named, not dropped in silence.
+    assert!(
+        refined.warnings.iter().any(|w| w
+            == "attribute camunda:assignee on Task_Triage is not part of the process model and is not kept"),
+        "{:?}",
+        refined.warnings
+    );
+}
+
+#[test]
+fn what_is_not_kept_is_reported_once_per_element_not_per_descendant() {
+    let refined = engine::refine(SIGNAVIO, "Rename Pay claim to Settle claim.").expect("refined");
+    let extension: Vec<_> = refined
+        .warnings
+        .iter()
+        .filter(|w| w.contains("extensionElements") || w.contains("signavioDiagramMetaData"))
+        .collect();
+    assert_eq!(
+        extension,
+        vec!["<extensionElements> is not part of the process model and is not kept"]
+    );
+}
+
+#[test]
+fn a_source_that_binds_the_compilers_prefixes_elsewhere_keeps_its_model_and_says_what_it_lost() {
+    let clashing = SIGNAVIO.replace(
+        r#"xmlns:signavio="http://www.signavio.com""#,
+        r#"xmlns:signavio="http://www.signavio.com" xmlns:dc="urn:not-dc""#,
+    );
+    let refined = engine::refine(&clashing, "Rename Pay claim to Settle claim.").expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    assert!(!refined.bpmn_xml.contains("Checked daily"));
+    assert!(
+        refined
+            .warnings
+            .iter()
+            .any(|w| w.contains("could not be kept") && w.contains("dc")),
+        "{:?}",
+        refined.warnings
+    );
+}
