@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks every .bpmn file in a folder against the OMG BPMN 2.0 XSD (xmllint, with the XSD files
-# shipped in SpiffWorkflow on PyPI) and bpmnlint's `recommended` rules (npm). Installs both under
-# target/conformance-tools. Exits non-zero unless every file passes both.
+# shipped in SpiffWorkflow on PyPI), bpmnlint's `recommended` rules (npm), and bpmn-js's own
+# import (bpmn-moddle plus its tree walker, as Camunda Modeler opens a file; npm). Installs them
+# under target/conformance-tools. Exits non-zero unless every file passes all three.
 #
 #   bash deploy/check_bpmn.sh DIR
 set -euo pipefail
@@ -29,9 +30,9 @@ with zipfile.ZipFile(wheel) as z:
                 f.write(z.read(name))
 PY
 fi
-if [ ! -x "$tools/node_modules/.bin/bpmnlint" ]; then
+if [ ! -x "$tools/node_modules/.bin/bpmnlint" ] || [ ! -d "$tools/node_modules/bpmn-js" ]; then
     (cd "$tools" && [ -f package.json ] || echo '{"private": true}' > package.json)
-    npm install --silent --no-audit --no-fund --prefix "$tools" 'bpmnlint@11' >/dev/null 2>&1
+    npm install --silent --no-audit --no-fund --prefix "$tools" 'bpmnlint@11' 'bpmn-js@17' >/dev/null 2>&1
 fi
 
 shopt -s nullglob
@@ -71,5 +72,15 @@ case $lint_status in
 esac
 lint_pass=$((total - lint_failed))
 
-echo "conformance: $total diagrams; $xsd_pass pass the BPMN 2.0 XSD; $lint_pass pass bpmnlint recommended"
-[ "$xsd_pass" -eq "$total" ] && [ "$lint_pass" -eq "$total" ]
+# Lists each file bpmn-js warns about; its last line counts the clean ones.
+bpmnjs_status=0
+node deploy/bpmnjs_check.mjs "$tools" "${files[@]}" > "$out/bpmnjs.txt" 2>&1 || bpmnjs_status=$?
+head -n 20 "$out/bpmnjs.txt"
+if [ "$bpmnjs_status" -gt 1 ] || ! tail -n 1 "$out/bpmnjs.txt" | grep -q '^bpmn-js: '; then
+    echo "conformance: the bpmn-js check itself failed (exit $bpmnjs_status)" >&2
+    exit 1
+fi
+bpmnjs_pass=$(tail -n 1 "$out/bpmnjs.txt" | sed -E 's/^bpmn-js: ([0-9]+) of.*/\1/')
+
+echo "conformance: $total diagrams; $xsd_pass pass the BPMN 2.0 XSD; $lint_pass pass bpmnlint recommended; $bpmnjs_pass open in bpmn-js without warnings"
+[ "$xsd_pass" -eq "$total" ] && [ "$lint_pass" -eq "$total" ] && [ "$bpmnjs_pass" -eq "$total" ]
