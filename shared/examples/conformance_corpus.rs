@@ -6,7 +6,7 @@
 
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
-use procmap_shared::engine::{self, model::NodeKind, reader};
+use procmap_shared::engine::{self, reader};
 
 #[path = "support/corpus.rs"]
 mod corpus;
@@ -131,7 +131,7 @@ fn follow_up(i: usize, source: &str) -> String {
             d.model
                 .nodes
                 .into_iter()
-                .filter(|n| matches!(n.kind, NodeKind::Task(_)))
+                .filter(|n| n.kind.is_activity())
                 .map(|n| n.name)
                 .collect()
         })

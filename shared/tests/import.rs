@@ -150,3 +150,62 @@ fn a_source_that_binds_the_compilers_prefixes_elsewhere_keeps_its_model_and_says
         refined.warnings
     );
 }
+
+const BPMN_IO: &str = include_str!("../../conformance/foreign/bpmnio_orders.bpmn");
+
+#[test]
+fn sub_process_content_is_kept_open_or_on_its_own_plane_as_the_source_drew_it() {
+    let refined = engine::refine(
+        BPMN_IO,
+        "Add a step to notify the customer after Ship order.",
+    )
+    .expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    let xml = &refined.bpmn_xml;
+    // The expanded one stays open, with its content and the content's shapes inside it.
+    assert!(
+        xml.contains(r#"bpmnElement="Sub_Pick" isExpanded="true""#),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"<bpmn:task id="Task_Pick" name="Pick items">"#));
+    assert!(xml.contains(r#"<bpmndi:BPMNShape id="Task_Pick_di" bpmnElement="Task_Pick">"#));
+    // The collapsed one keeps the plane that draws its inside.
+    assert!(xml.contains(r#"<bpmndi:BPMNPlane id="BPMNPlane_Ship" bpmnElement="Sub_Ship">"#));
+    assert_eq!(
+        xml.matches("<bpmn:incoming>Flow_1</bpmn:incoming>").count(),
+        1,
+        "the compiler's own incoming, once"
+    );
+    let back = reader::read(xml).expect("reads");
+    assert_eq!(back.kept.sub_processes.len(), 2);
+    assert_eq!(
+        back.kept.content_of("Sub_Pick").and_then(|c| c.expanded_at),
+        back.layout.nodes.get("Sub_Pick").copied()
+    );
+}
+
+#[test]
+fn a_removed_sub_process_takes_its_content_and_its_plane_with_it() {
+    let refined = engine::refine(BPMN_IO, "Remove Ship order.").expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    assert!(!refined.bpmn_xml.contains("Sub_Ship"));
+    assert!(refined
+        .warnings
+        .iter()
+        .any(|w| w == "the content of sub-process Sub_Ship was removed with it"));
+}
+
+#[test]
+fn an_open_sub_process_the_refinement_moves_is_drawn_collapsed_with_its_content_on_its_own_plane() {
+    // Lanes are new, so the diagram is laid out afresh and the open sub-process moves.
+    let refined = engine::refine(BPMN_IO, "Put Pick and pack in lane Warehouse.").expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    let xml = &refined.bpmn_xml;
+    assert!(!xml.contains("isExpanded"), "{xml}");
+    assert!(xml.contains(r#"<bpmndi:BPMNPlane id="BPMNPlane_Sub_Pick" bpmnElement="Sub_Pick">"#));
+    assert!(xml.contains(r#"<bpmndi:BPMNShape id="Task_Pick_di" bpmnElement="Task_Pick">"#));
+    assert!(refined
+        .warnings
+        .iter()
+        .any(|w| w.contains("Sub_Pick is now drawn collapsed")));
+}

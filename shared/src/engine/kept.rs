@@ -1,9 +1,11 @@
 //! What a refinement carries over from a source diagram without modeling it: text annotations,
-//! associations and groups, data objects and stores, root elements such as messages, and the
-//! shapes that draw them. They are copied through exactly as the source wrote them.
+//! associations and groups, data objects and stores, root elements such as messages, the
+//! content of sub-processes, and the shapes that draw them. They are copied through exactly as
+//! the source wrote them.
 
 use std::collections::HashSet;
 
+use super::layout::{Bounds, Layout};
 use super::model::ProcessModel;
 use super::writer::{BPMNDI_NS, BPMN_NS, DC_NS, DI_NS, XSI_NS};
 
@@ -28,13 +30,17 @@ pub enum Place {
     Artifact,
     /// A `BPMNShape` or `BPMNEdge`.
     Drawing,
+    /// A `BPMNDiagram` after the first: the inside of a collapsed sub-process, on a plane of its
+    /// own. Its id is that sub-process's.
+    Diagram,
 }
 
 impl Place {
     /// Where an element with this local name would be kept, if it is kept at all.
     pub fn of(local: &str, parent: &str) -> Option<Place> {
         match (parent, local) {
-            ("definitions", "process" | "collaboration" | "BPMNDiagram") => None,
+            ("definitions", "BPMNDiagram") => Some(Place::Diagram),
+            ("definitions", "process" | "collaboration") => None,
             // Imports and extensions come before root elements, relationships after diagrams.
             ("definitions", "import" | "extension" | "relationship") => None,
             ("definitions", _) => Some(Place::Root),
@@ -59,11 +65,26 @@ pub struct KeptElement {
     pub connects: Vec<String>,
 }
 
+/// What a sub-process holds. The process model treats a sub-process as one activity; what is
+/// inside stays the source's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubProcessContent {
+    /// The sub-process node's id.
+    pub id: String,
+    /// Its children other than `incoming` and `outgoing`, as the source wrote them.
+    pub xml: String,
+    /// Every id inside it, so that their shapes go where it goes.
+    pub contains: Vec<String>,
+    /// Where the source drew it open, with its content inside; `None` when drawn collapsed.
+    pub expanded_at: Option<Bounds>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Kept {
     /// Namespace declarations of the source's `<definitions>` beyond the compiler's own.
     pub namespaces: Vec<(String, String)>,
     pub elements: Vec<KeptElement>,
+    pub sub_processes: Vec<SubProcessContent>,
     /// Why nothing can be kept, when the source's prefixes clash with the compiler's.
     pub clash: Option<String>,
 }
@@ -83,13 +104,16 @@ impl Kept {
         }
     }
 
-    /// What of this can stay in `model`, a refinement of the source, and a warning for each
-    /// element that cannot: an association whose end was removed goes with it, and so does the
-    /// drawing of anything that went.
-    pub fn for_model(&self, model: &ProcessModel) -> (Kept, Vec<String>) {
+    /// What of this can stay in `model`, a refinement of the source drawn as `layout`, and a
+    /// warning for each element that cannot: an association whose end was removed goes with it,
+    /// and so does the drawing of anything that went. A sub-process drawn open stays open only
+    /// where it still has the place its content was drawn in.
+    pub fn for_model(&self, model: &ProcessModel, layout: &Layout) -> (Kept, Vec<String>) {
         let mut warnings = Vec::new();
         if let Some(clash) = &self.clash {
-            if self.elements.iter().any(|e| e.place != Place::Drawing) {
+            if self.elements.iter().any(|e| e.place != Place::Drawing)
+                || !self.sub_processes.is_empty()
+            {
                 warnings.push(format!(
                     "elements outside the process model could not be kept: {clash}"
                 ));
@@ -105,12 +129,16 @@ impl Kept {
             .chain(
                 self.elements
                     .iter()
-                    .filter(|e| e.place != Place::Drawing)
+                    .filter(|e| !matches!(e.place, Place::Drawing | Place::Diagram))
                     .map(|e| e.id.as_str()),
             )
             .collect();
         let mut elements = Vec::new();
-        for element in self.elements.iter().filter(|e| e.place != Place::Drawing) {
+        for element in self
+            .elements
+            .iter()
+            .filter(|e| !matches!(e.place, Place::Drawing | Place::Diagram))
+        {
             match element
                 .connects
                 .iter()
@@ -126,7 +154,47 @@ impl Kept {
                 None => elements.push(element.clone()),
             }
         }
-        let kept_ids: HashSet<String> = elements.iter().map(|e| e.id.clone()).collect();
+        let mut sub_processes = Vec::new();
+        for content in &self.sub_processes {
+            if model.node(&content.id).is_none() {
+                warnings.push(format!(
+                    "the content of sub-process {} was removed with it",
+                    content.id
+                ));
+                continue;
+            }
+            let mut content = content.clone();
+            if content.expanded_at.is_some()
+                && content.expanded_at != layout.nodes.get(&content.id).copied()
+            {
+                // Its content was drawn inside it, where it no longer is: give the drawing a
+                // plane of its own, as tools do for a collapsed sub-process.
+                warnings.push(format!(
+                    "sub-process {} is now drawn collapsed, its content on a plane of its own: the refinement moved it",
+                    content.id
+                ));
+                elements.push(self.own_plane(&content));
+                content.expanded_at = None;
+            } else if content.expanded_at.is_none() {
+                elements.extend(
+                    self.at(Place::Diagram)
+                        .filter(|d| d.id == content.id)
+                        .cloned(),
+                );
+            }
+            sub_processes.push(content);
+        }
+        let kept_ids: HashSet<String> = elements
+            .iter()
+            .filter(|e| e.place != Place::Diagram)
+            .map(|e| e.id.clone())
+            .chain(
+                sub_processes
+                    .iter()
+                    .filter(|c| c.expanded_at.is_some())
+                    .flat_map(|c| c.contains.iter().cloned()),
+            )
+            .collect();
         let drawings = self
             .elements
             .iter()
@@ -135,6 +203,7 @@ impl Kept {
         let kept = Kept {
             namespaces: self.namespaces.clone(),
             elements,
+            sub_processes,
             clash: None,
         };
         (kept, warnings)
@@ -142,6 +211,30 @@ impl Kept {
 
     pub fn at(&self, place: Place) -> impl Iterator<Item = &KeptElement> {
         self.elements.iter().filter(move |e| e.place == place)
+    }
+
+    /// A `BPMNDiagram` drawing a sub-process's content, made of the shapes the source drew
+    /// inside it; a plane has coordinates of its own, so they can stay as they were.
+    fn own_plane(&self, content: &SubProcessContent) -> KeptElement {
+        let drawings: Vec<&str> = self
+            .at(Place::Drawing)
+            .filter(|d| content.contains.contains(&d.id))
+            .map(|d| d.xml.as_str())
+            .collect();
+        let id = quick_xml::escape::escape(content.id.as_str());
+        KeptElement {
+            place: Place::Diagram,
+            id: content.id.clone(),
+            xml: format!(
+                "<bpmndi:BPMNDiagram id=\"BPMNDiagram_{id}\">\n    <bpmndi:BPMNPlane id=\"BPMNPlane_{id}\" bpmnElement=\"{id}\">\n      {}\n    </bpmndi:BPMNPlane>\n  </bpmndi:BPMNDiagram>",
+                drawings.join("\n      ")
+            ),
+            connects: Vec::new(),
+        }
+    }
+
+    pub fn content_of(&self, sub_process: &str) -> Option<&SubProcessContent> {
+        self.sub_processes.iter().find(|c| c.id == sub_process)
     }
 }
 
@@ -193,11 +286,12 @@ mod tests {
             ],
             ..Kept::default()
         };
-        let (with_b, warnings) = kept.for_model(&model_with(&["Task_A", "Task_B"]));
+        let (with_b, warnings) =
+            kept.for_model(&model_with(&["Task_A", "Task_B"]), &Layout::default());
         assert_eq!(with_b.elements.len(), 4);
         assert!(warnings.is_empty());
 
-        let (without_b, warnings) = kept.for_model(&model_with(&["Task_A"]));
+        let (without_b, warnings) = kept.for_model(&model_with(&["Task_A"]), &Layout::default());
         let ids: Vec<_> = without_b
             .elements
             .iter()
@@ -227,7 +321,7 @@ mod tests {
             "the compiler's own binding is not repeated"
         );
         kept.declare("xmlns:di", "urn:something-else");
-        let (nothing, warnings) = kept.for_model(&model_with(&["Task_A"]));
+        let (nothing, warnings) = kept.for_model(&model_with(&["Task_A"]), &Layout::default());
         assert!(nothing.elements.is_empty());
         assert!(warnings[0].contains("di"), "{warnings:?}");
     }

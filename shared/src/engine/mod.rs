@@ -153,8 +153,8 @@ impl SourceDiagram {
     /// and copying through what the model has no place for. Answers the document and the
     /// warnings of the whole refinement: the source's, and what could not be carried over.
     fn compile(&self, refined: &ProcessModel) -> (String, Vec<String>) {
-        let (kept, dropped) = self.kept.for_model(refined);
         let layout = layout::extend(refined, &self.layout);
+        let (kept, dropped) = self.kept.for_model(refined, &layout);
         let xml = writer::compile_keeping(refined, &layout, &kept);
         (xml, self.warnings.iter().cloned().chain(dropped).collect())
     }

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::kept::{Kept, KeptElement, Place};
+use super::kept::{Kept, KeptElement, Place, SubProcessContent};
 use super::layout::{Bounds, Layout};
 use super::model::{EventTrigger, Flow, Lane, Node, NodeKind, ProcessModel, TaskKind};
 use super::writer::BPMN_NS;
@@ -55,9 +55,22 @@ struct Capture {
 struct DrawingInProgress {
     shapes: HashMap<String, Bounds>,
     edges: HashMap<String, Vec<(i64, i64)>>,
+    /// Shapes marked `isExpanded="true"`.
+    expanded: HashSet<String>,
     open_shape: Option<String>,
     open_edge: Option<String>,
     in_label: bool,
+    /// Planes seen so far. Only the first draws the process; later ones draw the insides of
+    /// collapsed sub-processes, in coordinates of their own.
+    planes: usize,
+}
+
+/// A sub-process whose content is being copied: its children are copied one by one, leaving
+/// out the `incoming` and `outgoing` the compiler writes itself.
+struct SubProcessCapture {
+    content: SubProcessContent,
+    depth: usize,
+    child_start: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +93,7 @@ struct ProcessInProgress {
     lanes: Vec<(Lane, Vec<String>)>,
     /// Its data elements and artifacts, kept as they were.
     kept: Vec<KeptElement>,
+    sub_processes: Vec<SubProcessContent>,
 }
 
 pub fn read(xml: &str) -> Result<Diagram, ReadError> {
@@ -100,6 +114,7 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
     let mut skip_depth: Option<usize> = None;
     let mut text_target: Option<&'static str> = None;
     let mut capture: Option<Capture> = None;
+    let mut sub_capture: Option<SubProcessCapture> = None;
     // Root elements and drawings of kept elements; a process's own are kept with it.
     let mut kept_outside: Vec<KeptElement> = Vec::new();
 
@@ -159,9 +174,41 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                 // Elements the model has no place for are copied through whole; what is inside
                 // them is theirs, not the model's. Every shape and edge is copied too, and later
                 // only those drawing a kept element stay.
+                if let Some(sub) = sub_capture.as_mut() {
+                    if let Some(id) = attrs.get("id") {
+                        sub.content.contains.push(id.clone());
+                    }
+                    if depth == sub.depth + 1 && !matches!(local.as_str(), "incoming" | "outgoing")
+                    {
+                        if is_empty {
+                            let end = reader.buffer_position() as usize;
+                            sub.content
+                                .xml
+                                .push_str(xml.get(event_start..end).unwrap_or_default().trim());
+                        } else {
+                            sub.child_start = Some(event_start);
+                        }
+                    }
+                }
                 let parent = stack.last().map_or("", String::as_str);
-                let place =
-                    Place::of(&local, parent).filter(|_| capture.is_none() && skip_depth.is_none());
+                let place = Place::of(&local, parent).filter(|place| {
+                    capture.is_none()
+                        && skip_depth.is_none()
+                        && match place {
+                            Place::Drawing => drawing.planes <= 1,
+                            Place::Diagram => drawing.planes >= 1,
+                            _ => true,
+                        }
+                });
+                // A further diagram is known by the sub-process its plane draws.
+                if let Some(c) = capture
+                    .as_mut()
+                    .filter(|c| c.element.place == Place::Diagram)
+                {
+                    if local == "BPMNPlane" {
+                        c.element.id = attrs.get("bpmnElement").cloned().unwrap_or_default();
+                    }
+                }
                 if let Some(place) = place {
                     let id_attribute = if place == Place::Drawing {
                         "bpmnElement"
@@ -212,16 +259,24 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                                 participant_ids.insert(p.clone(), id.clone());
                             }
                         }
+                        "BPMNPlane" => drawing.planes += 1,
                         "BPMNShape" => {
                             if let Some(el) = attrs.get("bpmnElement") {
                                 diagram.shapes.insert(el.clone());
-                                drawing.open_shape = (!is_empty).then(|| el.clone());
+                                let first_plane = drawing.planes <= 1;
+                                drawing.open_shape = (!is_empty && first_plane).then(|| el.clone());
+                                if first_plane
+                                    && attrs.get("isExpanded").is_some_and(|v| v == "true")
+                                {
+                                    drawing.expanded.insert(el.clone());
+                                }
                             }
                         }
                         "BPMNEdge" => {
                             if let Some(el) = attrs.get("bpmnElement") {
                                 diagram.edges.insert(el.clone());
-                                drawing.open_edge = (!is_empty).then(|| el.clone());
+                                drawing.open_edge =
+                                    (!is_empty && drawing.planes <= 1).then(|| el.clone());
                             }
                         }
                         "BPMNLabel" => drawing.in_label = !is_empty,
@@ -262,11 +317,22 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                                     "subProcess" | "transaction" | "adHocSubProcess"
                                 ) && !is_empty
                                 {
-                                    // The model keeps sub-processes collapsed; their content is not modeled.
+                                    // The model treats a sub-process as one activity; its content
+                                    // is copied through as it was.
+                                    let id = attrs.get("id").cloned().unwrap_or_default();
                                     diagram.warnings.push(format!(
-                                        "the content of sub-process {} is shown collapsed",
-                                        attrs.get("id").map_or("?", String::as_str)
+                                        "the content of sub-process {id} is not part of the process model; it is kept as it was"
                                     ));
+                                    sub_capture = Some(SubProcessCapture {
+                                        content: SubProcessContent {
+                                            id,
+                                            xml: String::new(),
+                                            contains: Vec::new(),
+                                            expanded_at: None,
+                                        },
+                                        depth,
+                                        child_start: None,
+                                    });
                                     skip_depth = Some(depth);
                                 }
                             } else if local == "sequenceFlow" {
@@ -348,6 +414,22 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
             }
             Event::End(_) => {
                 let local = stack.pop().unwrap_or_default();
+                if let Some(sub) = sub_capture.as_mut() {
+                    let end = reader.buffer_position() as usize;
+                    if stack.len() == sub.depth + 1 {
+                        if let Some(start) = sub.child_start.take() {
+                            sub.content
+                                .xml
+                                .push_str(xml.get(start..end).unwrap_or_default().trim());
+                        }
+                    } else if stack.len() == sub.depth {
+                        if let (Some(sub), Some(process)) =
+                            (sub_capture.take(), processes.last_mut())
+                        {
+                            process.sub_processes.push(sub.content);
+                        }
+                    }
+                }
                 if capture.as_ref().is_some_and(|c| c.depth == stack.len()) {
                     finish(
                         &mut capture,
@@ -460,18 +542,23 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
             f.is_default = true;
         }
     }
-    diagram.kept.elements = kept_outside
-        .iter()
-        .filter(|e| e.place == Place::Root)
-        .cloned()
-        .chain(main.kept)
-        .chain(
-            kept_outside
-                .iter()
-                .filter(|e| e.place == Place::Drawing)
-                .cloned(),
-        )
+    diagram.kept.sub_processes = main
+        .sub_processes
+        .into_iter()
+        .map(|mut content| {
+            content.expanded_at = drawing
+                .expanded
+                .contains(&content.id)
+                .then(|| drawing.shapes.get(&content.id).copied())
+                .flatten();
+            content
+        })
         .collect();
+    // Root elements first, then the process's own, then drawings and further diagrams.
+    let (root, drawings): (Vec<KeptElement>, Vec<KeptElement>) = kept_outside
+        .into_iter()
+        .partition(|e| e.place == Place::Root);
+    diagram.kept.elements = root.into_iter().chain(main.kept).chain(drawings).collect();
     diagram.layout = Layout {
         nodes: pick(&drawing.shapes, model.nodes.iter().map(|n| &n.id)),
         flows: pick(&drawing.edges, model.flows.iter().map(|f| &f.id)),

@@ -51,7 +51,12 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
             x,
             r#"    <bpmn:participant id="{}" name="{}" processRef="{}" />"#,
             esc(&participant_id),
-            esc(&model.name),
+            // A pool needs a name to be read; a source process may have none.
+            esc(if model.name.trim().is_empty() {
+                "Process"
+            } else {
+                &model.name
+            }),
             esc(&model.id)
         );
         let _ = writeln!(x, "  </bpmn:collaboration>");
@@ -87,7 +92,7 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
         let _ = writeln!(x, "    </bpmn:laneSet>");
     }
     for node in &model.nodes {
-        write_node(&mut x, model, node);
+        write_node(&mut x, model, node, kept);
     }
     for flow in &model.flows {
         let name = if flow.name.is_empty() {
@@ -137,10 +142,10 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
         esc(plane_element)
     );
     if let Some(pool) = layout.pool {
-        shape(&mut x, &participant_id, pool, Some(true), None);
+        shape(&mut x, &participant_id, pool, HORIZONTAL, None);
         for lane in &model.lanes {
             if let Some(b) = layout.lanes.get(&lane.id) {
-                shape(&mut x, &lane.id, *b, Some(true), None);
+                shape(&mut x, &lane.id, *b, HORIZONTAL, None);
             }
         }
     }
@@ -155,7 +160,17 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
             width: b.width + 50,
             height: 27,
         });
-        shape(&mut x, &node.id, *b, None, label);
+        // A sub-process whose content is drawn inside it must say so, or tools draw it closed.
+        let open = kept
+            .content_of(&node.id)
+            .is_some_and(|c| c.expanded_at.is_some());
+        shape(
+            &mut x,
+            &node.id,
+            *b,
+            if open { r#" isExpanded="true""# } else { "" },
+            label,
+        );
     }
     for flow in &model.flows {
         let Some(points) = layout.flows.get(&flow.id) else {
@@ -185,9 +200,12 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
     write_kept(&mut x, kept, Place::Drawing, "      ");
     let _ = writeln!(x, "    </bpmndi:BPMNPlane>");
     let _ = writeln!(x, "  </bpmndi:BPMNDiagram>");
+    write_kept(&mut x, kept, Place::Diagram, "  ");
     let _ = writeln!(x, "</bpmn:definitions>");
     x
 }
+
+const HORIZONTAL: &str = r#" isHorizontal="true""#;
 
 fn write_kept(x: &mut String, kept: &Kept, place: Place, indent: &str) {
     for element in kept.at(place) {
@@ -195,19 +213,11 @@ fn write_kept(x: &mut String, kept: &Kept, place: Place, indent: &str) {
     }
 }
 
-fn shape(
-    x: &mut String,
-    element: &str,
-    b: Bounds,
-    horizontal: Option<bool>,
-    label: Option<Bounds>,
-) {
-    let horizontal = horizontal
-        .map(|h| format!(r#" isHorizontal="{h}""#))
-        .unwrap_or_default();
+/// One `BPMNShape`; `attributes` are extra ones such as ` isHorizontal="true"`.
+fn shape(x: &mut String, element: &str, b: Bounds, attributes: &str, label: Option<Bounds>) {
     let _ = writeln!(
         x,
-        r#"      <bpmndi:BPMNShape id="{}_di" bpmnElement="{}"{horizontal}>"#,
+        r#"      <bpmndi:BPMNShape id="{}_di" bpmnElement="{}"{attributes}>"#,
         esc(element),
         esc(element)
     );
@@ -263,7 +273,7 @@ fn event_definition(trigger: EventTrigger) -> Option<&'static str> {
     }
 }
 
-fn write_node(x: &mut String, model: &ProcessModel, node: &Node) {
+fn write_node(x: &mut String, model: &ProcessModel, node: &Node, kept: &Kept) {
     let tag = element_name(&node.kind);
     let name = if node.name.is_empty() {
         String::new()
@@ -305,6 +315,9 @@ fn write_node(x: &mut String, model: &ProcessModel, node: &Node) {
             r#"      <bpmn:{definition} id="{}_definition" />"#,
             esc(&node.id)
         );
+    }
+    if let Some(content) = kept.content_of(&node.id) {
+        let _ = writeln!(x, "      {}", content.xml);
     }
     let _ = writeln!(x, "    </bpmn:{tag}>");
 }
