@@ -9,10 +9,15 @@ use std::collections::{HashMap, HashSet};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::kept::{Kept, KeptElement, Place, SubProcessContent};
-use super::layout::{Bounds, Layout};
+mod copier;
+mod drawing;
+
+use super::kept::{Kept, KeptElement, SubProcessContent};
+use super::layout::Layout;
 use super::model::{EventTrigger, Flow, Lane, Node, NodeKind, ProcessModel, TaskKind};
 use super::writer::BPMN_NS;
+use copier::{Copier, Tag};
+use drawing::DrawingInProgress;
 
 /// Deepest element nesting accepted; real diagrams stay far below this.
 const MAX_DEPTH: usize = 100;
@@ -40,37 +45,6 @@ pub struct Diagram {
     pub kept: Kept,
     /// What the model could not represent.
     pub warnings: Vec<String>,
-}
-
-/// An element being copied through as the source wrote it, from the byte where it starts.
-struct Capture {
-    element: KeptElement,
-    start: usize,
-    depth: usize,
-}
-
-/// The diagram interchange being read: every shape's bounds and every edge's waypoints, by the
-/// id of the element drawn.
-#[derive(Default)]
-struct DrawingInProgress {
-    shapes: HashMap<String, Bounds>,
-    edges: HashMap<String, Vec<(i64, i64)>>,
-    /// Shapes marked `isExpanded="true"`.
-    expanded: HashSet<String>,
-    open_shape: Option<String>,
-    open_edge: Option<String>,
-    in_label: bool,
-    /// Planes seen so far. Only the first draws the process; later ones draw the insides of
-    /// collapsed sub-processes, in coordinates of their own.
-    planes: usize,
-}
-
-/// A sub-process whose content is being copied: its children are copied one by one, leaving
-/// out the `incoming` and `outgoing` the compiler writes itself.
-struct SubProcessCapture {
-    content: SubProcessContent,
-    depth: usize,
-    child_start: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,10 +87,7 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
     let mut open_lane: Option<usize> = None;
     let mut skip_depth: Option<usize> = None;
     let mut text_target: Option<&'static str> = None;
-    let mut capture: Option<Capture> = None;
-    let mut sub_capture: Option<SubProcessCapture> = None;
-    // Root elements and drawings of kept elements; a process's own are kept with it.
-    let mut kept_outside: Vec<KeptElement> = Vec::new();
+    let mut copier = Copier::new(xml);
 
     loop {
         let event_start = reader.buffer_position() as usize;
@@ -171,75 +142,33 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                 let depth = stack.len();
                 let in_process = stack.iter().any(|s| s == "process");
 
-                // Elements the model has no place for are copied through whole; what is inside
-                // them is theirs, not the model's. Every shape and edge is copied too, and later
-                // only those drawing a kept element stay.
-                if let Some(sub) = sub_capture.as_mut() {
-                    if let Some(id) = attrs.get("id") {
-                        sub.content.contains.push(id.clone());
-                    }
-                    if depth == sub.depth + 1 && !matches!(local.as_str(), "incoming" | "outgoing")
-                    {
-                        if is_empty {
-                            let end = reader.buffer_position() as usize;
-                            sub.content
-                                .xml
-                                .push_str(xml.get(event_start..end).unwrap_or_default().trim());
-                        } else {
-                            sub.child_start = Some(event_start);
+                let tag = Tag {
+                    local: &local,
+                    parent: stack.last().map_or("", String::as_str),
+                    attrs: &attrs,
+                    depth,
+                    is_empty,
+                    start: event_start,
+                    end: reader.buffer_position() as usize,
+                };
+                let copying_whole = copier.start(
+                    &tag,
+                    skip_depth.is_some(),
+                    drawing.planes,
+                    &mut diagram.warnings,
+                    &mut processes,
+                );
+                if !copying_whole {
+                    match drawing.start(&local, &attrs, is_empty) {
+                        Some(drawn) if local == "BPMNShape" => {
+                            diagram.shapes.insert(drawn);
                         }
-                    }
-                }
-                let parent = stack.last().map_or("", String::as_str);
-                let place = Place::of(&local, parent).filter(|place| {
-                    capture.is_none()
-                        && skip_depth.is_none()
-                        && match place {
-                            Place::Drawing => drawing.planes <= 1,
-                            Place::Diagram => drawing.planes >= 1,
-                            _ => true,
+                        Some(drawn) => {
+                            diagram.edges.insert(drawn);
                         }
-                });
-                // A further diagram is known by the sub-process its plane draws.
-                if let Some(c) = capture
-                    .as_mut()
-                    .filter(|c| c.element.place == Place::Diagram)
-                {
-                    if local == "BPMNPlane" {
-                        c.element.id = attrs.get("bpmnElement").cloned().unwrap_or_default();
+                        None => {}
                     }
                 }
-                if let Some(place) = place {
-                    let id_attribute = if place == Place::Drawing {
-                        "bpmnElement"
-                    } else {
-                        "id"
-                    };
-                    let element = KeptElement {
-                        place,
-                        id: attrs.get(id_attribute).cloned().unwrap_or_default(),
-                        xml: String::new(),
-                        connects: ["sourceRef", "targetRef"]
-                            .iter()
-                            .filter(|_| local == "association")
-                            .filter_map(|a| attrs.get(*a).cloned())
-                            .collect(),
-                    };
-                    if matches!(place, Place::FlowElement | Place::Artifact) {
-                        diagram.warnings.push(format!(
-                            "<{local}> {} is not part of the process model; it is kept as it was",
-                            element.id
-                        ));
-                    }
-                    capture = Some(Capture {
-                        element,
-                        start: event_start,
-                        depth,
-                    });
-                }
-                let copying_whole = capture
-                    .as_ref()
-                    .is_some_and(|c| c.element.place != Place::Drawing);
 
                 if skip_depth.is_none() && !copying_whole {
                     match local.as_str() {
@@ -257,42 +186,6 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                             if let (Some(p), Some(id)) = (attrs.get("processRef"), attrs.get("id"))
                             {
                                 participant_ids.insert(p.clone(), id.clone());
-                            }
-                        }
-                        "BPMNPlane" => drawing.planes += 1,
-                        "BPMNShape" => {
-                            if let Some(el) = attrs.get("bpmnElement") {
-                                diagram.shapes.insert(el.clone());
-                                let first_plane = drawing.planes <= 1;
-                                drawing.open_shape = (!is_empty && first_plane).then(|| el.clone());
-                                if first_plane
-                                    && attrs.get("isExpanded").is_some_and(|v| v == "true")
-                                {
-                                    drawing.expanded.insert(el.clone());
-                                }
-                            }
-                        }
-                        "BPMNEdge" => {
-                            if let Some(el) = attrs.get("bpmnElement") {
-                                diagram.edges.insert(el.clone());
-                                drawing.open_edge =
-                                    (!is_empty && drawing.planes <= 1).then(|| el.clone());
-                            }
-                        }
-                        "BPMNLabel" => drawing.in_label = !is_empty,
-                        // A shape's own bounds, not its label's; the first one counts.
-                        "Bounds" if !drawing.in_label => {
-                            if let (Some(el), Some(b)) = (&drawing.open_shape, bounds(&attrs)) {
-                                drawing.shapes.entry(el.clone()).or_insert(b);
-                            }
-                        }
-                        "waypoint" => {
-                            if let (Some(el), Some(x), Some(y)) = (
-                                &drawing.open_edge,
-                                coordinate(&attrs, "x"),
-                                coordinate(&attrs, "y"),
-                            ) {
-                                drawing.edges.entry(el.clone()).or_default().push((x, y));
                             }
                         }
                         _ if in_process => {
@@ -323,16 +216,7 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                                     diagram.warnings.push(format!(
                                         "the content of sub-process {id} is not part of the process model; it is kept as it was"
                                     ));
-                                    sub_capture = Some(SubProcessCapture {
-                                        content: SubProcessContent {
-                                            id,
-                                            xml: String::new(),
-                                            contains: Vec::new(),
-                                            expanded_at: None,
-                                        },
-                                        depth,
-                                        child_start: None,
-                                    });
+                                    copier.start_sub_process(id, depth);
                                     skip_depth = Some(depth);
                                 }
                             } else if local == "sequenceFlow" {
@@ -395,15 +279,6 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                         _ => {}
                     }
                 }
-                if is_empty && capture.as_ref().is_some_and(|c| c.depth == depth) {
-                    finish(
-                        &mut capture,
-                        xml,
-                        reader.buffer_position() as usize,
-                        &mut processes,
-                        &mut kept_outside,
-                    );
-                }
                 if !is_empty {
                     stack.push(local);
                 } else if open_node.is_some() && node_kind(&local).is_some() {
@@ -414,41 +289,19 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
             }
             Event::End(_) => {
                 let local = stack.pop().unwrap_or_default();
-                if let Some(sub) = sub_capture.as_mut() {
-                    let end = reader.buffer_position() as usize;
-                    if stack.len() == sub.depth + 1 {
-                        if let Some(start) = sub.child_start.take() {
-                            sub.content
-                                .xml
-                                .push_str(xml.get(start..end).unwrap_or_default().trim());
-                        }
-                    } else if stack.len() == sub.depth {
-                        if let (Some(sub), Some(process)) =
-                            (sub_capture.take(), processes.last_mut())
-                        {
-                            process.sub_processes.push(sub.content);
-                        }
-                    }
-                }
-                if capture.as_ref().is_some_and(|c| c.depth == stack.len()) {
-                    finish(
-                        &mut capture,
-                        xml,
-                        reader.buffer_position() as usize,
-                        &mut processes,
-                        &mut kept_outside,
-                    );
-                }
+                copier.end(
+                    stack.len(),
+                    reader.buffer_position() as usize,
+                    &mut processes,
+                );
                 if skip_depth == Some(stack.len()) {
                     skip_depth = None;
                 }
+                drawing.end(&local);
                 if skip_depth.is_none() {
                     match local.as_str() {
                         "sequenceFlow" => open_flow = None,
                         "lane" => open_lane = None,
-                        "BPMNShape" => drawing.open_shape = None,
-                        "BPMNEdge" => drawing.open_edge = None,
-                        "BPMNLabel" => drawing.in_label = false,
                         "conditionExpression" | "flowNodeRef" => text_target = None,
                         l if node_kind(l).is_some() => open_node = None,
                         _ => {}
@@ -456,11 +309,7 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                 }
             }
             Event::Text(t) => {
-                if skip_depth.is_some()
-                    || capture
-                        .as_ref()
-                        .is_some_and(|c| c.element.place != Place::Drawing)
-                {
+                if skip_depth.is_some() || copier.copying_whole() {
                     continue;
                 }
                 let text = t
@@ -512,10 +361,6 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
             other.id
         ));
     }
-    let pool = participant_ids
-        .get(&main.id)
-        .and_then(|p| drawing.shapes.get(p))
-        .copied();
     let mut model = ProcessModel {
         name: participant_names
             .get(&main.id)
@@ -555,16 +400,9 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
         })
         .collect();
     // Root elements first, then the process's own, then drawings and further diagrams.
-    let (root, drawings): (Vec<KeptElement>, Vec<KeptElement>) = kept_outside
-        .into_iter()
-        .partition(|e| e.place == Place::Root);
+    let (root, drawings) = copier.into_outside();
     diagram.kept.elements = root.into_iter().chain(main.kept).chain(drawings).collect();
-    diagram.layout = Layout {
-        nodes: pick(&drawing.shapes, model.nodes.iter().map(|n| &n.id)),
-        flows: pick(&drawing.edges, model.flows.iter().map(|f| &f.id)),
-        lanes: pick(&drawing.shapes, model.lanes.iter().map(|l| &l.id)),
-        pool,
-    };
+    diagram.layout = drawing.layout_of(&model, participant_ids.get(&model.id));
     diagram.model = model;
     Ok(diagram)
 }
@@ -581,51 +419,6 @@ fn report_extension_attributes(e: &BytesStart<'_>, owner: &str, warnings: &mut V
             ));
         }
     }
-}
-
-/// Ends a capture at byte `end`, filing the element with its process or with the rest.
-fn finish(
-    capture: &mut Option<Capture>,
-    xml: &str,
-    end: usize,
-    processes: &mut [ProcessInProgress],
-    outside: &mut Vec<KeptElement>,
-) {
-    let Some(Capture {
-        mut element, start, ..
-    }) = capture.take()
-    else {
-        return;
-    };
-    element.xml = xml.get(start..end).unwrap_or_default().trim().to_owned();
-    match (element.place, processes.last_mut()) {
-        (Place::FlowElement | Place::Artifact, Some(process)) => process.kept.push(element),
-        _ => outside.push(element),
-    }
-}
-
-fn pick<'a, T: Clone>(
-    drawn: &HashMap<String, T>,
-    ids: impl Iterator<Item = &'a String>,
-) -> HashMap<String, T> {
-    ids.filter_map(|id| drawn.get(id).map(|v| (id.clone(), v.clone())))
-        .collect()
-}
-
-/// A DI coordinate, rounded to whole pixels; tools write fractions.
-fn coordinate(attrs: &HashMap<String, String>, name: &str) -> Option<i64> {
-    let value: f64 = attrs.get(name)?.trim().parse().ok()?;
-    // Anything beyond a few million pixels is not a drawing anyone made; ignore it.
-    (value.is_finite() && value.abs() < 1e7).then(|| value.round() as i64)
-}
-
-fn bounds(attrs: &HashMap<String, String>) -> Option<Bounds> {
-    Some(Bounds {
-        x: coordinate(attrs, "x")?,
-        y: coordinate(attrs, "y")?,
-        width: coordinate(attrs, "width")?,
-        height: coordinate(attrs, "height")?,
-    })
 }
 
 fn attributes(e: &BytesStart<'_>) -> Result<HashMap<String, String>, ReadError> {
