@@ -209,3 +209,62 @@ fn an_open_sub_process_the_refinement_moves_is_drawn_collapsed_with_its_content_
         .iter()
         .any(|w| w.contains("Sub_Pick is now drawn collapsed")));
 }
+
+const COLLABORATION: &str =
+    include_str!("../../conformance/foreign/camunda_orders_collaboration.bpmn");
+
+#[test]
+fn the_other_pools_and_message_flows_of_a_collaboration_stay_as_they_were() {
+    let refined = engine::refine(
+        COLLABORATION,
+        "Add a step to pack the goods after Check stock.",
+    )
+    .expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    let xml = &refined.bpmn_xml;
+    for original in [
+        r#"<bpmn:process id="Process_Customer" name="Customer" isExecutable="false">"#,
+        r#"<bpmn:participant id="Participant_Customer" name="Customer" processRef="Process_Customer" />"#,
+        r#"<bpmn:messageFlow id="Message_Order" name="Order" sourceRef="Task_Send_Order" targetRef="Start_Shop" />"#,
+        r#"<bpmndi:BPMNShape id="Task_Send_Order_di" bpmnElement="Task_Send_Order"><dc:Bounds x="270" y="100" width="100" height="80" /></bpmndi:BPMNShape>"#,
+        r#"<bpmndi:BPMNEdge id="Message_Invoice_di" bpmnElement="Message_Invoice">"#,
+    ] {
+        assert!(xml.contains(original), "{original} was not kept");
+    }
+    // The refined pool keeps its participant's id, which the message flows name.
+    assert!(
+        xml.contains(
+            r#"<bpmn:participant id="Participant_Shop" name="Shop" processRef="Process_Shop" />"#
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"<bpmn:collaboration id="Collaboration_Orders">"#));
+    assert_eq!(xml.matches(r#"bpmnElement="Participant_Shop""#).count(), 1);
+    let back = reader::read(xml).expect("reads");
+    assert_eq!(back.model.id, "Process_Shop");
+    let pool = back.layout.pool.expect("the refined pool is drawn");
+    for b in back.layout.nodes.values() {
+        assert!(
+            b.x >= pool.x
+                && b.right() <= pool.right()
+                && b.y >= pool.y
+                && b.bottom() <= pool.bottom(),
+            "{b:?} is outside {pool:?}"
+        );
+    }
+    assert!(refined.warnings.iter().any(
+        |w| w == "process Process_Customer is another pool, not refined; it is kept as it was"
+    ));
+}
+
+#[test]
+fn a_message_flow_goes_with_the_task_it_left() {
+    let refined = engine::refine(COLLABORATION, "Remove Send invoice.").expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    assert!(!refined.bpmn_xml.contains("Message_Invoice"));
+    assert!(refined.bpmn_xml.contains(r#"id="Message_Order""#));
+    assert!(refined
+        .warnings
+        .iter()
+        .any(|w| w == "Message_Invoice was removed with Task_Invoice, which it connected"));
+}

@@ -1,7 +1,7 @@
 //! What a refinement carries over from a source diagram without modeling it: text annotations,
-//! associations and groups, data objects and stores, root elements such as messages, the
-//! content of sub-processes, and the shapes that draw them. They are copied through exactly as
-//! the source wrote them.
+//! associations and groups, data objects and stores, root elements such as messages, the other
+//! pools of a collaboration with their message flows, the content of sub-processes, and the
+//! shapes that draw them. They are copied through exactly as the source wrote them.
 
 use std::collections::HashSet;
 
@@ -33,6 +33,10 @@ pub enum Place {
     /// A `BPMNDiagram` after the first: the inside of a collapsed sub-process, on a plane of its
     /// own. Its id is that sub-process's.
     Diagram,
+    /// Another pool of the collaboration.
+    Participant,
+    /// A message flow of the collaboration.
+    MessageFlow,
 }
 
 impl Place {
@@ -48,9 +52,17 @@ impl Place {
                 Some(Place::FlowElement)
             }
             ("process", "textAnnotation" | "association" | "group") => Some(Place::Artifact),
+            ("collaboration", "participant") => Some(Place::Participant),
+            ("collaboration", "messageFlow") => Some(Place::MessageFlow),
             ("BPMNPlane", "BPMNShape" | "BPMNEdge") => Some(Place::Drawing),
             _ => None,
         }
+    }
+
+    /// Whether an element kept here is copied whole, so that the reader leaves its inside alone.
+    /// Shapes and participants are also read: for the drawing, and for the pool's name.
+    pub fn copies_whole(self) -> bool {
+        !matches!(self, Place::Drawing | Place::Participant)
     }
 }
 
@@ -61,8 +73,11 @@ pub struct KeptElement {
     pub id: String,
     /// The element as the source wrote it.
     pub xml: String,
-    /// Flow elements it connects (an association's ends): it stays only while they do.
+    /// Flow elements it connects (an association's or message flow's ends): it stays only
+    /// while they do.
     pub connects: Vec<String>,
+    /// Ids inside it (another pool's process holds its own nodes), whose shapes go with it.
+    pub contains: Vec<String>,
 }
 
 /// What a sub-process holds. The process model treats a sub-process as one activity; what is
@@ -85,6 +100,10 @@ pub struct Kept {
     pub namespaces: Vec<(String, String)>,
     pub elements: Vec<KeptElement>,
     pub sub_processes: Vec<SubProcessContent>,
+    /// The source's ids for its collaboration and for the pool of the refined process, which
+    /// kept message flows and shapes may name.
+    pub collaboration_id: Option<String>,
+    pub participant_id: Option<String>,
     /// Why nothing can be kept, when the source's prefixes clash with the compiler's.
     pub clash: Option<String>,
 }
@@ -126,11 +145,13 @@ impl Kept {
             .map(|n| n.id.as_str())
             .chain(model.flows.iter().map(|f| f.id.as_str()))
             .chain(model.lanes.iter().map(|l| l.id.as_str()))
+            .chain(self.participant_id.iter().map(String::as_str))
             .chain(
                 self.elements
                     .iter()
                     .filter(|e| !matches!(e.place, Place::Drawing | Place::Diagram))
-                    .map(|e| e.id.as_str()),
+                    .flat_map(|e| std::iter::once(&e.id).chain(&e.contains))
+                    .map(String::as_str),
             )
             .collect();
         let mut elements = Vec::new();
@@ -187,7 +208,7 @@ impl Kept {
         let kept_ids: HashSet<String> = elements
             .iter()
             .filter(|e| e.place != Place::Diagram)
-            .map(|e| e.id.clone())
+            .flat_map(|e| std::iter::once(&e.id).chain(&e.contains).cloned())
             .chain(
                 sub_processes
                     .iter()
@@ -204,6 +225,8 @@ impl Kept {
             namespaces: self.namespaces.clone(),
             elements,
             sub_processes,
+            collaboration_id: self.collaboration_id.clone(),
+            participant_id: self.participant_id.clone(),
             clash: None,
         };
         (kept, warnings)
@@ -230,7 +253,13 @@ impl Kept {
                 drawings.join("\n      ")
             ),
             connects: Vec::new(),
+            contains: Vec::new(),
         }
+    }
+
+    /// Whether the compiled document needs a collaboration: for lanes, or for other pools.
+    pub fn has_other_pools(&self) -> bool {
+        self.at(Place::Participant).next().is_some()
     }
 
     pub fn content_of(&self, sub_process: &str) -> Option<&SubProcessContent> {
@@ -249,6 +278,7 @@ mod tests {
             id: id.into(),
             xml: format!("<x id=\"{id}\"/>"),
             connects: connects.iter().map(|c| (*c).to_owned()).collect(),
+            contains: Vec::new(),
         }
     }
 

@@ -402,6 +402,19 @@ fn place(model: &ProcessModel, out: &Layout, id: &str, lane: Option<Bounds>) -> 
 /// Lanes reach as far right as the rightmost shape, all to the same edge, and the pool holds them.
 fn widen_containers(out: &mut Layout) {
     if out.lanes.is_empty() {
+        // A pool without lanes (one of several in a collaboration) grows around what was added.
+        if let Some(pool) = out.pool.as_mut() {
+            for b in out.nodes.values() {
+                let (right, bottom) = (
+                    pool.right().max(b.right() + 40),
+                    pool.bottom().max(b.bottom() + 40),
+                );
+                pool.x = pool.x.min(b.x - 40);
+                pool.y = pool.y.min(b.y - 40);
+                pool.width = right - pool.x;
+                pool.height = bottom - pool.y;
+            }
+        }
         return;
     }
     let right = out

@@ -27,8 +27,16 @@ pub fn compile_with(model: &ProcessModel, layout: &Layout) -> String {
 pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> String {
     let mut x = String::with_capacity(8 * 1024);
     let has_lanes = !model.lanes.is_empty();
-    let collaboration_id = format!("Collaboration_{}", model.id);
-    let participant_id = format!("Participant_{}", model.id);
+    // A pool is drawn for lanes, and when the source's collaboration has other pools.
+    let has_pool = has_lanes || kept.has_other_pools();
+    let collaboration_id = kept
+        .collaboration_id
+        .clone()
+        .unwrap_or_else(|| format!("Collaboration_{}", model.id));
+    let participant_id = kept
+        .participant_id
+        .clone()
+        .unwrap_or_else(|| format!("Participant_{}", model.id));
     let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
         x,
@@ -41,7 +49,7 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
         env!("CARGO_PKG_VERSION")
     );
     write_kept(&mut x, kept, Place::Root, "  ");
-    if has_lanes {
+    if has_pool {
         let _ = writeln!(
             x,
             r#"  <bpmn:collaboration id="{}">"#,
@@ -59,6 +67,8 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
             }),
             esc(&model.id)
         );
+        write_kept(&mut x, kept, Place::Participant, "    ");
+        write_kept(&mut x, kept, Place::MessageFlow, "    ");
         let _ = writeln!(x, "  </bpmn:collaboration>");
     }
     let _ = writeln!(
@@ -125,7 +135,7 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
     write_kept(&mut x, kept, Place::Artifact, "    ");
     let _ = writeln!(x, "  </bpmn:process>");
 
-    let plane_element = if has_lanes {
+    let plane_element = if has_pool {
         &collaboration_id
     } else {
         &model.id
@@ -141,7 +151,10 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
         esc(&model.id),
         esc(plane_element)
     );
-    if let Some(pool) = layout.pool {
+    if let Some(pool) = layout
+        .pool
+        .or_else(|| has_pool.then(|| enclosing(layout)).flatten())
+    {
         shape(&mut x, &participant_id, pool, HORIZONTAL, None);
         for lane in &model.lanes {
             if let Some(b) = layout.lanes.get(&lane.id) {
@@ -203,6 +216,21 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
     write_kept(&mut x, kept, Place::Diagram, "  ");
     let _ = writeln!(x, "</bpmn:definitions>");
     x
+}
+
+/// A pool around every shape, for a process drawn without one whose collaboration needs it.
+fn enclosing(layout: &Layout) -> Option<Bounds> {
+    let shapes = layout.nodes.values();
+    let left = shapes.clone().map(|b| b.x).min()? - 30 - super::layout::POOL_HEADER;
+    let top = shapes.clone().map(|b| b.y).min()? - 40;
+    let right = shapes.clone().map(Bounds::right).max()? + 40;
+    let bottom = shapes.map(Bounds::bottom).max()? + 50;
+    Some(Bounds {
+        x: left,
+        y: top,
+        width: right - left,
+        height: bottom - top,
+    })
 }
 
 const HORIZONTAL: &str = r#" isHorizontal="true""#;

@@ -39,6 +39,10 @@ pub(super) struct Copier<'x> {
     xml: &'x str,
     capture: Option<Capture>,
     sub_process: Option<SubProcessCapture>,
+    /// The `<process>` being read, copied too in case it turns out to be another pool's.
+    process: Option<Capture>,
+    /// Every process as the source wrote it, by id.
+    pub(super) processes: Vec<KeptElement>,
     /// Root elements, drawings and further diagrams; a process's own are kept with it.
     outside: Vec<KeptElement>,
 }
@@ -49,6 +53,8 @@ impl<'x> Copier<'x> {
             xml,
             capture: None,
             sub_process: None,
+            process: None,
+            processes: Vec::new(),
             outside: Vec::new(),
         }
     }
@@ -64,6 +70,23 @@ impl<'x> Copier<'x> {
         warnings: &mut Vec<String>,
         processes: &mut [ProcessInProgress],
     ) -> bool {
+        if let Some(process) = self.process.as_mut() {
+            if let Some(id) = tag.attrs.get("id") {
+                process.element.contains.push(id.clone());
+            }
+        } else if tag.local == "process" && tag.parent == "definitions" && !tag.is_empty {
+            self.process = Some(Capture {
+                element: KeptElement {
+                    place: Place::Root,
+                    id: tag.attrs.get("id").cloned().unwrap_or_default(),
+                    xml: String::new(),
+                    connects: Vec::new(),
+                    contains: Vec::new(),
+                },
+                start: tag.start,
+                depth: tag.depth,
+            });
+        }
         if let Some(sub) = self.sub_process.as_mut() {
             if let Some(id) = tag.attrs.get("id") {
                 sub.content.contains.push(id.clone());
@@ -105,9 +128,10 @@ impl<'x> Copier<'x> {
                 xml: String::new(),
                 connects: ["sourceRef", "targetRef"]
                     .iter()
-                    .filter(|_| tag.local == "association")
+                    .filter(|_| matches!(tag.local, "association" | "messageFlow"))
                     .filter_map(|a| tag.attrs.get(*a).cloned())
                     .collect(),
+                contains: Vec::new(),
             };
             if matches!(place, Place::FlowElement | Place::Artifact) {
                 warnings.push(format!(
@@ -159,13 +183,22 @@ impl<'x> Copier<'x> {
         if self.capture.as_ref().is_some_and(|c| c.depth == depth) {
             self.finish(end, processes);
         }
+        if self.process.as_ref().is_some_and(|c| c.depth == depth) {
+            if let Some(Capture {
+                mut element, start, ..
+            }) = self.process.take()
+            {
+                element.xml = slice(self.xml, start, end).trim().to_owned();
+                self.processes.push(element);
+            }
+        }
     }
 
     /// Whether the reader is inside an element copied whole, whose text is not the model's.
     pub(super) fn copying_whole(&self) -> bool {
         self.capture
             .as_ref()
-            .is_some_and(|c| c.element.place != Place::Drawing)
+            .is_some_and(|c| c.element.place.copies_whole())
     }
 
     /// Root elements, then drawings and further diagrams.

@@ -12,7 +12,7 @@ use quick_xml::Reader;
 mod copier;
 mod drawing;
 
-use super::kept::{Kept, KeptElement, SubProcessContent};
+use super::kept::{Kept, KeptElement, Place, SubProcessContent};
 use super::layout::Layout;
 use super::model::{EventTrigger, Flow, Lane, Node, NodeKind, ProcessModel, TaskKind};
 use super::writer::BPMN_NS;
@@ -77,6 +77,7 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
     let mut processes: Vec<ProcessInProgress> = Vec::new();
     let mut participant_names: HashMap<String, String> = HashMap::new();
     let mut participant_ids: HashMap<String, String> = HashMap::new();
+    let mut collaboration_id: Option<String> = None;
     let mut drawing = DrawingInProgress::default();
     let mut stack: Vec<String> = Vec::new();
     let mut saw_definitions = false;
@@ -177,6 +178,7 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                             name: attrs.get("name").cloned().unwrap_or_default(),
                             ..Default::default()
                         }),
+                        "collaboration" => collaboration_id = attrs.get("id").cloned(),
                         "participant" => {
                             if let (Some(p), Some(name)) =
                                 (attrs.get("processRef"), attrs.get("name"))
@@ -355,12 +357,19 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
     let Some(main) = processes.next() else {
         return Err(ReadError::NotBpmn("the document has no <process>".into()));
     };
-    for other in processes.filter(|p| !p.nodes.is_empty()) {
+    // The other pools stay as the source wrote them, with their own participants and message
+    // flows; the refined process keeps its participant's id, which they may name.
+    let other_processes: Vec<KeptElement> = std::mem::take(&mut copier.processes)
+        .into_iter()
+        .filter(|p| p.id != main.id)
+        .collect();
+    for other in processes {
         diagram.warnings.push(format!(
-            "only the largest pool is refined; process {} is left out",
+            "process {} is another pool, not refined; it is kept as it was",
             other.id
         ));
     }
+    let main_participant = participant_ids.get(&main.id).cloned();
     let mut model = ProcessModel {
         name: participant_names
             .get(&main.id)
@@ -400,9 +409,18 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
         })
         .collect();
     // Root elements first, then the process's own, then drawings and further diagrams.
-    let (root, drawings) = copier.into_outside();
-    diagram.kept.elements = root.into_iter().chain(main.kept).chain(drawings).collect();
-    diagram.layout = drawing.layout_of(&model, participant_ids.get(&model.id));
+    let (root, rest) = copier.into_outside();
+    diagram.kept.elements = root
+        .into_iter()
+        .chain(other_processes)
+        .chain(main.kept)
+        .chain(rest.into_iter().filter(|e| {
+            !(e.place == Place::Participant && Some(&e.id) == main_participant.as_ref())
+        }))
+        .collect();
+    diagram.layout = drawing.layout_of(&model, main_participant.as_ref());
+    diagram.kept.participant_id = main_participant;
+    diagram.kept.collaboration_id = collaboration_id;
     diagram.model = model;
     Ok(diagram)
 }
