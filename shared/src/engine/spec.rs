@@ -49,6 +49,9 @@ pub struct NodeSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlowSpec {
+    /// Optional. A flow without a usable id of its own (missing, or taken by a node or another
+    /// flow) is numbered by procmap, since no reader of the diagram ever sees flow ids.
+    #[serde(default)]
     pub id: String,
     /// Id of the node the flow leaves.
     pub source: String,
@@ -173,7 +176,32 @@ pub fn is_valid_id(id: &str) -> bool {
 
 impl ProcessSpec {
     /// Checks every id and reference, and converts. Problems name what is wrong, for repair.
-    pub fn into_model(self) -> Result<ProcessModel, Vec<Problem>> {
+    /// Gives every flow whose id is missing, malformed or already taken a fresh `Flow_n`.
+    /// Language models often reuse a node's id for the flow that leaves it; that is no reason to
+    /// spend a repair round.
+    fn number_flows(&mut self) {
+        let mut taken: HashSet<String> = self
+            .lanes
+            .iter()
+            .map(|l| l.id.clone())
+            .chain(self.nodes.iter().map(|n| n.id.clone()))
+            .collect();
+        let mut next = 1;
+        for flow in &mut self.flows {
+            if is_valid_id(&flow.id) && !taken.contains(&flow.id) {
+                taken.insert(flow.id.clone());
+                continue;
+            }
+            while taken.contains(&format!("Flow_{next}")) {
+                next += 1;
+            }
+            flow.id = format!("Flow_{next}");
+            taken.insert(flow.id.clone());
+        }
+    }
+
+    pub fn into_model(mut self) -> Result<ProcessModel, Vec<Problem>> {
+        self.number_flows();
         let mut problems = Vec::new();
         let mut seen = HashSet::new();
         let mut problem = |code: &'static str, element: &str, message: String| {
@@ -361,5 +389,26 @@ mod tests {
             .map(|p| p.code)
             .collect();
         assert_eq!(codes, ["invalid_id", "duplicate_id", "dangling_reference"]);
+    }
+
+    #[test]
+    fn flows_without_a_usable_id_of_their_own_are_numbered() {
+        // As Qwen2.5-Coder answered: each flow named after the node it leaves, one with none.
+        let spec: ProcessSpec = serde_json::from_value(serde_json::json!({
+            "name": "p",
+            "nodes": [
+                {"id": "start", "type": "start_event"},
+                {"id": "work", "type": "task", "name": "Do work"},
+                {"id": "end", "type": "end_event"}
+            ],
+            "flows": [
+                {"id": "start", "source": "start", "target": "work"},
+                {"source": "work", "target": "end"}
+            ]
+        }))
+        .expect("parses without flow ids");
+        let model = spec.into_model().expect("valid once numbered");
+        let ids: Vec<&str> = model.flows.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["Flow_1", "Flow_2"]);
     }
 }
