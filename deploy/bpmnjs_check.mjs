@@ -3,7 +3,7 @@
 // either reports, one line per file that has any, and exits 1 when some file has one.
 //
 //   node deploy/bpmnjs_check.mjs TOOLS_DIR FILE...
-import { register } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,10 +23,11 @@ export async function resolve(specifier, context, next) {
 
 const [tools, ...files] = process.argv.slice(2);
 const load = (path) => import(pathToFileURL(resolve(tools, 'node_modules', path)).href);
-// The parser bpmn-js itself depends on, where npm nested it under bpmn-js.
-const moddle = await load('bpmn-js/node_modules/bpmn-moddle/dist/index.js')
-  .catch(() => load('bpmn-moddle/dist/index.js'));
-const BpmnModdle = moddle.default ?? moddle.BpmnModdle;
+// The parser bpmn-js itself depends on, found the way bpmn-js finds it (npm may nest it or not).
+const fromBpmnJs = createRequire(resolve(tools, 'node_modules', 'bpmn-js', 'package.json'));
+const moddle = await import(pathToFileURL(fromBpmnJs.resolve('bpmn-moddle')).href);
+const BpmnModdle = [moddle.default, moddle.default?.default, moddle.BpmnModdle]
+  .find((candidate) => typeof candidate === 'function');
 const { default: BpmnTreeWalker } = await load('bpmn-js/lib/import/BpmnTreeWalker.js');
 
 let failed = 0;
