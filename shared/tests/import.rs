@@ -268,3 +268,28 @@ fn a_message_flow_goes_with_the_task_it_left() {
         .iter()
         .any(|w| w == "Message_Invoice was removed with Task_Invoice, which it connected"));
 }
+
+#[test]
+fn a_boundary_event_is_refused_by_name_not_as_a_dangling_reference() {
+    let with_timer = CAMUNDA.replace(
+        r#"    <bpmn2:sequenceFlow id="f1""#,
+        r#"    <bpmn2:boundaryEvent id="Timer_Resolve" attachedToRef="Task_Resolve"><bpmn2:outgoing>f_timeout</bpmn2:outgoing><bpmn2:timerEventDefinition id="TimerDef_1" /></bpmn2:boundaryEvent>
+    <bpmn2:sequenceFlow id="f_timeout" sourceRef="Timer_Resolve" targetRef="End_Ticket" />
+    <bpmn2:sequenceFlow id="f1""#,
+    );
+    let problems = validate::validate(&with_timer);
+    assert!(
+        problems.iter().any(|p| p.code == "unsupported_element"
+            && p.element.as_deref() == Some("Timer_Resolve")
+            && p.is_structural()),
+        "{problems:?}"
+    );
+    assert!(!problems.iter().any(|p| p.code == "dangling_reference"));
+    let error = engine::refine(&with_timer, "Rename Triage ticket to Sort ticket.")
+        .expect_err("not refinable yet");
+    assert_eq!(error.code(), "invalid_source");
+    assert!(
+        error.to_string().contains("boundaryEvent Timer_Resolve"),
+        "{error}"
+    );
+}

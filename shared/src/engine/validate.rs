@@ -33,7 +33,11 @@ impl Problem {
     pub fn is_structural(&self) -> bool {
         matches!(
             self.code,
-            "unreadable" | "duplicate_id" | "dangling_reference" | "empty_process"
+            "unreadable"
+                | "duplicate_id"
+                | "dangling_reference"
+                | "empty_process"
+                | "unsupported_element"
         )
     }
 }
@@ -71,7 +75,16 @@ pub fn validate_diagram(diagram: &Diagram) -> Vec<Problem> {
     let node_ids: HashSet<&str> = model.nodes.iter().map(|n| n.id.as_str()).collect();
     for f in &model.flows {
         for (end, r) in [("sourceRef", &f.source), ("targetRef", &f.target)] {
-            if !node_ids.contains(r.as_str()) {
+            if let Some(kind) = diagram.unsupported_nodes.get(r) {
+                problems.push(Problem::new(
+                    "unsupported_element",
+                    Some(r),
+                    format!(
+                        "flow {} joins the {kind} {r}, and procmap cannot refine a process with a {kind} yet",
+                        f.id
+                    ),
+                ));
+            } else if !node_ids.contains(r.as_str()) {
                 problems.push(Problem::new(
                     "dangling_reference",
                     Some(&f.id),

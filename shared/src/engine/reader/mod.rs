@@ -38,6 +38,9 @@ pub struct Diagram {
     pub edges: HashSet<String>,
     /// `default` attributes that name a flow: (gateway, flow).
     pub defaults: Vec<(String, String)>,
+    /// Flow nodes of kinds the model cannot hold (boundary events), by id, so that a flow
+    /// leaving one is reported for what it is rather than as a dangling reference.
+    pub unsupported_nodes: HashMap<String, String>,
     /// Where the source drew the model's nodes, flows, lanes and pool, so that a refinement can
     /// leave what it does not touch where it was.
     pub layout: Layout,
@@ -269,6 +272,11 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                                     })
                                     .map(|owner| format!(" inside {owner}"))
                                     .unwrap_or_default();
+                                if local == "boundaryEvent" {
+                                    if let Some(id) = attrs.get("id") {
+                                        diagram.unsupported_nodes.insert(id.clone(), local.clone());
+                                    }
+                                }
                                 diagram.warnings.push(format!(
                                     "<{local}>{}{owner} is not part of the process model and is not kept",
                                     attrs.get("id").map(|id| format!(" {id}")).unwrap_or_default()
