@@ -66,8 +66,10 @@ impl Place {
     }
 }
 
+/// One element copied through whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeptElement {
+    /// Where it goes in the compiled document.
     pub place: Place,
     /// The element's id; for a drawing, the id of the element it draws.
     pub id: String,
@@ -98,7 +100,9 @@ pub struct SubProcessContent {
 pub struct Kept {
     /// Namespace declarations of the source's `<definitions>` beyond the compiler's own.
     pub namespaces: Vec<(String, String)>,
+    /// Everything copied through whole, in document order within each place.
     pub elements: Vec<KeptElement>,
+    /// What each sub-process holds, by the sub-process's id.
     pub sub_processes: Vec<SubProcessContent>,
     /// The source's ids for its collaboration and for the pool of the refined process, which
     /// kept message flows and shapes may name.
