@@ -11,30 +11,9 @@ use crate::{helpers::*, processes::*};
 #[tokio::test]
 async fn two_api_processes_and_a_worker_process_serve_the_seed_example() {
     let env = Environment::new().await;
-    let (port_a, port_b) = (free_port(), free_port());
-    let base_a = format!("http://127.0.0.1:{port_a}");
-    let base_b = format!("http://127.0.0.1:{port_b}");
-    let _api_a = spawn(
-        &env,
-        "procmap-api",
-        &["serve"],
-        &[
-            ("PROCMAP_BIND", &format!("127.0.0.1:{port_a}")),
-            ("PROCMAP_PUBLIC_BASE_URL", &base_a),
-        ],
-    );
-    let _api_b = spawn(
-        &env,
-        "procmap-api",
-        &["serve"],
-        &[
-            ("PROCMAP_BIND", &format!("127.0.0.1:{port_b}")),
-            ("PROCMAP_PUBLIC_BASE_URL", &base_b),
-        ],
-    );
     let client = reqwest::Client::new();
-    wait_ready(&client, &base_a).await;
-    wait_ready(&client, &base_b).await;
+    let (_api_a, base_a) = spawn_api(&env, &client).await;
+    let (_api_b, base_b) = spawn_api(&env, &client).await;
     let pool = db::pool(&env.database_url, 2).expect("pool");
     let key = keys::create(
         &pool,

@@ -17,7 +17,7 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-pub fn free_port() -> u16 {
+fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -36,7 +36,7 @@ pub fn spawn(env: &Environment, name: &str, args: &[&str], extra: &[(&str, &str)
         .expect("spawn binary")
 }
 
-pub async fn wait_ready(client: &reqwest::Client, base: &str) {
+async fn wait_ready(client: &reqwest::Client, base: &str) {
     for _ in 0..150 {
         if client
             .get(format!("{base}/readyz"))
@@ -49,4 +49,22 @@ pub async fn wait_ready(client: &reqwest::Client, base: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{base} never became ready");
+}
+
+/// Starts `procmap-api serve` on a free port and waits until it is ready. Answers the process,
+/// which stops when dropped, and its base URL.
+pub async fn spawn_api(env: &Environment, client: &reqwest::Client) -> (Child, String) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let api = spawn(
+        env,
+        "procmap-api",
+        &["serve"],
+        &[
+            ("PROCMAP_BIND", &format!("127.0.0.1:{port}")),
+            ("PROCMAP_PUBLIC_BASE_URL", &base),
+        ],
+    );
+    wait_ready(client, &base).await;
+    (api, base)
 }

@@ -29,8 +29,6 @@ async fn a_real_model_gives_valid_diagrams_or_clean_failures_with_usage_recorded
     let base_url = std::env::var("PROCMAP_TEST_LLM_BASE_URL")
         .expect("PROCMAP_TEST_LLM_BASE_URL (deploy/real_model.sh sets it)");
     let env = Environment::new().await;
-    let port = free_port();
-    let api = format!("http://127.0.0.1:{port}");
     let repair_rounds = REPAIR_ROUNDS.to_string();
     let llm = [
         ("PROCMAP_LLM_PROVIDER", "openai"),
@@ -41,18 +39,9 @@ async fn a_real_model_gives_valid_diagrams_or_clean_failures_with_usage_recorded
         ("PROCMAP_LLM_TIMEOUT_SECS", "600"),
         ("PROCMAP_JOB_LEASE_SECS", "1800"),
     ];
-    let _api = spawn(
-        &env,
-        "procmap-api",
-        &["serve"],
-        &[
-            ("PROCMAP_BIND", &format!("127.0.0.1:{port}")),
-            ("PROCMAP_PUBLIC_BASE_URL", &api),
-        ],
-    );
-    let _worker = spawn(&env, "procmap-worker", &[], &llm);
     let client = reqwest::Client::new();
-    wait_ready(&client, &api).await;
+    let (_api, api) = spawn_api(&env, &client).await;
+    let _worker = spawn(&env, "procmap-worker", &[], &llm);
     // A live key: test-mode keys always use the builtin modeler.
     let pool = db::pool(&env.database_url, 2).expect("pool");
     let key = keys::create(

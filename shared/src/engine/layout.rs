@@ -217,23 +217,40 @@ pub fn layout(model: &ProcessModel) -> Layout {
         );
     }
 
+    route_flows(model, &mut layout, &back_edges, None);
+    layout
+}
+
+/// Routes every flow between its placed ends. A flow drawn in `previous` keeps that route while
+/// both its ends still touch the shapes they join.
+fn route_flows(
+    model: &ProcessModel,
+    layout: &mut Layout,
+    back_edges: &HashSet<&str>,
+    previous: Option<&HashMap<String, Vec<(i64, i64)>>>,
+) {
     let lowest = layout.nodes.values().map(Bounds::bottom).max().unwrap_or(0);
     for f in &model.flows {
         let (Some(s), Some(t)) = (layout.nodes.get(&f.source), layout.nodes.get(&f.target)) else {
             continue;
         };
-        let waypoints = route(
-            model,
-            &f.source,
-            &f.target,
-            *s,
-            *t,
-            back_edges.contains(f.id.as_str()),
-            lowest,
-        );
-        layout.flows.insert(f.id.clone(), waypoints);
+        let kept = previous.and_then(|p| p.get(&f.id)).filter(|points| {
+            points.len() >= 2 && touches(s, points[0]) && touches(t, points[points.len() - 1])
+        });
+        let points = match kept {
+            Some(points) => points.clone(),
+            None => route(
+                model,
+                &f.source,
+                &f.target,
+                *s,
+                *t,
+                back_edges.contains(f.id.as_str()),
+                lowest,
+            ),
+        };
+        layout.flows.insert(f.id.clone(), points);
     }
-    layout
 }
 
 /// Space kept free around a shape placed into an existing drawing.
@@ -297,29 +314,7 @@ pub fn extend(model: &ProcessModel, source: &Layout) -> Layout {
         out.nodes.insert(id.to_owned(), bounds);
     }
     widen_containers(&mut out);
-    let lowest = out.nodes.values().map(Bounds::bottom).max().unwrap_or(0);
-    let back_edges = back_edges(model);
-    for f in &model.flows {
-        let (Some(s), Some(t)) = (out.nodes.get(&f.source), out.nodes.get(&f.target)) else {
-            continue;
-        };
-        let kept = source.flows.get(&f.id).filter(|points| {
-            points.len() >= 2 && touches(s, points[0]) && touches(t, points[points.len() - 1])
-        });
-        let points = match kept {
-            Some(points) => points.clone(),
-            None => route(
-                model,
-                &f.source,
-                &f.target,
-                *s,
-                *t,
-                back_edges.contains(f.id.as_str()),
-                lowest,
-            ),
-        };
-        out.flows.insert(f.id.clone(), points);
-    }
+    route_flows(model, &mut out, &back_edges(model), Some(&source.flows));
     out
 }
 

@@ -184,11 +184,7 @@ impl<'x> Copier<'x> {
             self.finish(end, processes);
         }
         if self.process.as_ref().is_some_and(|c| c.depth == depth) {
-            if let Some(Capture {
-                mut element, start, ..
-            }) = self.process.take()
-            {
-                element.xml = slice(self.xml, start, end).trim().to_owned();
+            if let Some(element) = complete(&mut self.process, self.xml, end) {
                 self.processes.push(element);
             }
         }
@@ -210,18 +206,23 @@ impl<'x> Copier<'x> {
 
     /// Ends the capture at byte `end`, filing the element with its process or with the rest.
     fn finish(&mut self, end: usize, processes: &mut [ProcessInProgress]) {
-        let Some(Capture {
-            mut element, start, ..
-        }) = self.capture.take()
-        else {
+        let Some(element) = complete(&mut self.capture, self.xml, end) else {
             return;
         };
-        element.xml = slice(self.xml, start, end).trim().to_owned();
         match (element.place, processes.last_mut()) {
             (Place::FlowElement | Place::Artifact, Some(process)) => process.kept.push(element),
             _ => self.outside.push(element),
         }
     }
+}
+
+/// Takes a capture out of its slot, with its text up to byte `end`.
+fn complete(slot: &mut Option<Capture>, xml: &str, end: usize) -> Option<KeptElement> {
+    let Capture {
+        mut element, start, ..
+    } = slot.take()?;
+    element.xml = slice(xml, start, end).trim().to_owned();
+    Some(element)
 }
 
 fn slice(xml: &str, start: usize, end: usize) -> &str {
