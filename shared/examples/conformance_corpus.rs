@@ -90,7 +90,7 @@ fn main() -> ExitCode {
         let name = path
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-        for k in 0..7 {
+        for k in 0..FOLLOW_UP_KINDS {
             let follow_up = follow_up(i + k, &source);
             match engine::refine(&source, &follow_up) {
                 Ok(refined) => {
@@ -124,6 +124,8 @@ fn main() -> ExitCode {
     }
 }
 
+const FOLLOW_UP_KINDS: usize = 8;
+
 /// A follow-up of each kind the builtin modeler understands, aimed at the source's own tasks.
 fn follow_up(i: usize, source: &str) -> String {
     let tasks: Vec<String> = reader::read(source)
@@ -141,13 +143,14 @@ fn follow_up(i: usize, source: &str) -> String {
         .or(tasks.first())
         .cloned()
         .unwrap_or_else(|| "the first step".into());
-    match i % 7 {
+    match i % FOLLOW_UP_KINDS {
         0 => "Add an escalation path for urgent cases.".to_owned(),
         1 => format!("Add an approval step before {task}."),
         2 => format!("Add a step to notify the customer after {task}."),
         3 => format!("Add a decision whether the case is complex after {task}."),
         4 => format!("Remove {task}."),
         5 => format!("Rename {task} to Double-check everything."),
+        6 => format!("Add a deadline of 2 days to {task}."),
         _ => format!("Put {task} in lane Quality team."),
     }
 }

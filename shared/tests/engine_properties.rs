@@ -98,7 +98,7 @@ proptest! {
     }
 
     #[test]
-    fn every_understood_follow_up_keeps_the_diagram_valid(steps in steps(), style in style(), pick in 0usize..7, target in 0usize..8) {
+    fn every_understood_follow_up_keeps_the_diagram_valid(steps in steps(), style in style(), pick in 0usize..8, target in 0usize..8) {
         let model = builder::build(&description(steps), style);
         let tasks: Vec<String> = model.nodes.iter().filter(|n| n.kind.is_activity()).map(|n| n.name.clone()).collect();
         let task = &tasks[target % tasks.len()];
@@ -109,6 +109,7 @@ proptest! {
             3 => format!("Add a decision whether the case is complex after {task}."),
             4 => format!("Remove {task}."),
             5 => format!("Rename {task} to Something else."),
+            6 => format!("Add a deadline of 2 days to {task}."),
             _ => format!("Put {task} in lane Quality team."),
         };
         let source = writer::compile(&model);
@@ -127,11 +128,16 @@ proptest! {
                 prop_assert_eq!(after.layout.nodes.get(&node.id), before.layout.nodes.get(&node.id), "{} moved: {}", node.id, follow_up);
             }
         }
-        let shapes: Vec<_> = after.layout.nodes.values().collect();
-        for (i, a) in shapes.iter().enumerate() {
-            for b in &shapes[i + 1..] {
+        // A boundary event sits on its activity's border, so only those two may overlap.
+        let on_border = |a: &str, b: &str| {
+            after.model.node(a).and_then(|n| n.kind.host()) == Some(b)
+                || after.model.node(b).and_then(|n| n.kind.host()) == Some(a)
+        };
+        let shapes: Vec<_> = after.layout.nodes.iter().collect();
+        for (i, (a_id, a)) in shapes.iter().enumerate() {
+            for (b_id, b) in &shapes[i + 1..] {
                 let overlap = a.x < b.right() && b.x < a.right() && a.y < b.bottom() && b.y < a.bottom();
-                prop_assert!(!overlap, "{}: {:?} overlaps {:?}", follow_up, a, b);
+                prop_assert!(!overlap || on_border(a_id, b_id), "{}: {:?} overlaps {:?}", follow_up, a, b);
             }
         }
     }

@@ -1,10 +1,12 @@
 //! Import: diagrams saved by other tools refine with everything the process model cannot
 //! represent copied through as it was, and every such element reported.
 
+use procmap_shared::engine::model::{EventTrigger, NodeKind};
 use procmap_shared::engine::{self, kept::Place, reader, validate};
 
 const SIGNAVIO: &str = include_str!("../../conformance/foreign/signavio_claims.bpmn");
 const CAMUNDA: &str = include_str!("../../conformance/foreign/camunda_tickets.bpmn");
+const DEADLINES: &str = include_str!("../../conformance/foreign/camunda_deadlines.bpmn");
 
 fn kept_ids(xml: &str, place: Place) -> Vec<String> {
     reader::read(xml)
@@ -270,26 +272,95 @@ fn a_message_flow_goes_with_the_task_it_left() {
 }
 
 #[test]
-fn a_boundary_event_is_refused_by_name_not_as_a_dangling_reference() {
-    let with_timer = CAMUNDA.replace(
-        r#"    <bpmn2:sequenceFlow id="f1""#,
-        r#"    <bpmn2:boundaryEvent id="Timer_Resolve" attachedToRef="Task_Resolve"><bpmn2:outgoing>f_timeout</bpmn2:outgoing><bpmn2:timerEventDefinition id="TimerDef_1" /></bpmn2:boundaryEvent>
-    <bpmn2:sequenceFlow id="f_timeout" sourceRef="Timer_Resolve" targetRef="End_Ticket" />
-    <bpmn2:sequenceFlow id="f1""#,
+fn boundary_events_stay_on_their_activity_with_their_paths_and_drawing() {
+    let refined =
+        engine::refine(DEADLINES, "Rename Book payment to Pay supplier.").expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    let before = reader::read(DEADLINES).expect("reads");
+    let after = reader::read(&refined.bpmn_xml).expect("reads");
+    assert_eq!(
+        after.model.node("Timer_Reminder").map(|n| &n.kind),
+        Some(&NodeKind::BoundaryEvent {
+            trigger: EventTrigger::Timer,
+            host: "Task_Approve".into(),
+            interrupting: false
+        })
     );
-    let problems = validate::validate(&with_timer);
+    assert_eq!(
+        after.model.node("Error_Payment").map(|n| &n.kind),
+        Some(&NodeKind::BoundaryEvent {
+            trigger: EventTrigger::Error,
+            host: "Task_Book".into(),
+            interrupting: true
+        })
+    );
+    assert!(refined
+        .bpmn_xml
+        .contains(r#"<bpmn:boundaryEvent id="Timer_Reminder" name="3 days" attachedToRef="Task_Approve" cancelActivity="false">"#));
+    for id in [
+        "Timer_Reminder",
+        "Error_Payment",
+        "Task_Remind",
+        "Task_Refund",
+    ] {
+        assert_eq!(
+            after.layout.nodes[id], before.layout.nodes[id],
+            "{id} moved"
+        );
+    }
+    assert_eq!(after.layout.flows["Flow_6"], before.layout.flows["Flow_6"]);
+    // The timer's duration is the source's, copied through with its definition's id.
+    assert!(refined.bpmn_xml.contains(
+        r#"<bpmn:timerEventDefinition id="TimerEventDefinition_1">
+        <bpmn:timeDuration xsi:type="bpmn:tFormalExpression">P3D</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>"#
+    ));
+    assert!(refined
+        .bpmn_xml
+        .contains(r#"<bpmn:errorEventDefinition id="ErrorEventDefinition_1" />"#));
     assert!(
-        problems.iter().any(|p| p.code == "unsupported_element"
-            && p.element.as_deref() == Some("Timer_Resolve")
-            && p.is_structural()),
+        !refined.warnings.iter().any(|w| w.contains("timeDuration")),
+        "{:?}",
+        refined.warnings
+    );
+}
+
+#[test]
+fn removing_an_activity_removes_its_boundary_events_and_the_paths_only_they_reach() {
+    let refined = engine::refine(DEADLINES, "Remove Approve request.").expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    let after = reader::read(&refined.bpmn_xml).expect("reads");
+    for gone in [
+        "Task_Approve",
+        "Timer_Reminder",
+        "Task_Remind",
+        "End_Reminded",
+    ] {
+        assert!(after.model.node(gone).is_none(), "{gone} is still there");
+    }
+    for kept in ["Task_Book", "Error_Payment", "Task_Refund", "End_Failed"] {
+        assert!(after.model.node(kept).is_some(), "{kept} went too");
+    }
+}
+
+#[test]
+fn a_flow_into_a_boundary_event_or_one_attached_to_nothing_is_reported() {
+    let entered = DEADLINES.replace(
+        r#"sourceRef="Task_Remind" targetRef="End_Reminded""#,
+        r#"sourceRef="Task_Remind" targetRef="Error_Payment""#,
+    );
+    let problems = validate::validate(&entered);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.code == "invalid_boundary_event"
+                && p.element.as_deref() == Some("Error_Payment")),
         "{problems:?}"
     );
-    assert!(!problems.iter().any(|p| p.code == "dangling_reference"));
-    let error = engine::refine(&with_timer, "Rename Triage ticket to Sort ticket.")
-        .expect_err("not refinable yet");
+    let on_nothing =
+        DEADLINES.replace(r#"attachedToRef="Task_Book""#, r#"attachedToRef="Nowhere""#);
+    let error = engine::refine(&on_nothing, "Rename Book payment to Pay supplier.")
+        .expect_err("a boundary event on nothing cannot be refined");
     assert_eq!(error.code(), "invalid_source");
-    assert!(
-        error.to_string().contains("boundaryEvent Timer_Resolve"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("Error_Payment"), "{error}");
 }

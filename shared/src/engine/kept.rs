@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use super::layout::{Bounds, Layout};
-use super::model::ProcessModel;
+use super::model::{EventTrigger, ProcessModel};
 use super::writer::{BPMNDI_NS, BPMN_NS, DC_NS, DI_NS, XSI_NS};
 
 /// The prefixes the compiler binds itself; a source that binds one of them to another namespace
@@ -96,6 +96,16 @@ pub struct SubProcessContent {
     pub expanded_at: Option<Bounds>,
 }
 
+/// An event's definition as the source wrote it: a timer's duration or date, a message's
+/// reference, an error's code. The model knows only the trigger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDefinition {
+    /// The event node's id.
+    pub node: String,
+    pub trigger: EventTrigger,
+    pub xml: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Kept {
     /// Namespace declarations of the source's `<definitions>` beyond the compiler's own.
@@ -104,6 +114,8 @@ pub struct Kept {
     pub elements: Vec<KeptElement>,
     /// What each sub-process holds, by the sub-process's id.
     pub sub_processes: Vec<SubProcessContent>,
+    /// Event definitions, written again for as long as their event keeps its trigger.
+    pub event_definitions: Vec<EventDefinition>,
     /// The source's ids for its collaboration and for the pool of the refined process, which
     /// kept message flows and shapes may name.
     pub collaboration_id: Option<String>,
@@ -136,6 +148,7 @@ impl Kept {
         if let Some(clash) = &self.clash {
             if self.elements.iter().any(|e| e.place != Place::Drawing)
                 || !self.sub_processes.is_empty()
+                || !self.event_definitions.is_empty()
             {
                 warnings.push(format!(
                     "elements outside the process model could not be kept: {clash}"
@@ -225,10 +238,22 @@ impl Kept {
             .iter()
             .filter(|e| e.place == Place::Drawing && kept_ids.contains(&e.id));
         elements.extend(drawings.cloned());
+        // A definition goes with its event, and gives way to a new one when the event is retyped.
+        let event_definitions = self
+            .event_definitions
+            .iter()
+            .filter(|d| {
+                model
+                    .node(&d.node)
+                    .is_some_and(|n| n.kind.trigger() == Some(d.trigger))
+            })
+            .cloned()
+            .collect();
         let kept = Kept {
             namespaces: self.namespaces.clone(),
             elements,
             sub_processes,
+            event_definitions,
             collaboration_id: self.collaboration_id.clone(),
             participant_id: self.participant_id.clone(),
             clash: None,
@@ -268,6 +293,11 @@ impl Kept {
 
     pub fn content_of(&self, sub_process: &str) -> Option<&SubProcessContent> {
         self.sub_processes.iter().find(|c| c.id == sub_process)
+    }
+
+    /// The source's definition of an event, as it wrote it.
+    pub fn definition_of(&self, node: &str) -> Option<&EventDefinition> {
+        self.event_definitions.iter().find(|d| d.node == node)
     }
 }
 

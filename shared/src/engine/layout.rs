@@ -53,6 +53,90 @@ pub fn size_of(kind: &NodeKind) -> (i64, i64) {
 }
 
 pub fn layout(model: &ProcessModel) -> Layout {
+    let grid_model = without_boundary_events(model);
+    let mut layout = place_on_grid(&grid_model);
+    for node in &model.nodes {
+        if let Some(host) = node.kind.host() {
+            let bounds = on_border(&layout, model, host);
+            layout.nodes.insert(node.id.clone(), bounds);
+        }
+    }
+    route_flows(model, &mut layout, &back_edges(&grid_model), None);
+    layout
+}
+
+/// The model the grid is computed for: boundary events sit on their activity's border rather
+/// than in a cell, so the paths they start leave from the activity, after its own flows, and
+/// take the rows below it.
+fn without_boundary_events(model: &ProcessModel) -> ProcessModel {
+    let host_of = |id: &str| model.node(id).and_then(|n| n.kind.host());
+    let (mut flows, exceptional): (Vec<_>, Vec<_>) = model
+        .flows
+        .iter()
+        .cloned()
+        .partition(|f| host_of(&f.source).is_none());
+    flows.extend(exceptional.into_iter().map(|mut f| {
+        f.source = host_of(&f.source).unwrap_or_default().to_owned();
+        f
+    }));
+    ProcessModel {
+        nodes: model
+            .nodes
+            .iter()
+            .filter(|n| n.kind.host().is_none())
+            .cloned()
+            .collect(),
+        flows,
+        ..model.clone()
+    }
+}
+
+/// A free spot for a boundary event on its activity's bottom edge, from the right; when that
+/// edge is full, along the top edge.
+fn on_border(layout: &Layout, model: &ProcessModel, host: &str) -> Bounds {
+    const SIZE: i64 = 36;
+    let Some(h) = layout.nodes.get(host).copied() else {
+        return Bounds {
+            x: ORIGIN_X,
+            y: ORIGIN_Y,
+            width: SIZE,
+            height: SIZE,
+        };
+    };
+    let taken: Vec<Bounds> = model
+        .boundary_events_of(host)
+        .iter()
+        .filter_map(|id| layout.nodes.get(id).copied())
+        .collect();
+    let slots_per_edge = ((h.width - 10) / (SIZE + 10)).max(1);
+    (0..)
+        .map(|slot: i64| {
+            let along = slot % slots_per_edge;
+            let edge_y = if (slot / slots_per_edge) % 2 == 0 {
+                h.bottom()
+            } else {
+                h.y
+            };
+            Bounds {
+                x: h.right() - 10 - SIZE - along * (SIZE + 10),
+                y: edge_y - SIZE / 2,
+                width: SIZE,
+                height: SIZE,
+            }
+        })
+        .take(64)
+        .find(|b| !taken.iter().any(|t| overlap(t, b)))
+        .unwrap_or(Bounds {
+            x: h.right() - 10 - SIZE,
+            y: h.bottom() - SIZE / 2,
+            width: SIZE,
+            height: SIZE,
+        })
+}
+
+/// Places every node of a model without boundary events in its (lane, column, row) cell, and
+/// sizes the lanes and the pool around them.
+fn place_on_grid(model: &ProcessModel) -> Layout {
     let back_edges = back_edges(model);
     let forward = |id: &str| -> Vec<String> {
         model
@@ -216,8 +300,6 @@ pub fn layout(model: &ProcessModel) -> Layout {
             },
         );
     }
-
-    route_flows(model, &mut layout, &back_edges, None);
     layout
 }
 
@@ -284,6 +366,9 @@ pub fn extend(model: &ProcessModel, source: &Layout) -> Layout {
             .copied()
     };
     for node in &model.nodes {
+        if node.kind.host().is_some() {
+            continue;
+        }
         if let Some(b) = source.nodes.get(&node.id) {
             let (cx, cy) = b.centre();
             let in_its_lane = lane_of(&out, &node.id)
@@ -293,28 +378,48 @@ pub fn extend(model: &ProcessModel, source: &Layout) -> Layout {
             }
         }
     }
-    // New nodes in flow order, so that each finds its predecessor already placed.
+    // New nodes in flow order, so that each finds its predecessor already placed. A boundary
+    // event goes once its activity is placed: where the source drew it if the activity has not
+    // moved, else on the activity's border.
     let mut waiting: Vec<&str> = model
         .nodes
         .iter()
         .map(|n| n.id.as_str())
         .filter(|id| !out.nodes.contains_key(*id))
         .collect();
+    let host_of = |id: &str| model.node(id).and_then(|n| n.kind.host());
     while !waiting.is_empty() {
+        let ready = |id: &&str| match host_of(id) {
+            Some(host) => out.nodes.contains_key(host),
+            None => model
+                .incoming(id)
+                .any(|f| out.nodes.contains_key(&f.source)),
+        };
         let next = waiting
             .iter()
-            .position(|id| {
-                model
-                    .incoming(id)
-                    .any(|f| out.nodes.contains_key(&f.source))
-            })
+            .position(ready)
+            .or_else(|| waiting.iter().position(|id| host_of(id).is_none()))
             .unwrap_or(0);
         let id = waiting.remove(next);
-        let bounds = place(model, &out, id, lane_of(&out, id));
+        let bounds = match host_of(id) {
+            Some(host) if out.nodes.get(host) == source.nodes.get(host) => source
+                .nodes
+                .get(id)
+                .copied()
+                .unwrap_or_else(|| on_border(&out, model, host)),
+            Some(host) => on_border(&out, model, host),
+            None => place(model, &out, id, lane_of(&out, id)),
+        };
         out.nodes.insert(id.to_owned(), bounds);
     }
     widen_containers(&mut out);
-    route_flows(model, &mut out, &back_edges(model), Some(&source.flows));
+    let grid_model = without_boundary_events(model);
+    route_flows(
+        model,
+        &mut out,
+        &back_edges(&grid_model),
+        Some(&source.flows),
+    );
     out
 }
 
@@ -437,6 +542,10 @@ fn widen_containers(out: &mut Layout) {
     pool.height = pool.height.max(bottom - pool.y);
 }
 
+fn overlap(a: &Bounds, b: &Bounds) -> bool {
+    a.x < b.right() && b.x < a.right() && a.y < b.bottom() && b.y < a.bottom()
+}
+
 /// Whether a waypoint lies on (or within) a shape's outline, give or take a pixel of rounding.
 fn touches(b: &Bounds, (x, y): (i64, i64)) -> bool {
     x >= b.x - 2 && x <= b.right() + 2 && y >= b.y - 2 && y <= b.bottom() + 2
@@ -463,6 +572,21 @@ fn route(
             (scx, below),
             (tcx, below),
             (tcx, t.bottom()),
+        ];
+    }
+    if model.node(source).is_some_and(|n| n.kind.host().is_some()) {
+        // A boundary event's path leaves downwards, away from the activity it sits on.
+        if tcy > s.bottom() {
+            return vec![(scx, s.bottom()), (scx, tcy), (t.x, tcy)];
+        }
+        let under = s.bottom() + 20;
+        let mid = (s.right() + t.x) / 2;
+        return vec![
+            (scx, s.bottom()),
+            (scx, under),
+            (mid, under),
+            (mid, tcy),
+            (t.x, tcy),
         ];
     }
     if scy == tcy {
@@ -617,6 +741,70 @@ mod tests {
         let pool = after.pool.expect("pool");
         assert!(after.lanes.values().all(|l| l.right() == pool.right()));
         assert_eq!(after.flows.len(), model.flows.len());
+    }
+
+    #[test]
+    fn a_boundary_event_sits_on_its_activitys_bottom_edge_and_its_path_runs_below() {
+        use crate::engine::model::{EventTrigger, TaskKind};
+        let mut model = build(
+            &describe("Receive the order. Approve the order. Ship the order."),
+            OptionStyle::Concise,
+        );
+        let approve = model
+            .nodes
+            .iter()
+            .find(|n| n.name == "Approve order")
+            .map(|n| n.id.clone())
+            .expect("approve");
+        let mut timers = Vec::new();
+        for interrupting in [false, true] {
+            let timer = model.add_node(
+                NodeKind::BoundaryEvent {
+                    trigger: EventTrigger::Timer,
+                    host: approve.clone(),
+                    interrupting,
+                },
+                "2 days",
+                None,
+            );
+            let remind = model.add_node(NodeKind::Task(TaskKind::User), "Remind", None);
+            let end = model.add_node(NodeKind::EndEvent(EventTrigger::None), "", None);
+            model.connect(&timer, &remind, "");
+            model.connect(&remind, &end, "");
+            timers.push((timer, remind));
+        }
+        let placed = layout(&model);
+        let host = placed.nodes[&approve];
+        let (first, second) = (placed.nodes[&timers[0].0], placed.nodes[&timers[1].0]);
+        assert_eq!(first.centre().1, host.bottom());
+        assert!(first.x >= host.x - first.width / 2 && first.right() <= host.right());
+        assert!(!overlap(&first, &second), "two timers share a spot");
+        for (timer, remind) in &timers {
+            let t = placed.nodes[timer];
+            let r = placed.nodes[remind];
+            assert!(
+                r.y > host.bottom() && r.x > host.right(),
+                "the path runs below and on"
+            );
+            let flow = model
+                .flows
+                .iter()
+                .find(|f| &f.source == timer)
+                .expect("flow");
+            let points = &placed.flows[&flow.id];
+            assert_eq!(points[0], (t.centre().0, t.bottom()), "it leaves downwards");
+        }
+        let host_of = |id: &str| model.node(id).and_then(|n| n.kind.host());
+        let ids: Vec<&String> = placed.nodes.keys().collect();
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                let on_border = host_of(a) == Some(b.as_str()) || host_of(b) == Some(a.as_str());
+                assert!(
+                    on_border || !overlap(&placed.nodes[*a], &placed.nodes[*b]),
+                    "{a} overlaps {b}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -38,6 +38,13 @@ pub enum NodeKind {
     EndEvent(EventTrigger),
     IntermediateCatchEvent(EventTrigger),
     IntermediateThrowEvent(EventTrigger),
+    /// An event on the border of an activity (`host`): while the activity runs, the trigger
+    /// starts the event's outgoing path. An interrupting one cancels the activity.
+    BoundaryEvent {
+        trigger: EventTrigger,
+        host: String,
+        interrupting: bool,
+    },
     Task(TaskKind),
     ExclusiveGateway,
     ParallelGateway,
@@ -105,7 +112,28 @@ impl NodeKind {
                 | Self::EndEvent(_)
                 | Self::IntermediateCatchEvent(_)
                 | Self::IntermediateThrowEvent(_)
+                | Self::BoundaryEvent { .. }
         )
+    }
+
+    /// The activity a boundary event sits on.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Self::BoundaryEvent { host, .. } => Some(host),
+            _ => None,
+        }
+    }
+
+    /// What an event waits for or signals; `None` for everything that is not an event.
+    pub fn trigger(&self) -> Option<EventTrigger> {
+        match self {
+            Self::StartEvent(t)
+            | Self::EndEvent(t)
+            | Self::IntermediateCatchEvent(t)
+            | Self::IntermediateThrowEvent(t)
+            | Self::BoundaryEvent { trigger: t, .. } => Some(*t),
+            _ => None,
+        }
     }
 
     pub fn is_activity(&self) -> bool {
@@ -153,7 +181,9 @@ impl ProcessModel {
         let prefix = match &kind {
             NodeKind::StartEvent(_) => "StartEvent",
             NodeKind::EndEvent(_) => "EndEvent",
-            NodeKind::IntermediateCatchEvent(_) | NodeKind::IntermediateThrowEvent(_) => "Event",
+            NodeKind::IntermediateCatchEvent(_)
+            | NodeKind::IntermediateThrowEvent(_)
+            | NodeKind::BoundaryEvent { .. } => "Event",
             NodeKind::Task(_) | NodeKind::SubProcess | NodeKind::Other(_) => "Activity",
             _ => "Gateway",
         };
@@ -224,10 +254,60 @@ impl ProcessModel {
 
     /// Removes a node, joining its predecessors straight to its successors so the process stays
     /// connected. Answers false when there is no such node.
+    ///
+    /// A boundary event has no predecessor to join, so removing one (or the activity it sits
+    /// on) removes the path it starts as well, up to where that path joins the rest of the
+    /// process.
     pub fn remove_node(&mut self, id: &str) -> bool {
-        if self.node(id).is_none() {
+        let Some(node) = self.node(id) else {
             return false;
+        };
+        if node.kind.host().is_some() {
+            self.remove_exception_path(id);
+            return true;
         }
+        let boundaries = self.boundary_events_of(id);
+        self.splice_out(id);
+        for boundary in boundaries {
+            self.remove_exception_path(&boundary);
+        }
+        true
+    }
+
+    /// The ids of the boundary events on an activity.
+    pub fn boundary_events_of(&self, host: &str) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|n| n.kind.host() == Some(host))
+            .map(|n| n.id.clone())
+            .collect()
+    }
+
+    /// Removes a boundary event, and every node that no flow reaches once it is gone.
+    fn remove_exception_path(&mut self, boundary: &str) {
+        let mut doomed = vec![boundary.to_owned()];
+        while let Some(id) = doomed.pop() {
+            if self.node(&id).is_none() {
+                continue;
+            }
+            let successors: Vec<String> = self.outgoing(&id).map(|f| f.target.clone()).collect();
+            doomed.extend(self.boundary_events_of(&id));
+            self.flows.retain(|f| f.source != id && f.target != id);
+            self.nodes.retain(|n| n.id != id);
+            for next in successors {
+                let orphaned = self.incoming(&next).next().is_none()
+                    && self
+                        .node(&next)
+                        .is_some_and(|n| !matches!(n.kind, NodeKind::StartEvent(_)));
+                if orphaned {
+                    doomed.push(next);
+                }
+            }
+        }
+    }
+
+    /// Removes a node that flows pass through, joining its predecessors to its successors.
+    fn splice_out(&mut self, id: &str) {
         let incoming: Vec<Flow> = self.incoming(id).cloned().collect();
         let outgoing: Vec<Flow> = self.outgoing(id).cloned().collect();
         self.flows.retain(|f| f.source != id && f.target != id);
@@ -235,7 +315,7 @@ impl ProcessModel {
         // Keep the incoming flows (their ids, labels and conditions) and re-aim them at the first
         // successor; further successors (the node was a split) are reached from the first predecessor.
         let Some(first_out) = outgoing.first() else {
-            return true;
+            return;
         };
         let first_pred = incoming.first().map(|f| f.source.clone());
         for mut flow in incoming {
@@ -247,7 +327,6 @@ impl ProcessModel {
                 self.connect(&pred, &out.target, &out.name);
             }
         }
-        true
     }
 
     /// The lane of `node`, or the first lane when it has none.
@@ -286,7 +365,16 @@ impl ProcessModel {
             }
         }
         let lane = self.lane_named(lane_name);
-        self.node_mut(node)?.lane = Some(lane.clone());
+        // A boundary event is drawn on its activity, so it sits in the activity's lane.
+        let node = match self.node(node)?.kind.host() {
+            Some(host) => host.to_owned(),
+            None => node.to_owned(),
+        };
+        for id in self.boundary_events_of(&node).into_iter().chain([node]) {
+            if let Some(n) = self.node_mut(&id) {
+                n.lane = Some(lane.clone());
+            }
+        }
         Some(lane)
     }
 

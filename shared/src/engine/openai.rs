@@ -95,14 +95,15 @@ reachable from the start and can reach an end; tasks are named verb-first (\"Rev
 or inclusive gateway is named as a question and each outgoing flow has a label and a condition, except one flow \
 marked is_default; branches split by an exclusive gateway are joined by an exclusive gateway, branches split by a \
 parallel gateway by a parallel gateway; ids start with a letter and use only letters, digits, _, - and .; when \
-there are lanes, every node names its lane.";
+there are lanes, every node names its lane; a deadline or failure while a task runs is a boundary event (timer_boundary_event, error_boundary_event, ...) with attached_to naming the task, no incoming flow, and an outgoing flow to its own path.";
 
 fn style_instruction(style: OptionStyle) -> &'static str {
     match style {
         OptionStyle::Concise => "Model the process as described, concisely, without lanes.",
         OptionStyle::WithExceptionHandling => {
             "Model the process without lanes and with exception handling: add checks where things can go wrong, \
-             and give each failure its own path to an error end event (type error_end_event)."
+             and give each failure its own path to an error end event (type error_end_event). Where a task can \
+             overrun or fail while it runs, attach a timer or error boundary event to it."
         }
         OptionStyle::LanePerActor => {
             "Model the process with one lane per actor or role, every node in the lane of who performs it."

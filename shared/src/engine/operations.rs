@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{
-    model::{Flow, ProcessModel},
+    model::{Flow, NodeKind, ProcessModel},
     spec::{is_valid_id, NodeType},
     validate::Problem,
 };
@@ -28,8 +28,15 @@ pub enum Operation {
         name: String,
         #[serde(default)]
         lane: Option<String>,
+        /// Boundary events only: the id of the task or sub-process the event sits on.
+        #[serde(default)]
+        attached_to: Option<String>,
+        /// Boundary events only: false when the activity goes on after the event fires.
+        #[serde(default = "yes")]
+        interrupting: bool,
     },
-    /// Removes a node, joining its predecessors to its successors.
+    /// Removes a node, joining its predecessors to its successors. Removing a boundary event, or
+    /// the activity it sits on, removes the path the event starts.
     RemoveNode {
         id: String,
     },
@@ -70,6 +77,10 @@ pub enum Operation {
         id: String,
         lane: String,
     },
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The JSON Schema of [`EditPlan`], for structured output.
@@ -116,15 +127,24 @@ fn apply_one(model: &mut ProcessModel, operation: &Operation) -> Result<(), Stri
             node_type,
             name,
             lane,
+            attached_to,
+            interrupting,
         } => {
             fresh(model, id)?;
-            let lane = match lane {
-                Some(name) => Some(model.lane_named(name)),
-                None => model.lanes.first().map(|l| l.id.clone()),
+            let kind = node_type.kind(attached_to.as_deref(), *interrupting);
+            let lane = match (kind.host(), lane) {
+                (Some(host), _) => {
+                    let host = model.node(host).ok_or_else(|| {
+                        format!("a boundary event needs attached_to naming an existing task, not {host:?}")
+                    })?;
+                    host.lane.clone()
+                }
+                (None, Some(name)) => Some(model.lane_named(name)),
+                (None, None) => model.lanes.first().map(|l| l.id.clone()),
             };
             model.nodes.push(super::model::Node {
                 id: id.clone(),
-                kind: node_type.kind(),
+                kind,
                 name: name.clone(),
                 lane,
             });
@@ -142,10 +162,19 @@ fn apply_one(model: &mut ProcessModel, operation: &Operation) -> Result<(), Stri
                 .clone_from(name);
         }
         Operation::Retype { id, node_type } => {
-            model
-                .node_mut(id)
-                .ok_or(format!("there is no node {id}"))?
-                .kind = node_type.kind();
+            let node = model.node_mut(id).ok_or(format!("there is no node {id}"))?;
+            let kind = match &node.kind {
+                NodeKind::BoundaryEvent {
+                    host, interrupting, ..
+                } => node_type.kind(Some(host), *interrupting),
+                _ => node_type.kind(None, true),
+            };
+            if kind.host().is_some() != node.kind.host().is_some() {
+                return Err(format!(
+                    "{id} cannot become or stop being a boundary event; remove it and add a node instead"
+                ));
+            }
+            node.kind = kind;
         }
         Operation::AddFlow {
             id,

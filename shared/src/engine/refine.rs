@@ -22,6 +22,11 @@ pub enum Edit {
     AddedDecision {
         decision: String,
     },
+    /// A timer on an activity's border, and the path it starts when the time is up.
+    AddedDeadline {
+        timer: String,
+        task: String,
+    },
     AddedStep {
         task: String,
     },
@@ -44,7 +49,8 @@ pub enum Edit {
 
 /// What the builtin modeler understands, for the error that explains a `NotUnderstood`.
 pub const UNDERSTOOD: &str = "add an escalation path, add an approval step, add a decision, add a step \
-(\"add a step to notify the customer after Resolve ticket\"), remove X, rename X to Y, put X in lane Y";
+(\"add a step to notify the customer after Resolve ticket\"), add a deadline (\"add a deadline of 3 days to \
+Approve order\", \"add a timeout of 2 hours to Call supplier\"), remove X, rename X to Y, put X in lane Y";
 
 /// Applies every instruction in `prompt` to `model`, in order.
 pub fn apply(model: &mut ProcessModel, prompt: &str) -> Vec<Edit> {
@@ -94,6 +100,9 @@ fn apply_one(model: &mut ProcessModel, instruction: &str) -> Edit {
                 return edit;
             }
         }
+    }
+    if let Some(edit) = add_deadline(model, instruction) {
+        return edit;
     }
     if lower.contains("escalat") {
         return add_escalation(model, instruction);
@@ -218,6 +227,90 @@ fn add_escalation(model: &mut ProcessModel, instruction: &str) -> Edit {
     model.connect_default(&decision, &join, "No");
     model.connect(&task, &join, "");
     Edit::AddedEscalation { decision, task }
+}
+
+/// Words that say how long something may take, and the units such a time is given in.
+const DEADLINE_WORDS: &[&str] = &[
+    "deadline",
+    "timeout",
+    "time out",
+    "time limit",
+    "reminder",
+    "within",
+    "longer than",
+];
+const TIME_UNITS: &[&str] = &["minute", "hour", "day", "week", "month"];
+
+/// "Add a deadline of 3 days to Approve order": a non-interrupting timer on the activity that
+/// starts a reminder (or, with "escalate to X", an escalation) while the work goes on. "Add a
+/// timeout of 2 hours to Call supplier": the timer cancels the activity and the case takes a
+/// path of its own. Not a deadline when the instruction gives no time or names no activity.
+fn add_deadline(model: &mut ProcessModel, instruction: &str) -> Option<Edit> {
+    let lower = instruction.to_lowercase();
+    if !DEADLINE_WORDS.iter().any(|w| lower.contains(w)) {
+        return None;
+    }
+    let words: Vec<&str> = instruction.split_whitespace().collect();
+    let duration = words.windows(2).find_map(|pair| {
+        let amount = pair[0];
+        let unit = pair[1]
+            .trim_matches(|c: char| !c.is_alphabetic())
+            .to_lowercase();
+        let is_amount = amount.chars().all(|c| c.is_ascii_digit())
+            || [
+                "one", "two", "three", "four", "five", "six", "seven", "ten", "a", "an",
+            ]
+            .contains(&amount.to_lowercase().as_str());
+        (is_amount && TIME_UNITS.iter().any(|u| unit.starts_with(u)))
+            .then(|| format!("{amount} {unit}"))
+    })?;
+    let host = ["to", "on", "for", "if", "when"]
+        .iter()
+        .filter_map(|marker| phrase_after(instruction, marker))
+        .chain([instruction])
+        .filter_map(|phrase| find_node(model, phrase))
+        .find(|id| model.node(id).is_some_and(|n| n.kind.is_activity()))?;
+    let lane = model.node(&host).and_then(|n| n.lane.clone());
+    let interrupting = ["timeout", "time out", "cancel", "abort"]
+        .iter()
+        .any(|w| lower.contains(w));
+    let escalate_to = lower
+        .contains("escalat")
+        .then(|| {
+            phrase_after(instruction, "escalate to").or_else(|| phrase_after(instruction, "to"))
+        })
+        .flatten()
+        .map(|t| clean_label(t.split(" if ").next().unwrap_or(t)))
+        .filter(|t| !t.is_empty() && find_node(model, t).as_deref() != Some(host.as_str()));
+    let host_name = model
+        .node(&host)
+        .map(|n| n.name.clone())
+        .unwrap_or_default();
+    let (task_name, end_name) = match (&escalate_to, interrupting) {
+        (Some(to), _) => (format!("Escalate to {to}"), "Escalated".to_owned()),
+        (None, true) => (
+            format!("Handle timeout of {}", host_name.to_lowercase()),
+            "Timed out".to_owned(),
+        ),
+        (None, false) => (
+            format!("Send reminder to {}", host_name.to_lowercase()),
+            "Reminder sent".to_owned(),
+        ),
+    };
+    let timer = model.add_node(
+        NodeKind::BoundaryEvent {
+            trigger: EventTrigger::Timer,
+            host: host.clone(),
+            interrupting,
+        },
+        &duration,
+        lane.clone(),
+    );
+    let task = model.add_node(NodeKind::Task(TaskKind::User), &task_name, lane.clone());
+    let end = model.add_node(NodeKind::EndEvent(EventTrigger::None), &end_name, lane);
+    model.connect(&timer, &task, "");
+    model.connect(&task, &end, "");
+    Some(Edit::AddedDeadline { timer, task })
 }
 
 fn add_approval(model: &mut ProcessModel, instruction: &str) -> Edit {
@@ -470,6 +563,9 @@ mod tests {
         "Remove Develop fix.",
         "Rename Log ticket to Register ticket.",
         "Put Resolve ticket in lane Second line.",
+        "Add a deadline of 3 days to Resolve ticket.",
+        "Add a timeout of 2 hours to Log ticket.",
+        "Add a deadline of 1 week to Resolve ticket and escalate to the team lead.",
     ];
 
     #[test]
@@ -592,6 +688,59 @@ mod tests {
             }
             other => panic!("unexpected edits {other:?}"),
         }
+
+        let mut m = base();
+        match apply(&mut m, "Add a deadline of 3 days to Resolve ticket").as_slice() {
+            [Edit::AddedDeadline { timer, task }] => {
+                let resolve = id_named(&m, "Resolve ticket").expect("resolve");
+                let timer_node = m.node(timer).expect("timer");
+                assert_eq!(
+                    timer_node.kind,
+                    NodeKind::BoundaryEvent {
+                        trigger: EventTrigger::Timer,
+                        host: resolve.clone(),
+                        interrupting: false
+                    }
+                );
+                assert_eq!(timer_node.name, "3 days");
+                assert_eq!(
+                    m.node(task).map(|n| n.name.as_str()),
+                    Some("Send reminder to resolve ticket")
+                );
+                assert!(m.outgoing(timer).any(|f| &f.target == task));
+                assert!(m.incoming(timer).next().is_none());
+            }
+            other => panic!("unexpected edits {other:?}"),
+        }
+
+        let mut m = base();
+        match apply(
+            &mut m,
+            "Add a timeout of 2 hours to Log ticket and escalate to the duty manager",
+        )
+        .as_slice()
+        {
+            [Edit::AddedDeadline { timer, task }] => {
+                assert!(matches!(
+                    m.node(timer).map(|n| &n.kind),
+                    Some(NodeKind::BoundaryEvent {
+                        interrupting: true,
+                        ..
+                    })
+                ));
+                assert_eq!(
+                    m.node(task).map(|n| n.name.as_str()),
+                    Some("Escalate to duty manager")
+                );
+            }
+            other => panic!("unexpected edits {other:?}"),
+        }
+        // Removing the activity takes its timer and the path the timer started with it.
+        let log = id_named(&m, "Log ticket").expect("log");
+        let count = m.nodes.len();
+        m.remove_node(&log);
+        assert_eq!(m.nodes.len(), count - 4);
+        assert!(m.nodes.iter().all(|n| n.kind.host().is_none()));
 
         let mut m = base();
         let before = m.clone();

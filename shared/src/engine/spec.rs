@@ -44,6 +44,22 @@ pub struct NodeSpec {
     /// The id of the node's lane, when the process has lanes.
     #[serde(default)]
     pub lane: Option<String>,
+    /// Boundary events only: the id of the task or sub-process the event sits on. Its path
+    /// starts with the event's outgoing flow; no flow enters it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached_to: Option<String>,
+    /// Boundary events only: false when the activity goes on after the event fires (a reminder),
+    /// true (the default) when the event cancels it (a timeout).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub interrupting: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(value: &bool) -> bool {
+    *value
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -82,6 +98,12 @@ pub enum NodeType {
     TimerCatchEvent,
     MessageCatchEvent,
     MessageThrowEvent,
+    TimerBoundaryEvent,
+    MessageBoundaryEvent,
+    ErrorBoundaryEvent,
+    EscalationBoundaryEvent,
+    SignalBoundaryEvent,
+    ConditionalBoundaryEvent,
     Task,
     UserTask,
     ServiceTask,
@@ -98,9 +120,21 @@ pub enum NodeType {
 }
 
 impl NodeType {
-    pub fn kind(self) -> NodeKind {
+    /// The node kind of this type; a boundary event sits on `host`.
+    pub fn kind(self, host: Option<&str>, interrupting: bool) -> NodeKind {
         use EventTrigger as T;
+        let boundary = |trigger| NodeKind::BoundaryEvent {
+            trigger,
+            host: host.unwrap_or_default().to_owned(),
+            interrupting,
+        };
         match self {
+            Self::TimerBoundaryEvent => boundary(T::Timer),
+            Self::MessageBoundaryEvent => boundary(T::Message),
+            Self::ErrorBoundaryEvent => boundary(T::Error),
+            Self::EscalationBoundaryEvent => boundary(T::Escalation),
+            Self::SignalBoundaryEvent => boundary(T::Signal),
+            Self::ConditionalBoundaryEvent => boundary(T::Conditional),
             Self::StartEvent => NodeKind::StartEvent(T::None),
             Self::MessageStartEvent => NodeKind::StartEvent(T::Message),
             Self::TimerStartEvent => NodeKind::StartEvent(T::Timer),
@@ -141,6 +175,14 @@ impl NodeType {
             NodeKind::IntermediateCatchEvent(T::Message) => Self::MessageCatchEvent,
             NodeKind::IntermediateCatchEvent(_) => Self::TimerCatchEvent,
             NodeKind::IntermediateThrowEvent(_) => Self::MessageThrowEvent,
+            NodeKind::BoundaryEvent { trigger, .. } => match trigger {
+                T::Message => Self::MessageBoundaryEvent,
+                T::Error => Self::ErrorBoundaryEvent,
+                T::Escalation => Self::EscalationBoundaryEvent,
+                T::Signal => Self::SignalBoundaryEvent,
+                T::Conditional => Self::ConditionalBoundaryEvent,
+                _ => Self::TimerBoundaryEvent,
+            },
             NodeKind::Task(TaskKind::Plain) => Self::Task,
             NodeKind::Task(TaskKind::User) => Self::UserTask,
             NodeKind::Task(TaskKind::Service) => Self::ServiceTask,
@@ -232,6 +274,17 @@ impl ProcessSpec {
         let node_ids: HashSet<&str> = self.nodes.iter().map(|n| n.id.as_str()).collect();
         let lane_ids: HashSet<&str> = self.lanes.iter().map(|l| l.id.as_str()).collect();
         for n in &self.nodes {
+            let kind = n.node_type.kind(None, true);
+            if kind.host().is_some() {
+                // A boundary event sits in its activity's lane, whatever lane it names.
+                match n.attached_to.as_deref().map(|host| self.nodes.iter().find(|h| h.id == host)) {
+                    None => problem("missing_attachment", &n.id, format!("boundary event {} needs attached_to: the id of the task or sub-process it sits on", n.id)),
+                    Some(None) => problem("dangling_reference", &n.id, format!("boundary event {} is attached to {:?}, which is not a node", n.id, n.attached_to.as_deref().unwrap_or_default())),
+                    Some(Some(host)) if !host.node_type.kind(None, true).is_activity() => problem("misplaced_boundary_event", &n.id, format!("boundary event {} is attached to {}, which is not a task or sub-process", n.id, host.id)),
+                    Some(Some(_)) => {}
+                }
+                continue;
+            }
             if let Some(lane) = &n.lane {
                 if !lane_ids.contains(lane.as_str()) {
                     problem(
@@ -262,6 +315,11 @@ impl ProcessSpec {
         if !problems.is_empty() {
             return Err(problems);
         }
+        let lane_of: std::collections::HashMap<String, Option<String>> = self
+            .nodes
+            .iter()
+            .map(|n| (n.id.clone(), n.lane.clone()))
+            .collect();
         Ok(ProcessModel {
             id: "Process_1".into(),
             name: self.name,
@@ -276,11 +334,18 @@ impl ProcessSpec {
             nodes: self
                 .nodes
                 .into_iter()
-                .map(|n| Node {
-                    id: n.id,
-                    kind: n.node_type.kind(),
-                    name: n.name,
-                    lane: n.lane,
+                .map(|n| {
+                    let kind = n.node_type.kind(n.attached_to.as_deref(), n.interrupting);
+                    let lane = match kind.host() {
+                        Some(host) => lane_of.get(host).cloned().flatten(),
+                        None => n.lane,
+                    };
+                    Node {
+                        id: n.id,
+                        kind,
+                        name: n.name,
+                        lane,
+                    }
                 })
                 .collect(),
             flows: self
@@ -317,6 +382,14 @@ impl ProcessSpec {
                     node_type: NodeType::of(&n.kind),
                     name: n.name.clone(),
                     lane: n.lane.clone(),
+                    attached_to: n.kind.host().map(str::to_owned),
+                    interrupting: !matches!(
+                        n.kind,
+                        NodeKind::BoundaryEvent {
+                            interrupting: false,
+                            ..
+                        }
+                    ),
                 })
                 .collect(),
             flows: model
@@ -389,6 +462,69 @@ mod tests {
             .map(|p| p.code)
             .collect();
         assert_eq!(codes, ["invalid_id", "duplicate_id", "dangling_reference"]);
+    }
+
+    #[test]
+    fn a_boundary_event_sits_on_its_activity_and_in_its_lane() {
+        let spec: ProcessSpec = serde_json::from_value(serde_json::json!({
+            "name": "p",
+            "lanes": [{"id": "clerk", "name": "Clerk"}, {"id": "boss", "name": "Boss"}],
+            "nodes": [
+                {"id": "start", "type": "start_event", "lane": "clerk"},
+                {"id": "approve", "type": "user_task", "name": "Approve", "lane": "boss"},
+                {"id": "late", "type": "timer_boundary_event", "name": "2 days", "attached_to": "approve", "interrupting": false},
+                {"id": "remind", "type": "send_task", "name": "Remind boss", "lane": "clerk"},
+                {"id": "end", "type": "end_event", "lane": "clerk"}
+            ],
+            "flows": [
+                {"source": "start", "target": "approve"},
+                {"source": "approve", "target": "end"},
+                {"source": "late", "target": "remind"},
+                {"source": "remind", "target": "end"}
+            ]
+        }))
+        .expect("parses");
+        let model = spec.into_model().expect("valid");
+        let late = model.node("late").expect("late");
+        assert_eq!(
+            late.kind,
+            NodeKind::BoundaryEvent {
+                trigger: EventTrigger::Timer,
+                host: "approve".into(),
+                interrupting: false
+            }
+        );
+        assert_eq!(late.lane.as_deref(), Some("boss"));
+        let back = ProcessSpec::from_model(&model);
+        assert_eq!(back.nodes[2].attached_to.as_deref(), Some("approve"));
+        assert!(!back.nodes[2].interrupting);
+    }
+
+    #[test]
+    fn a_boundary_event_on_nothing_or_on_a_gateway_goes_back_for_repair() {
+        let spec = |attached: serde_json::Value| -> ProcessSpec {
+            serde_json::from_value(serde_json::json!({
+                "name": "p",
+                "nodes": [
+                    {"id": "start", "type": "start_event"},
+                    {"id": "x", "type": "exclusive_gateway"},
+                    {"id": "late", "type": "timer_boundary_event", "attached_to": attached},
+                    {"id": "end", "type": "end_event"}
+                ],
+                "flows": []
+            }))
+            .expect("parses")
+        };
+        let codes = |s: ProcessSpec| -> Vec<&'static str> {
+            s.into_model()
+                .expect_err("invalid")
+                .iter()
+                .map(|p| p.code)
+                .collect()
+        };
+        assert_eq!(codes(spec(serde_json::Value::Null)), ["missing_attachment"]);
+        assert_eq!(codes(spec("nowhere".into())), ["dangling_reference"]);
+        assert_eq!(codes(spec("x".into())), ["misplaced_boundary_event"]);
     }
 
     #[test]

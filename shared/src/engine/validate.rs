@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 
-use super::model::{NodeKind, ProcessModel};
+use super::model::{EventTrigger, NodeKind, ProcessModel};
 use super::reader::{read, Diagram};
 
 /// One thing wrong with a diagram.
@@ -37,7 +37,7 @@ impl Problem {
                 | "duplicate_id"
                 | "dangling_reference"
                 | "empty_process"
-                | "unsupported_element"
+                | "misplaced_boundary_event"
         )
     }
 }
@@ -75,22 +75,38 @@ pub fn validate_diagram(diagram: &Diagram) -> Vec<Problem> {
     let node_ids: HashSet<&str> = model.nodes.iter().map(|n| n.id.as_str()).collect();
     for f in &model.flows {
         for (end, r) in [("sourceRef", &f.source), ("targetRef", &f.target)] {
-            if let Some(kind) = diagram.unsupported_nodes.get(r) {
-                problems.push(Problem::new(
-                    "unsupported_element",
-                    Some(r),
-                    format!(
-                        "flow {} joins the {kind} {r}, and procmap cannot refine a process with a {kind} yet",
-                        f.id
-                    ),
-                ));
-            } else if !node_ids.contains(r.as_str()) {
+            if !node_ids.contains(r.as_str()) {
                 problems.push(Problem::new(
                     "dangling_reference",
                     Some(&f.id),
                     format!("{end} {r:?} of flow {} names no flow node", f.id),
                 ));
             }
+        }
+    }
+    for n in &model.nodes {
+        let Some(host) = n.kind.host() else {
+            continue;
+        };
+        match model.node(host) {
+            None => problems.push(Problem::new(
+                "dangling_reference",
+                Some(&n.id),
+                format!(
+                    "boundary event {} is attached to {host:?}, which is not a flow node",
+                    n.id
+                ),
+            )),
+            Some(h) if !h.kind.is_activity() => problems.push(Problem::new(
+                "misplaced_boundary_event",
+                Some(&n.id),
+                format!(
+                    "boundary event {} is attached to {}, which is not a task or sub-process",
+                    n.id,
+                    describe(model, host)
+                ),
+            )),
+            Some(_) => {}
         }
     }
     for (gateway, flow) in &diagram.defaults {
@@ -135,6 +151,36 @@ pub fn validate_diagram(diagram: &Diagram) -> Vec<Problem> {
             Some(&model.id),
             "the process has no end event".into(),
         ));
+    }
+    for n in &model.nodes {
+        let NodeKind::BoundaryEvent {
+            trigger,
+            interrupting,
+            ..
+        } = n.kind
+        else {
+            continue;
+        };
+        if let Some(f) = model.incoming(&n.id).next() {
+            problems.push(Problem::new(
+                "invalid_boundary_event",
+                Some(&n.id),
+                format!(
+                    "flow {} enters the boundary event {}; a boundary event starts a path and has no incoming flow",
+                    f.id, n.id
+                ),
+            ));
+        }
+        if trigger == EventTrigger::Error && !interrupting {
+            problems.push(Problem::new(
+                "invalid_boundary_event",
+                Some(&n.id),
+                format!(
+                    "the error boundary event {} does not interrupt its activity; an error always does",
+                    n.id
+                ),
+            ));
+        }
     }
     let forward = reach(model, &starts, true);
     let backward = reach(model, &ends, false);
@@ -217,17 +263,25 @@ fn describe(model: &ProcessModel, id: &str) -> String {
     }
 }
 
+/// What can be reached from `from` along flows (or against them), where a boundary event is
+/// reached from its activity: it can fire whenever the activity runs.
 fn reach<'a>(model: &'a ProcessModel, from: &[&'a str], forward: bool) -> HashSet<&'a str> {
+    let attachments = model
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.kind.host()?, n.id.as_str())));
+    let steps: Vec<(&str, &str)> = model
+        .flows
+        .iter()
+        .map(|f| (f.source.as_str(), f.target.as_str()))
+        .chain(attachments)
+        .map(|(from, to)| if forward { (from, to) } else { (to, from) })
+        .collect();
     let mut seen: HashSet<&str> = from.iter().copied().collect();
     let mut queue: VecDeque<&str> = from.iter().copied().collect();
     while let Some(id) = queue.pop_front() {
-        for f in &model.flows {
-            let (here, next) = if forward {
-                (&f.source, &f.target)
-            } else {
-                (&f.target, &f.source)
-            };
-            if here == id && seen.insert(next.as_str()) {
+        for &(here, next) in &steps {
+            if here == id && seen.insert(next) {
                 queue.push_back(next);
             }
         }
@@ -267,7 +321,7 @@ fn exclusive_split_closed_by(model: &ProcessModel, join: &str) -> Option<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::model::{EventTrigger, TaskKind};
+    use crate::engine::model::TaskKind;
     use crate::engine::writer::compile;
 
     fn base() -> ProcessModel {
@@ -349,6 +403,58 @@ mod tests {
         assert_eq!(
             codes(&compile(&m)),
             ["missing_condition", "missing_condition"]
+        );
+    }
+
+    fn with_boundary_event(trigger: EventTrigger, interrupting: bool) -> (ProcessModel, String) {
+        let mut m = base();
+        let timer = m.add_node(
+            NodeKind::BoundaryEvent {
+                trigger,
+                host: "Activity_1".into(),
+                interrupting,
+            },
+            "",
+            None,
+        );
+        let end = m.add_node(NodeKind::EndEvent(EventTrigger::None), "", None);
+        m.connect(&timer, &end, "");
+        (m, timer)
+    }
+
+    #[test]
+    fn a_boundary_events_path_is_reached_through_its_activity() {
+        let (m, _) = with_boundary_event(EventTrigger::Timer, false);
+        let xml = compile(&m);
+        assert!(xml.contains(r#"attachedToRef="Activity_1" cancelActivity="false""#));
+        assert_eq!(validate(&xml), vec![]);
+        // Without its path to an end, the event is a dead end like any other node.
+        let mut dead = m.clone();
+        dead.flows.retain(|f| f.source != "Event_1");
+        assert!(codes(&compile(&dead)).contains(&"dead_end"));
+    }
+
+    #[test]
+    fn misplaced_entered_or_non_interrupting_error_boundary_events_are_reported() {
+        let (m, timer) = with_boundary_event(EventTrigger::Error, false);
+        assert_eq!(codes(&compile(&m)), ["invalid_boundary_event"]);
+
+        let (mut m, timer2) = with_boundary_event(EventTrigger::Timer, true);
+        assert_eq!(timer, timer2);
+        m.connect("StartEvent_1", &timer, "");
+        assert!(codes(&compile(&m)).contains(&"invalid_boundary_event"));
+
+        let (mut m, _) = with_boundary_event(EventTrigger::Timer, true);
+        if let Some(NodeKind::BoundaryEvent { host, .. }) = m.node_mut(&timer).map(|n| &mut n.kind)
+        {
+            *host = "StartEvent_1".into();
+        }
+        let problems = validate(&compile(&m));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.code == "misplaced_boundary_event" && p.is_structural()),
+            "{problems:?}"
         );
     }
 

@@ -271,6 +271,7 @@ pub fn element_name(kind: &NodeKind) -> &str {
         NodeKind::EndEvent(_) => "endEvent",
         NodeKind::IntermediateCatchEvent(_) => "intermediateCatchEvent",
         NodeKind::IntermediateThrowEvent(_) => "intermediateThrowEvent",
+        NodeKind::BoundaryEvent { .. } => "boundaryEvent",
         NodeKind::Task(TaskKind::Plain) => "task",
         NodeKind::Task(TaskKind::User) => "userTask",
         NodeKind::Task(TaskKind::Service) => "serviceTask",
@@ -319,9 +320,23 @@ fn write_node(x: &mut String, model: &ProcessModel, node: &Node, kept: &Kept) {
         })
         .map(|f| format!(r#" default="{}""#, esc(&f.id)))
         .unwrap_or_default();
+    let attachment = match &node.kind {
+        NodeKind::BoundaryEvent {
+            host, interrupting, ..
+        } => format!(
+            r#" attachedToRef="{}"{}"#,
+            esc(host),
+            if *interrupting {
+                ""
+            } else {
+                r#" cancelActivity="false""#
+            }
+        ),
+        _ => String::new(),
+    };
     let _ = writeln!(
         x,
-        r#"    <bpmn:{tag} id="{}"{name}{default}>"#,
+        r#"    <bpmn:{tag} id="{}"{name}{default}{attachment}>"#,
         esc(&node.id)
     );
     for flow in model.incoming(&node.id) {
@@ -330,14 +345,9 @@ fn write_node(x: &mut String, model: &ProcessModel, node: &Node, kept: &Kept) {
     for flow in model.outgoing(&node.id) {
         let _ = writeln!(x, "      <bpmn:outgoing>{}</bpmn:outgoing>", esc(&flow.id));
     }
-    let trigger = match node.kind {
-        NodeKind::StartEvent(t)
-        | NodeKind::EndEvent(t)
-        | NodeKind::IntermediateCatchEvent(t)
-        | NodeKind::IntermediateThrowEvent(t) => t,
-        _ => EventTrigger::None,
-    };
-    if let Some(definition) = event_definition(trigger) {
+    if let Some(kept) = kept.definition_of(&node.id) {
+        let _ = writeln!(x, "      {}", kept.xml);
+    } else if let Some(definition) = node.kind.trigger().and_then(event_definition) {
         let _ = writeln!(
             x,
             r#"      <bpmn:{definition} id="{}_definition" />"#,

@@ -12,7 +12,7 @@ use quick_xml::Reader;
 mod copier;
 mod drawing;
 
-use super::kept::{Kept, KeptElement, Place, SubProcessContent};
+use super::kept::{EventDefinition, Kept, KeptElement, Place, SubProcessContent};
 use super::layout::Layout;
 use super::model::{EventTrigger, Flow, Lane, Node, NodeKind, ProcessModel, TaskKind};
 use super::writer::BPMN_NS;
@@ -38,9 +38,6 @@ pub struct Diagram {
     pub edges: HashSet<String>,
     /// `default` attributes that name a flow: (gateway, flow).
     pub defaults: Vec<(String, String)>,
-    /// Flow nodes of kinds the model cannot hold (boundary events), by id, so that a flow
-    /// leaving one is reported for what it is rather than as a dangling reference.
-    pub unsupported_nodes: HashMap<String, String>,
     /// Where the source drew the model's nodes, flows, lanes and pool, so that a refinement can
     /// leave what it does not touch where it was.
     pub layout: Layout,
@@ -71,6 +68,7 @@ struct ProcessInProgress {
     /// Its data elements and artifacts, kept as they were.
     kept: Vec<KeptElement>,
     sub_processes: Vec<SubProcessContent>,
+    event_definitions: Vec<EventDefinition>,
 }
 
 pub fn read(xml: &str) -> Result<Diagram, ReadError> {
@@ -91,6 +89,8 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
     let mut open_lane: Option<usize> = None;
     let mut skip_depth: Option<usize> = None;
     let mut text_target: Option<&'static str> = None;
+    // An event definition being copied: (its definition so far, the byte it starts at, depth).
+    let mut open_definition: Option<(EventDefinition, usize, usize)> = None;
     let mut copier = Copier::new(xml);
 
     loop {
@@ -197,7 +197,7 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                             let process = processes.last_mut().ok_or_else(|| {
                                 ReadError::NotBpmn("content outside a process".into())
                             })?;
-                            if let Some(kind) = node_kind(&local) {
+                            if let Some(kind) = node_kind(&local, &attrs) {
                                 let id = attrs.get("id").cloned().unwrap_or_default();
                                 report_extension_attributes(e, &id, &mut diagram.warnings);
                                 if let Some(d) = attrs.get("default") {
@@ -254,6 +254,26 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                                 if let Some(node) = open_node.and_then(|i| process.nodes.get_mut(i))
                                 {
                                     set_trigger(&mut node.kind, trigger);
+                                    // Its details (a timer's duration, a message's reference)
+                                    // are copied through as they were.
+                                    let definition = EventDefinition {
+                                        node: node.id.clone(),
+                                        trigger,
+                                        xml: String::new(),
+                                    };
+                                    if is_empty {
+                                        process.event_definitions.push(EventDefinition {
+                                            xml: slice(
+                                                xml,
+                                                event_start,
+                                                reader.buffer_position() as usize,
+                                            ),
+                                            ..definition
+                                        });
+                                    } else {
+                                        open_definition = Some((definition, event_start, depth));
+                                        skip_depth = Some(depth);
+                                    }
                                 }
                             } else if !matches!(
                                 local.as_str(),
@@ -272,11 +292,6 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                                     })
                                     .map(|owner| format!(" inside {owner}"))
                                     .unwrap_or_default();
-                                if local == "boundaryEvent" {
-                                    if let Some(id) = attrs.get("id") {
-                                        diagram.unsupported_nodes.insert(id.clone(), local.clone());
-                                    }
-                                }
                                 diagram.warnings.push(format!(
                                     "<{local}>{}{owner} is not part of the process model and is not kept",
                                     attrs.get("id").map(|id| format!(" {id}")).unwrap_or_default()
@@ -291,7 +306,7 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                 }
                 if !is_empty {
                     stack.push(local);
-                } else if open_node.is_some() && node_kind(&local).is_some() {
+                } else if open_node.is_some() && is_flow_node(&local) {
                     open_node = None;
                 } else if local == "sequenceFlow" {
                     open_flow = None;
@@ -307,13 +322,26 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                 if skip_depth == Some(stack.len()) {
                     skip_depth = None;
                 }
+                if open_definition
+                    .as_ref()
+                    .is_some_and(|(_, _, depth)| *depth == stack.len())
+                {
+                    if let (Some((definition, start, _)), Some(process)) =
+                        (open_definition.take(), processes.last_mut())
+                    {
+                        process.event_definitions.push(EventDefinition {
+                            xml: slice(xml, start, reader.buffer_position() as usize),
+                            ..definition
+                        });
+                    }
+                }
                 drawing.end(&local);
                 if skip_depth.is_none() {
                     match local.as_str() {
                         "sequenceFlow" => open_flow = None,
                         "lane" => open_lane = None,
                         "conditionExpression" | "flowNodeRef" => text_target = None,
-                        l if node_kind(l).is_some() => open_node = None,
+                        l if is_flow_node(l) => open_node = None,
                         _ => {}
                     }
                 }
@@ -399,11 +427,24 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
             model.lanes.push(lane);
         }
     }
+    // Tools disagree on whether a boundary event is listed in a lane; it is drawn on its
+    // activity, so it belongs to the activity's lane.
+    let host_lanes: HashMap<String, Option<String>> = model
+        .nodes
+        .iter()
+        .map(|n| (n.id.clone(), n.lane.clone()))
+        .collect();
+    for node in &mut model.nodes {
+        if let Some(lane) = node.kind.host().and_then(|h| host_lanes.get(h)) {
+            node.lane = lane.clone();
+        }
+    }
     for (_, flow_id) in &diagram.defaults {
         if let Some(f) = model.flows.iter_mut().find(|f| &f.id == flow_id) {
             f.is_default = true;
         }
     }
+    diagram.kept.event_definitions = main.event_definitions;
     diagram.kept.sub_processes = main
         .sub_processes
         .into_iter()
@@ -431,6 +472,10 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
     diagram.kept.collaboration_id = collaboration_id;
     diagram.model = model;
     Ok(diagram)
+}
+
+fn slice(xml: &str, start: usize, end: usize) -> String {
+    xml.get(start..end).unwrap_or_default().trim().to_owned()
 }
 
 /// Tools put their own settings in attributes of their own namespace (`camunda:assignee`); the
@@ -472,8 +517,17 @@ fn attributes(e: &BytesStart<'_>) -> Result<HashMap<String, String>, ReadError> 
     Ok(map)
 }
 
-fn node_kind(local: &str) -> Option<NodeKind> {
+fn is_flow_node(local: &str) -> bool {
+    node_kind(local, &HashMap::new()).is_some()
+}
+
+fn node_kind(local: &str, attrs: &HashMap<String, String>) -> Option<NodeKind> {
     Some(match local {
+        "boundaryEvent" => NodeKind::BoundaryEvent {
+            trigger: EventTrigger::None,
+            host: attrs.get("attachedToRef").cloned().unwrap_or_default(),
+            interrupting: attrs.get("cancelActivity").map(String::as_str) != Some("false"),
+        },
         "startEvent" => NodeKind::StartEvent(EventTrigger::None),
         "endEvent" => NodeKind::EndEvent(EventTrigger::None),
         "intermediateCatchEvent" => NodeKind::IntermediateCatchEvent(EventTrigger::None),
@@ -516,7 +570,8 @@ fn set_trigger(kind: &mut NodeKind, trigger: EventTrigger) {
         NodeKind::StartEvent(t)
         | NodeKind::EndEvent(t)
         | NodeKind::IntermediateCatchEvent(t)
-        | NodeKind::IntermediateThrowEvent(t) => *t = trigger,
+        | NodeKind::IntermediateThrowEvent(t)
+        | NodeKind::BoundaryEvent { trigger: t, .. } => *t = trigger,
         _ => {}
     }
 }
