@@ -124,7 +124,7 @@ fn main() -> ExitCode {
     }
 }
 
-const FOLLOW_UP_KINDS: usize = 8;
+const FOLLOW_UP_KINDS: usize = 9;
 
 /// A follow-up of each kind the builtin modeler understands, aimed at the source's own tasks.
 fn follow_up(i: usize, source: &str) -> String {
@@ -151,6 +151,9 @@ fn follow_up(i: usize, source: &str) -> String {
         4 => format!("Remove {task}."),
         5 => format!("Rename {task} to Double-check everything."),
         6 => format!("Add a deadline of 2 days to {task}."),
+        7 => format!(
+            "Break {task} down into check the input, record the result and report the outcome."
+        ),
         _ => format!("Put {task} in lane Quality team."),
     }
 }

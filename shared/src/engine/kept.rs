@@ -325,6 +325,7 @@ mod tests {
                     kind: NodeKind::Task(TaskKind::Plain),
                     name: String::new(),
                     lane: None,
+                    parent: None,
                 })
                 .collect(),
             flows: vec![Flow {

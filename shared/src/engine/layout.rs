@@ -53,16 +53,109 @@ pub fn size_of(kind: &NodeKind) -> (i64, i64) {
 }
 
 pub fn layout(model: &ProcessModel) -> Layout {
-    let grid_model = without_boundary_events(model);
-    let mut layout = place_on_grid(&grid_model);
-    for node in &model.nodes {
+    let mut layout = place_scope(model, None);
+    route_flows(
+        model,
+        &mut layout,
+        &back_edges(&without_boundary_events(model)),
+        None,
+    );
+    layout
+}
+
+/// Room inside an expanded sub-process's box around its content; more below, where loops run.
+const SUB_PROCESS_PADDING: i64 = 30;
+const SUB_PROCESS_PADDING_BELOW: i64 = 60;
+
+/// Places the nodes directly inside `scope` (the top level for `None`, with the lanes) on a
+/// grid. An expanded sub-process is laid out first, on a grid of its own, and takes as many
+/// cells as its content needs; the content is then moved into its box.
+fn place_scope(model: &ProcessModel, scope: Option<&str>) -> Layout {
+    let in_scope = |id: &str| model.parent_of(id) == scope;
+    let mut contents: Vec<(String, Layout)> = Vec::new();
+    let mut sizes: HashMap<String, (i64, i64)> = HashMap::new();
+    for node in model
+        .nodes
+        .iter()
+        .filter(|n| in_scope(&n.id) && model.is_expanded(&n.id))
+    {
+        let content = place_scope(model, Some(&node.id));
+        if let Some(e) = extent(content.nodes.values()) {
+            sizes.insert(
+                node.id.clone(),
+                (
+                    e.width + 2 * SUB_PROCESS_PADDING,
+                    e.height + SUB_PROCESS_PADDING + SUB_PROCESS_PADDING_BELOW,
+                ),
+            );
+        }
+        contents.push((node.id.clone(), content));
+    }
+    let scoped = ProcessModel {
+        id: model.id.clone(),
+        name: model.name.clone(),
+        lanes: if scope.is_none() {
+            model.lanes.clone()
+        } else {
+            Vec::new()
+        },
+        nodes: model
+            .nodes
+            .iter()
+            .filter(|n| in_scope(&n.id))
+            .cloned()
+            .collect(),
+        flows: model
+            .flows
+            .iter()
+            .filter(|f| in_scope(&f.source))
+            .cloned()
+            .collect(),
+    };
+    let mut layout = place_on_grid(&without_boundary_events(&scoped), &sizes);
+    for node in &scoped.nodes {
         if let Some(host) = node.kind.host() {
             let bounds = on_border(&layout, model, host);
             layout.nodes.insert(node.id.clone(), bounds);
         }
     }
-    route_flows(model, &mut layout, &back_edges(&grid_model), None);
+    for (id, content) in contents {
+        let (Some(b), Some(e)) = (
+            layout.nodes.get(&id).copied(),
+            extent(content.nodes.values()),
+        ) else {
+            continue;
+        };
+        let (dx, dy) = (
+            b.x + SUB_PROCESS_PADDING - e.x,
+            b.y + SUB_PROCESS_PADDING - e.y,
+        );
+        for (child, c) in content.nodes {
+            layout.nodes.insert(
+                child,
+                Bounds {
+                    x: c.x + dx,
+                    y: c.y + dy,
+                    ..c
+                },
+            );
+        }
+    }
     layout
+}
+
+/// The smallest box around some shapes.
+fn extent<'a>(shapes: impl Iterator<Item = &'a Bounds> + Clone) -> Option<Bounds> {
+    let x = shapes.clone().map(|b| b.x).min()?;
+    let y = shapes.clone().map(|b| b.y).min()?;
+    let right = shapes.clone().map(Bounds::right).max()?;
+    let bottom = shapes.map(Bounds::bottom).max()?;
+    Some(Bounds {
+        x,
+        y,
+        width: right - x,
+        height: bottom - y,
+    })
 }
 
 /// The model the grid is computed for: boundary events sit on their activity's border rather
@@ -135,9 +228,19 @@ fn on_border(layout: &Layout, model: &ProcessModel, host: &str) -> Bounds {
 }
 
 /// Places every node of a model without boundary events in its (lane, column, row) cell, and
-/// sizes the lanes and the pool around them.
-fn place_on_grid(model: &ProcessModel) -> Layout {
+/// sizes the lanes and the pool around them. A node with a size in `large` (an expanded
+/// sub-process) takes as many columns and rows as it needs.
+fn place_on_grid(model: &ProcessModel, large: &HashMap<String, (i64, i64)>) -> Layout {
     let back_edges = back_edges(model);
+    // Cells a node spans: (columns, rows).
+    let span = |id: &str| {
+        large.get(id).map_or((1, 1), |(w, h)| {
+            (
+                (w + COLUMN_WIDTH - 100 + COLUMN_WIDTH - 1) / COLUMN_WIDTH,
+                (h + ROW_HEIGHT - 80 + ROW_HEIGHT - 1) / ROW_HEIGHT,
+            )
+        })
+    };
     let forward = |id: &str| -> Vec<String> {
         model
             .outgoing(id)
@@ -174,7 +277,7 @@ fn place_on_grid(model: &ProcessModel) -> Layout {
                 continue;
             };
             let entry = column.entry(t).or_insert(0);
-            *entry = (*entry).max(c + 1);
+            *entry = (*entry).max(c + span(id).0);
             if let Some(d) = indegree.get_mut(t) {
                 *d -= 1;
                 if *d == 0 {
@@ -233,17 +336,19 @@ fn place_on_grid(model: &ProcessModel) -> Layout {
                 .min()
                 .unwrap_or(0),
         };
-        let key = |r| (lane_of(id), column[id], r);
-        while taken.contains(&key(wanted)) {
+        let (columns, rows) = span(id);
+        let cells = |r: i64| (0..columns).flat_map(move |c| (0..rows).map(move |dr| (c, r + dr)));
+        let lane = lane_of(id);
+        let first = column[id];
+        while cells(wanted).any(|(c, r)| taken.contains(&(lane, first + c, r))) {
             wanted += 1;
         }
-        taken.insert(key(wanted));
+        taken.extend(cells(wanted).map(|(c, r)| (lane, first + c, r)));
         row.insert(id, wanted);
     }
 
     // Lane bands: as many rows as their lowest node needs.
     let mut layout = Layout::default();
-    let max_column = column.values().copied().max().unwrap_or(0);
     let has_lanes = !model.lanes.is_empty();
     let left = if has_lanes {
         ORIGIN_X + POOL_HEADER
@@ -258,13 +363,18 @@ fn place_on_grid(model: &ProcessModel) -> Layout {
         let rows = order
             .iter()
             .filter(|id| lane_of(id) == lane)
-            .map(|id| row[id])
+            .map(|id| row[id] + span(id).1)
             .max()
-            .unwrap_or(0)
-            + 1;
+            .unwrap_or(1);
         y += rows * ROW_HEIGHT;
     }
-    let total_width = (max_column + 1) * COLUMN_WIDTH + 40;
+    let total_width = column
+        .iter()
+        .map(|(id, c)| c + span(id).0)
+        .max()
+        .unwrap_or(1)
+        * COLUMN_WIDTH
+        + 40;
     if has_lanes {
         for (i, lane) in model.lanes.iter().enumerate() {
             let bottom = lane_top.get(i + 1).copied().unwrap_or(y);
@@ -287,18 +397,28 @@ fn place_on_grid(model: &ProcessModel) -> Layout {
     }
 
     for n in &model.nodes {
-        let (w, h) = size_of(&n.kind);
-        let cx = left + 60 + column[n.id.as_str()] * COLUMN_WIDTH;
-        let cy = lane_top[lane_of(&n.id)] + row[n.id.as_str()] * ROW_HEIGHT + ROW_HEIGHT / 2;
-        layout.nodes.insert(
-            n.id.clone(),
-            Bounds {
-                x: cx - w / 2,
-                y: cy - h / 2,
-                width: w,
-                height: h,
+        let (column, row) = (column[n.id.as_str()], row[n.id.as_str()]);
+        let top = lane_top[lane_of(&n.id)] + row * ROW_HEIGHT;
+        let bounds = match large.get(&n.id) {
+            // Where a task of its cell would start, stretching right and down.
+            Some(&(width, height)) => Bounds {
+                x: left + 10 + column * COLUMN_WIDTH,
+                y: top + (ROW_HEIGHT - 80) / 2,
+                width,
+                height,
             },
-        );
+            None => {
+                let (w, h) = size_of(&n.kind);
+                let (cx, cy) = (left + 60 + column * COLUMN_WIDTH, top + ROW_HEIGHT / 2);
+                Bounds {
+                    x: cx - w / 2,
+                    y: cy - h / 2,
+                    width: w,
+                    height: h,
+                }
+            }
+        };
+        layout.nodes.insert(n.id.clone(), bounds);
     }
     layout
 }
@@ -311,7 +431,21 @@ fn route_flows(
     back_edges: &HashSet<&str>,
     previous: Option<&HashMap<String, Vec<(i64, i64)>>>,
 ) {
-    let lowest = layout.nodes.values().map(Bounds::bottom).max().unwrap_or(0);
+    // Loops run under everything in their scope: inside a sub-process's box, under its content.
+    let lowest_in = |scope: Option<&str>| {
+        model
+            .nodes
+            .iter()
+            .filter(|n| n.parent.as_deref() == scope)
+            .filter_map(|n| layout.nodes.get(&n.id))
+            .map(Bounds::bottom)
+            .max()
+            .unwrap_or(0)
+    };
+    let lowest: HashMap<Option<&str>, i64> = std::iter::once(None)
+        .chain(model.nodes.iter().map(|n| n.parent.as_deref()))
+        .map(|scope| (scope, lowest_in(scope)))
+        .collect();
     for f in &model.flows {
         let (Some(s), Some(t)) = (layout.nodes.get(&f.source), layout.nodes.get(&f.target)) else {
             continue;
@@ -328,7 +462,10 @@ fn route_flows(
                 *s,
                 *t,
                 back_edges.contains(f.id.as_str()),
-                lowest,
+                lowest
+                    .get(&model.parent_of(&f.source))
+                    .copied()
+                    .unwrap_or(0),
             ),
         };
         layout.flows.insert(f.id.clone(), points);
@@ -378,6 +515,48 @@ pub fn extend(model: &ProcessModel, source: &Layout) -> Layout {
             }
         }
     }
+    // A task broken down into steps: its content is laid out inside it, and the box grows,
+    // pushing what lies to its right further right and what lies below it further down.
+    let newly_expanded: Vec<&str> = model
+        .nodes
+        .iter()
+        .map(|n| n.id.as_str())
+        .filter(|id| {
+            model.is_expanded(id)
+                && out.nodes.contains_key(*id)
+                && !model.children(id).any(|c| source.nodes.contains_key(&c.id))
+        })
+        .collect();
+    for id in newly_expanded {
+        let content = place_scope(model, Some(id));
+        let (Some(e), Some(old)) = (extent(content.nodes.values()), out.nodes.get(id).copied())
+        else {
+            continue;
+        };
+        let grown = Bounds {
+            width: old.width.max(e.width + 2 * SUB_PROCESS_PADDING),
+            height: old
+                .height
+                .max(e.height + SUB_PROCESS_PADDING + SUB_PROCESS_PADDING_BELOW),
+            ..old
+        };
+        make_room(&mut out, id, old, grown);
+        out.nodes.insert(id.to_owned(), grown);
+        let (dx, dy) = (
+            grown.x + SUB_PROCESS_PADDING - e.x,
+            grown.y + SUB_PROCESS_PADDING - e.y,
+        );
+        for (child, c) in content.nodes {
+            out.nodes.insert(
+                child,
+                Bounds {
+                    x: c.x + dx,
+                    y: c.y + dy,
+                    ..c
+                },
+            );
+        }
+    }
     // New nodes in flow order, so that each finds its predecessor already placed. A boundary
     // event goes once its activity is placed: where the source drew it if the activity has not
     // moved, else on the activity's border.
@@ -412,6 +591,20 @@ pub fn extend(model: &ProcessModel, source: &Layout) -> Layout {
         };
         out.nodes.insert(id.to_owned(), bounds);
     }
+    // A sub-process's box holds its content. Where new content does not fit in it (or the box
+    // itself moved), the diagram is laid out afresh rather than drawn with content outside.
+    let escaped = model.nodes.iter().any(|n| {
+        let parent = n.parent.as_ref().and_then(|p| out.nodes.get(p));
+        match (parent, out.nodes.get(&n.id)) {
+            (Some(p), Some(b)) => {
+                b.x < p.x || b.y < p.y || b.right() > p.right() || b.bottom() > p.bottom()
+            }
+            _ => false,
+        }
+    });
+    if escaped {
+        return layout(model);
+    }
     widen_containers(&mut out);
     let grid_model = without_boundary_events(model);
     route_flows(
@@ -421,6 +614,49 @@ pub fn extend(model: &ProcessModel, source: &Layout) -> Layout {
         Some(&source.flows),
     );
     out
+}
+
+/// Moves what lies right of a box that grows from `old` to `grown` right by as much, and what
+/// lies below it down; the lane holding it grows and the lanes below it move down.
+fn make_room(out: &mut Layout, id: &str, old: Bounds, grown: Bounds) {
+    let (dx, dy) = (grown.right() - old.right(), grown.bottom() - old.bottom());
+    let holding_lane = out
+        .lanes
+        .iter()
+        .find(|(_, l)| l.y <= old.y && old.bottom() <= l.bottom())
+        .map(|(lane, l)| (lane.clone(), l.bottom()));
+    let below = holding_lane
+        .as_ref()
+        .map_or(old.bottom(), |(_, bottom)| *bottom);
+    for b in out
+        .nodes
+        .iter_mut()
+        .filter(|(other, _)| *other != id)
+        .map(|(_, b)| b)
+    {
+        if dx > 0 && b.x >= old.right() {
+            b.x += dx;
+        }
+        let under_the_box = b.y >= old.bottom() && b.x < grown.right() && b.right() > grown.x;
+        if dy > 0 && (b.y >= below || under_the_box) {
+            b.y += dy;
+        }
+    }
+    if dy > 0 {
+        for (lane, l) in out.lanes.iter_mut() {
+            if holding_lane
+                .as_ref()
+                .is_some_and(|(holding, _)| holding == lane)
+            {
+                l.height += dy;
+            } else if l.y >= below {
+                l.y += dy;
+            }
+        }
+        if let Some(pool) = out.pool.as_mut() {
+            pool.height += dy;
+        }
+    }
 }
 
 /// The source's lanes, and a band below them for each lane the refinement added.
@@ -450,9 +686,13 @@ fn add_new_lanes(model: &ProcessModel, source: &Layout) -> HashMap<String, Bound
 }
 
 /// A free spot for a node: right of a placed predecessor (or left of a placed successor), level
-/// with it, else lower down in the same lane, else further right.
+/// with it, else lower down in the same lane, else further right. A node inside a sub-process
+/// looks for its spot inside the sub-process's box.
 fn place(model: &ProcessModel, out: &Layout, id: &str, lane: Option<Bounds>) -> Bounds {
     let (w, h) = model.node(id).map_or((100, 80), |n| size_of(&n.kind));
+    let ancestors: Vec<&str> =
+        std::iter::successors(model.parent_of(id), |p| model.parent_of(p)).collect();
+    let container = ancestors.first().and_then(|p| out.nodes.get(*p)).copied();
     let predecessor = model.incoming(id).find_map(|f| out.nodes.get(&f.source));
     let successor = model.outgoing(id).find_map(|f| out.nodes.get(&f.target));
     let rightmost = out.nodes.values().max_by_key(|b| b.right());
@@ -474,14 +714,26 @@ fn place(model: &ProcessModel, out: &Layout, id: &str, lane: Option<Bounds>) -> 
         height: h,
     };
     let free = |b: &Bounds| {
-        let inside = lane.is_none_or(|l| b.y >= l.y && b.bottom() <= l.bottom());
+        let inside = match container {
+            Some(c) => {
+                b.x >= c.x + MARGIN
+                    && b.right() + MARGIN <= c.right()
+                    && b.y >= c.y + MARGIN
+                    && b.bottom() + MARGIN <= c.bottom()
+            }
+            None => lane.is_none_or(|l| b.y >= l.y && b.bottom() <= l.bottom()),
+        };
         inside
-            && out.nodes.values().all(|o| {
-                b.right() + MARGIN <= o.x
-                    || o.right() + MARGIN <= b.x
-                    || b.bottom() + MARGIN <= o.y
-                    || o.bottom() + MARGIN <= b.y
-            })
+            && out
+                .nodes
+                .iter()
+                .filter(|(other, _)| !ancestors.contains(&other.as_str()))
+                .all(|(_, o)| {
+                    b.right() + MARGIN <= o.x
+                        || o.right() + MARGIN <= b.x
+                        || b.bottom() + MARGIN <= o.y
+                        || o.bottom() + MARGIN <= b.y
+                })
     };
     // Down the lane first (a branch below the flow), then step right: past the rightmost shape
     // every spot is free, so this ends.

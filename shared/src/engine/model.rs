@@ -28,8 +28,12 @@ pub struct Node {
     pub id: String,
     pub kind: NodeKind,
     pub name: String,
-    /// Id of the lane the node sits in, when the model has lanes.
+    /// Id of the lane the node sits in, when the model has lanes. Nodes inside a sub-process
+    /// have none: they sit in the sub-process, and it sits in a lane.
     pub lane: Option<String>,
+    /// The sub-process the node is inside, or `None` at the process's top level. A sub-process
+    /// with nodes inside is drawn expanded, its content in its box; one without is collapsed.
+    pub parent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +54,7 @@ pub enum NodeKind {
     ParallelGateway,
     InclusiveGateway,
     EventBasedGateway,
-    /// A collapsed sub-process.
+    /// A sub-process: expanded when nodes name it as their parent, collapsed otherwise.
     SubProcess,
     /// A flow node this model has no type for, kept under its BPMN element name.
     Other(String),
@@ -150,6 +154,25 @@ impl ProcessModel {
         self.nodes.iter_mut().find(|n| n.id == id)
     }
 
+    /// The nodes directly inside a sub-process.
+    pub fn children<'a>(&'a self, sub_process: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.nodes
+            .iter()
+            .filter(move |n| n.parent.as_deref() == Some(sub_process))
+    }
+
+    /// Whether a node is a sub-process with modeled content, drawn open around it.
+    pub fn is_expanded(&self, id: &str) -> bool {
+        self.node(id)
+            .is_some_and(|n| n.kind == NodeKind::SubProcess)
+            && self.children(id).next().is_some()
+    }
+
+    /// The sub-process a node is inside, or `None` at the top level (or for no such node).
+    pub fn parent_of(&self, id: &str) -> Option<&str> {
+        self.node(id).and_then(|n| n.parent.as_deref())
+    }
+
     pub fn outgoing<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Flow> + 'a {
         self.flows.iter().filter(move |f| f.source == id)
     }
@@ -193,6 +216,7 @@ impl ProcessModel {
             kind,
             name: name.to_owned(),
             lane,
+            parent: None,
         });
         id
     }
@@ -267,6 +291,14 @@ impl ProcessModel {
             return true;
         }
         let boundaries = self.boundary_events_of(id);
+        // A sub-process's content goes with it.
+        let mut inside: Vec<String> = self.children(id).map(|n| n.id.clone()).collect();
+        while let Some(child) = inside.pop() {
+            inside.extend(self.children(&child).map(|n| n.id.clone()));
+            self.flows
+                .retain(|f| f.source != child && f.target != child);
+            self.nodes.retain(|n| n.id != child);
+        }
         self.splice_out(id);
         for boundary in boundaries {
             self.remove_exception_path(&boundary);
@@ -355,20 +387,25 @@ impl ProcessModel {
 
     /// Puts a node in the lane with this name, creating the lane if needed. A model's first lane
     /// puts every other node into a "Process owner" lane, so no node floats outside the pool.
+    /// A node inside a sub-process cannot leave it for a lane: the whole sub-process moves.
     /// Answers the lane's id, or `None` when there is no such node.
     pub fn put_in_lane(&mut self, node: &str, lane_name: &str) -> Option<String> {
-        self.node(node)?;
+        let mut node = node.to_owned();
+        while let Some(parent) = self.parent_of(&node) {
+            node = parent.to_owned();
+        }
+        self.node(&node)?;
         if self.lanes.is_empty() {
             let owner = self.lane_named("Process owner");
-            for n in &mut self.nodes {
+            for n in self.nodes.iter_mut().filter(|n| n.parent.is_none()) {
                 n.lane = Some(owner.clone());
             }
         }
         let lane = self.lane_named(lane_name);
         // A boundary event is drawn on its activity, so it sits in the activity's lane.
-        let node = match self.node(node)?.kind.host() {
+        let node = match self.node(&node)?.kind.host() {
             Some(host) => host.to_owned(),
-            None => node.to_owned(),
+            None => node,
         };
         for id in self.boundary_events_of(&node).into_iter().chain([node]) {
             if let Some(n) = self.node_mut(&id) {

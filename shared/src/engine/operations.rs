@@ -28,6 +28,9 @@ pub enum Operation {
         name: String,
         #[serde(default)]
         lane: Option<String>,
+        /// The id of the sub-process to add the node inside; omit at the top level.
+        #[serde(default)]
+        parent: Option<String>,
         /// Boundary events only: the id of the task or sub-process the event sits on.
         #[serde(default)]
         attached_to: Option<String>,
@@ -127,26 +130,39 @@ fn apply_one(model: &mut ProcessModel, operation: &Operation) -> Result<(), Stri
             node_type,
             name,
             lane,
+            parent,
             attached_to,
             interrupting,
         } => {
             fresh(model, id)?;
             let kind = node_type.kind(attached_to.as_deref(), *interrupting);
-            let lane = match (kind.host(), lane) {
-                (Some(host), _) => {
+            if let Some(parent) = parent {
+                if !model
+                    .node(parent)
+                    .is_some_and(|p| p.kind == NodeKind::SubProcess)
+                {
+                    return Err(format!(
+                        "{parent:?} is not a sub-process to add {id} inside"
+                    ));
+                }
+            }
+            let (lane, parent) = match (kind.host(), lane, parent) {
+                (Some(host), _, _) => {
                     let host = model.node(host).ok_or_else(|| {
                         format!("a boundary event needs attached_to naming an existing task, not {host:?}")
                     })?;
-                    host.lane.clone()
+                    (host.lane.clone(), host.parent.clone())
                 }
-                (None, Some(name)) => Some(model.lane_named(name)),
-                (None, None) => model.lanes.first().map(|l| l.id.clone()),
+                (None, _, Some(parent)) => (None, Some(parent.clone())),
+                (None, Some(name), None) => (Some(model.lane_named(name)), None),
+                (None, None, None) => (model.lanes.first().map(|l| l.id.clone()), None),
             };
             model.nodes.push(super::model::Node {
                 id: id.clone(),
                 kind,
                 name: name.clone(),
                 lane,
+                parent,
             });
         }
         Operation::RemoveNode { id } => {
@@ -162,13 +178,19 @@ fn apply_one(model: &mut ProcessModel, operation: &Operation) -> Result<(), Stri
                 .clone_from(name);
         }
         Operation::Retype { id, node_type } => {
-            let node = model.node_mut(id).ok_or(format!("there is no node {id}"))?;
+            let node = model.node(id).ok_or(format!("there is no node {id}"))?;
             let kind = match &node.kind {
                 NodeKind::BoundaryEvent {
                     host, interrupting, ..
                 } => node_type.kind(Some(host), *interrupting),
                 _ => node_type.kind(None, true),
             };
+            if kind != NodeKind::SubProcess && model.children(id).next().is_some() {
+                return Err(format!(
+                    "{id} holds other nodes, so it stays a sub-process; remove them first"
+                ));
+            }
+            let node = model.node_mut(id).ok_or(format!("there is no node {id}"))?;
             if kind.host().is_some() != node.kind.host().is_some() {
                 return Err(format!(
                     "{id} cannot become or stop being a boundary event; remove it and add a node instead"

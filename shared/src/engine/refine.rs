@@ -4,6 +4,8 @@
 //! step before/after X, remove X, rename X to Y, put X in lane Y. Each edit touches only what it
 //! names, so every other element keeps its id.
 
+use std::collections::HashSet;
+
 use super::model::{EventTrigger, NodeKind, ProcessModel, TaskKind};
 use super::prose;
 use super::wording::{base_verb, capitalise, clean_label, strip_prefix_ci};
@@ -21,6 +23,11 @@ pub enum Edit {
     },
     AddedDecision {
         decision: String,
+    },
+    /// A task turned into an expanded sub-process holding the steps it was broken down into.
+    BrokeDown {
+        sub_process: String,
+        steps: Vec<String>,
     },
     /// A timer on an activity's border, and the path it starts when the time is up.
     AddedDeadline {
@@ -50,15 +57,56 @@ pub enum Edit {
 /// What the builtin modeler understands, for the error that explains a `NotUnderstood`.
 pub const UNDERSTOOD: &str = "add an escalation path, add an approval step, add a decision, add a step \
 (\"add a step to notify the customer after Resolve ticket\"), add a deadline (\"add a deadline of 3 days to \
-Approve order\", \"add a timeout of 2 hours to Call supplier\"), remove X, rename X to Y, put X in lane Y";
+Approve order\", \"add a timeout of 2 hours to Call supplier\"), break X down into A, B and C, remove X, \
+rename X to Y, put X in lane Y";
 
 /// Applies every instruction in `prompt` to `model`, in order.
 pub fn apply(model: &mut ProcessModel, prompt: &str) -> Vec<Edit> {
     let mut edits = Vec::new();
     for instruction in instructions(prompt) {
+        let before: HashSet<String> = model.nodes.iter().map(|n| n.id.clone()).collect();
         edits.push(apply_one(model, &instruction));
+        adopt_new_nodes(model, &before);
     }
     edits
+}
+
+/// New nodes go where the nodes they are connected to are: a step added after a task inside a
+/// sub-process is inside it too, and a boundary event is where its activity is. A new node
+/// joined to two places at once is left for the validator to report.
+fn adopt_new_nodes(model: &mut ProcessModel, before: &HashSet<String>) {
+    for _ in 0..=model.nodes.len() {
+        let boundary = model.nodes.iter().find_map(|n| {
+            let host = model.node(n.kind.host()?)?;
+            (!before.contains(&n.id) && n.parent != host.parent)
+                .then(|| (n.id.clone(), host.id.clone()))
+        });
+        let joined = || {
+            model.flows.iter().find_map(|f| {
+                let (s, t) = (model.node(&f.source)?, model.node(&f.target)?);
+                if s.parent == t.parent {
+                    None
+                } else if !before.contains(&t.id) {
+                    Some((t.id.clone(), s.id.clone()))
+                } else if !before.contains(&s.id) {
+                    Some((s.id.clone(), t.id.clone()))
+                } else {
+                    None
+                }
+            })
+        };
+        let Some((new, beside)) = boundary.or_else(joined) else {
+            return;
+        };
+        let (parent, lane) = model
+            .node(&beside)
+            .map(|b| (b.parent.clone(), b.lane.clone()))
+            .unwrap_or_default();
+        if let Some(node) = model.node_mut(&new) {
+            node.parent = parent;
+            node.lane = lane;
+        }
+    }
 }
 
 fn instructions(prompt: &str) -> Vec<String> {
@@ -100,6 +148,9 @@ fn apply_one(model: &mut ProcessModel, instruction: &str) -> Edit {
                 return edit;
             }
         }
+    }
+    if let Some(edit) = break_down(model, instruction) {
+        return edit;
     }
     if let Some(edit) = add_deadline(model, instruction) {
         return edit;
@@ -227,6 +278,79 @@ fn add_escalation(model: &mut ProcessModel, instruction: &str) -> Edit {
     model.connect_default(&decision, &join, "No");
     model.connect(&task, &join, "");
     Edit::AddedEscalation { decision, task }
+}
+
+/// "Break Pack order down into pick the items, pack the box and print the label": the task
+/// becomes an expanded sub-process, keeping its id, flows and lane, with the steps inside it
+/// from a start event to an end event.
+fn break_down(model: &mut ProcessModel, instruction: &str) -> Option<Edit> {
+    let lower = instruction.to_lowercase();
+    if !["break", "expand", "split", "detail"]
+        .iter()
+        .any(|verb| lower.starts_with(verb))
+    {
+        return None;
+    }
+    let into = lower.find(" into ")?;
+    let named = instruction[..into]
+        .split_whitespace()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let named = named.trim_end_matches(" down");
+    let named = strip_prefix_ci(named, "down").unwrap_or(named);
+    let id = find_node(model, named)?;
+    let node = model.node(&id)?;
+    if !matches!(node.kind, NodeKind::Task(_) | NodeKind::SubProcess) || model.is_expanded(&id) {
+        return None;
+    }
+    let labels: Vec<String> = instruction[into + " into ".len()..]
+        .split([',', ';'])
+        .flat_map(|part| part.split(" and "))
+        .flat_map(|part| part.split(" then "))
+        .map(|part| part.trim().trim_start_matches("and ").trim())
+        .filter(|part| !part.is_empty())
+        .map(|part| match prose::read(part).steps.first() {
+            Some(prose::Step::Task { label, .. }) => label.clone(),
+            _ => capitalise(&clean_label(part)),
+        })
+        .collect();
+    if labels.len() < 2 {
+        return None;
+    }
+    let inside = |model: &mut ProcessModel, kind: NodeKind, name: &str| {
+        let child = model.add_node(kind, name, None);
+        if let Some(n) = model.node_mut(&child) {
+            n.parent = Some(id.clone());
+        }
+        child
+    };
+    let name = model.node(&id).map(|n| n.name.clone()).unwrap_or_default();
+    let mut previous = inside(
+        model,
+        NodeKind::StartEvent(EventTrigger::None),
+        &format!("{name} started"),
+    );
+    let mut steps = Vec::new();
+    for label in &labels {
+        let step = inside(model, NodeKind::Task(TaskKind::Plain), label);
+        model.connect(&previous, &step, "");
+        steps.push(step.clone());
+        previous = step;
+    }
+    let end = inside(
+        model,
+        NodeKind::EndEvent(EventTrigger::None),
+        &format!("{name} done"),
+    );
+    model.connect(&previous, &end, "");
+    if let Some(n) = model.node_mut(&id) {
+        n.kind = NodeKind::SubProcess;
+    }
+    Some(Edit::BrokeDown {
+        sub_process: id,
+        steps,
+    })
 }
 
 /// Words that say how long something may take, and the units such a time is given in.
@@ -566,6 +690,7 @@ mod tests {
         "Add a deadline of 3 days to Resolve ticket.",
         "Add a timeout of 2 hours to Log ticket.",
         "Add a deadline of 1 week to Resolve ticket and escalate to the team lead.",
+        "Break Resolve ticket down into reproduce the problem, apply the fix and confirm with the customer.",
     ];
 
     #[test]
@@ -685,6 +810,28 @@ mod tests {
                     m.nodes.iter().all(|n| n.lane.is_some()),
                     "a first lane puts every node in a lane"
                 );
+            }
+            other => panic!("unexpected edits {other:?}"),
+        }
+
+        let mut m = base();
+        let resolve = id_named(&m, "Resolve ticket").expect("resolve");
+        match apply(
+            &mut m,
+            "Break Resolve ticket down into reproduce the problem, apply the fix and confirm with the customer",
+        )
+        .as_slice()
+        {
+            [Edit::BrokeDown { sub_process, steps }] => {
+                assert_eq!(sub_process, &resolve, "it keeps its id");
+                assert_eq!(m.node(&resolve).map(|n| &n.kind), Some(&NodeKind::SubProcess));
+                let names: Vec<&str> = steps
+                    .iter()
+                    .filter_map(|s| m.node(s).map(|n| n.name.as_str()))
+                    .collect();
+                assert_eq!(names, ["Reproduce problem", "Apply fix", "Confirm with customer"]);
+                assert_eq!(m.children(&resolve).count(), 5, "a start, three steps, an end");
+                assert!(m.is_expanded(&resolve));
             }
             other => panic!("unexpected edits {other:?}"),
         }

@@ -44,6 +44,11 @@ pub struct NodeSpec {
     /// The id of the node's lane, when the process has lanes.
     #[serde(default)]
     pub lane: Option<String>,
+    /// The id of the sub_process this node is inside; omit at the top level. A sub-process with
+    /// nodes inside is drawn expanded, and its content has its own start and end events. Nodes
+    /// inside have no lane: the sub-process sits in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// Boundary events only: the id of the task or sub-process the event sits on. Its path
     /// starts with the event's outgoing flow; no flow enters it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -242,6 +247,26 @@ impl ProcessSpec {
         }
     }
 
+    /// The sub-process each node is inside, where a boundary event is inside its host's.
+    fn scopes(&self) -> std::collections::HashMap<&str, Option<&str>> {
+        let parent_of = |id: &str| {
+            self.nodes
+                .iter()
+                .find(|n| n.id == id)
+                .and_then(|n| n.parent.as_deref())
+        };
+        self.nodes
+            .iter()
+            .map(|n| {
+                let scope = match (n.node_type.kind(None, true).host(), &n.attached_to) {
+                    (Some(_), Some(host)) => parent_of(host),
+                    _ => n.parent.as_deref(),
+                };
+                (n.id.as_str(), scope)
+            })
+            .collect()
+    }
+
     pub fn into_model(mut self) -> Result<ProcessModel, Vec<Problem>> {
         self.number_flows();
         let mut problems = Vec::new();
@@ -273,6 +298,47 @@ impl ProcessSpec {
         }
         let node_ids: HashSet<&str> = self.nodes.iter().map(|n| n.id.as_str()).collect();
         let lane_ids: HashSet<&str> = self.lanes.iter().map(|l| l.id.as_str()).collect();
+        let scopes = self.scopes();
+        for n in &self.nodes {
+            let Some(parent) = n.parent.as_deref() else {
+                continue;
+            };
+            match self.nodes.iter().find(|p| p.id == parent) {
+                None => problem(
+                    "dangling_reference",
+                    &n.id,
+                    format!("node {} is inside {parent:?}, which is not a node", n.id),
+                ),
+                Some(p) if p.node_type != NodeType::SubProcess => problem(
+                    "invalid_parent",
+                    &n.id,
+                    format!(
+                        "node {} is inside {parent}, which is not a sub_process",
+                        n.id
+                    ),
+                ),
+                Some(_) => {
+                    // Walking up from a node must reach the top level.
+                    let mut seen = HashSet::from([n.id.as_str()]);
+                    let mut up = Some(parent);
+                    while let Some(id) = up {
+                        if !seen.insert(id) {
+                            problem(
+                                "invalid_parent",
+                                &n.id,
+                                format!("node {} is inside itself through {id}", n.id),
+                            );
+                            break;
+                        }
+                        up = self
+                            .nodes
+                            .iter()
+                            .find(|p| p.id == id)
+                            .and_then(|p| p.parent.as_deref());
+                    }
+                }
+            }
+        }
         for n in &self.nodes {
             let kind = n.node_type.kind(None, true);
             if kind.host().is_some() {
@@ -283,6 +349,9 @@ impl ProcessSpec {
                     Some(Some(host)) if !host.node_type.kind(None, true).is_activity() => problem("misplaced_boundary_event", &n.id, format!("boundary event {} is attached to {}, which is not a task or sub-process", n.id, host.id)),
                     Some(Some(_)) => {}
                 }
+                continue;
+            }
+            if n.parent.is_some() {
                 continue;
             }
             if let Some(lane) = &n.lane {
@@ -311,6 +380,23 @@ impl ProcessSpec {
                     );
                 }
             }
+            let scope = |id: &str| scopes.get(id).copied().flatten();
+            if node_ids.contains(f.source.as_str())
+                && node_ids.contains(f.target.as_str())
+                && scope(&f.source) != scope(&f.target)
+            {
+                let place = |id: &str| {
+                    scope(id).map_or("the top level".to_owned(), |s| format!("sub-process {s}"))
+                };
+                problem(
+                    "cross_scope_flow",
+                    &f.id,
+                    format!(
+                        "flow {} joins {} in {} to {} in {}; a flow stays inside one sub-process or at the top level",
+                        f.id, f.source, place(&f.source), f.target, place(&f.target)
+                    ),
+                );
+            }
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -318,7 +404,11 @@ impl ProcessSpec {
         let lane_of: std::collections::HashMap<String, Option<String>> = self
             .nodes
             .iter()
-            .map(|n| (n.id.clone(), n.lane.clone()))
+            .map(|n| (n.id.clone(), n.lane.clone().filter(|_| n.parent.is_none())))
+            .collect();
+        let scopes: std::collections::HashMap<String, Option<String>> = scopes
+            .into_iter()
+            .map(|(id, scope)| (id.to_owned(), scope.map(str::to_owned)))
             .collect();
         Ok(ProcessModel {
             id: "Process_1".into(),
@@ -338,9 +428,10 @@ impl ProcessSpec {
                     let kind = n.node_type.kind(n.attached_to.as_deref(), n.interrupting);
                     let lane = match kind.host() {
                         Some(host) => lane_of.get(host).cloned().flatten(),
-                        None => n.lane,
+                        None => lane_of.get(&n.id).cloned().flatten(),
                     };
                     Node {
+                        parent: scopes.get(&n.id).cloned().flatten(),
                         id: n.id,
                         kind,
                         name: n.name,
@@ -382,6 +473,7 @@ impl ProcessSpec {
                     node_type: NodeType::of(&n.kind),
                     name: n.name.clone(),
                     lane: n.lane.clone(),
+                    parent: n.parent.clone(),
                     attached_to: n.kind.host().map(str::to_owned),
                     interrupting: !matches!(
                         n.kind,
@@ -525,6 +617,116 @@ mod tests {
         assert_eq!(codes(spec(serde_json::Value::Null)), ["missing_attachment"]);
         assert_eq!(codes(spec("nowhere".into())), ["dangling_reference"]);
         assert_eq!(codes(spec("x".into())), ["misplaced_boundary_event"]);
+    }
+
+    fn with_expanded_sub_process() -> serde_json::Value {
+        serde_json::json!({
+            "name": "Orders",
+            "lanes": [{"id": "shop", "name": "Shop"}],
+            "nodes": [
+                {"id": "start", "type": "start_event", "lane": "shop"},
+                {"id": "pack", "type": "sub_process", "name": "Pack order", "lane": "shop"},
+                {"id": "pack_start", "type": "start_event", "parent": "pack"},
+                {"id": "pick", "type": "task", "name": "Pick items", "parent": "pack"},
+                {"id": "ok", "type": "exclusive_gateway", "name": "Complete?", "parent": "pack"},
+                {"id": "box", "type": "task", "name": "Box items", "parent": "pack"},
+                {"id": "pack_end", "type": "end_event", "parent": "pack"},
+                {"id": "ship", "type": "task", "name": "Ship order", "lane": "shop"},
+                {"id": "end", "type": "end_event", "lane": "shop"}
+            ],
+            "flows": [
+                {"source": "start", "target": "pack"},
+                {"source": "pack_start", "target": "pick"},
+                {"source": "pick", "target": "ok"},
+                {"source": "ok", "target": "box", "label": "Yes", "condition": "complete"},
+                {"source": "ok", "target": "pick", "label": "No", "is_default": true},
+                {"source": "box", "target": "pack_end"},
+                {"source": "pack", "target": "ship"},
+                {"source": "ship", "target": "end"}
+            ]
+        })
+    }
+
+    #[test]
+    fn an_expanded_sub_process_compiles_with_its_content_inside_it() {
+        use crate::engine::{layout, reader, validate, writer};
+        let spec: ProcessSpec =
+            serde_json::from_value(with_expanded_sub_process()).expect("parses");
+        let model = spec.into_model().expect("valid");
+        assert!(model.is_expanded("pack"));
+        assert_eq!(model.node("pick").and_then(|n| n.lane.clone()), None);
+        let xml = writer::compile(&model);
+        assert_eq!(validate::validate(&xml), vec![]);
+        assert!(xml.contains(r#"bpmnElement="pack" isExpanded="true""#));
+        let back = reader::read(&xml).expect("reads");
+        assert_eq!(back.model.parent_of("box"), Some("pack"));
+        // The content sits inside the box, and the box in its lane, clear of the rest.
+        let placed = layout::layout(&model);
+        let sub = placed.nodes["pack"];
+        for child in model.children("pack") {
+            let b = placed.nodes[&child.id];
+            assert!(
+                b.x > sub.x && b.right() < sub.right() && b.y > sub.y && b.bottom() < sub.bottom(),
+                "{} is outside its sub-process",
+                child.id
+            );
+        }
+        for id in ["start", "ship", "end"] {
+            let b = placed.nodes[id];
+            let apart = b.right() <= sub.x
+                || sub.right() <= b.x
+                || b.bottom() <= sub.y
+                || sub.bottom() <= b.y;
+            assert!(apart, "{id} overlaps the sub-process");
+        }
+        let lane = placed.lanes["shop"];
+        assert!(sub.y >= lane.y && sub.bottom() <= lane.bottom());
+        // The loop inside runs inside the box.
+        let back_flow = model
+            .flows
+            .iter()
+            .find(|f| f.source == "ok" && f.target == "pick")
+            .expect("loop");
+        assert!(placed.flows[&back_flow.id]
+            .iter()
+            .all(|&(_, y)| y < sub.bottom()));
+    }
+
+    #[test]
+    fn content_without_a_start_or_flows_across_its_border_go_back_for_repair() {
+        let mut crossing = with_expanded_sub_process();
+        crossing["flows"][6]["source"] = "box".into();
+        let spec: ProcessSpec = serde_json::from_value(crossing).expect("parses");
+        let codes: Vec<&str> = spec
+            .into_model()
+            .expect_err("invalid")
+            .iter()
+            .map(|p| p.code)
+            .collect();
+        assert_eq!(codes, ["cross_scope_flow"]);
+
+        let mut no_start = with_expanded_sub_process();
+        no_start["nodes"][2]["type"] = "task".into();
+        let spec: ProcessSpec = serde_json::from_value(no_start).expect("parses");
+        let model = spec.into_model().expect("well-formed");
+        let problems = crate::engine::validate::validate(&crate::engine::writer::compile(&model));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.code == "missing_start_event" && p.element.as_deref() == Some("pack")),
+            "{problems:?}"
+        );
+
+        let mut in_a_task = with_expanded_sub_process();
+        in_a_task["nodes"][3]["parent"] = "ship".into();
+        let spec: ProcessSpec = serde_json::from_value(in_a_task).expect("parses");
+        let codes: Vec<&str> = spec
+            .into_model()
+            .expect_err("invalid")
+            .iter()
+            .map(|p| p.code)
+            .collect();
+        assert!(codes.contains(&"invalid_parent"), "{codes:?}");
     }
 
     #[test]

@@ -38,6 +38,7 @@ impl Problem {
                 | "dangling_reference"
                 | "empty_process"
                 | "misplaced_boundary_event"
+                | "cross_scope_flow"
         )
     }
 }
@@ -83,6 +84,16 @@ pub fn validate_diagram(diagram: &Diagram) -> Vec<Problem> {
                 ));
             }
         }
+        if model.parent_of(&f.source) != model.parent_of(&f.target) {
+            problems.push(Problem::new(
+                "cross_scope_flow",
+                Some(&f.id),
+                format!(
+                    "flow {} crosses the border of a sub-process; a sequence flow stays inside one",
+                    f.id
+                ),
+            ));
+        }
     }
     for n in &model.nodes {
         let Some(host) = n.kind.host() else {
@@ -126,32 +137,6 @@ pub fn validate_diagram(diagram: &Diagram) -> Vec<Problem> {
         return problems;
     }
 
-    let starts: Vec<&str> = model
-        .nodes
-        .iter()
-        .filter(|n| matches!(n.kind, NodeKind::StartEvent(_)))
-        .map(|n| n.id.as_str())
-        .collect();
-    let ends: Vec<&str> = model
-        .nodes
-        .iter()
-        .filter(|n| matches!(n.kind, NodeKind::EndEvent(_)))
-        .map(|n| n.id.as_str())
-        .collect();
-    if starts.is_empty() {
-        problems.push(Problem::new(
-            "missing_start_event",
-            Some(&model.id),
-            "the process has no start event".into(),
-        ));
-    }
-    if ends.is_empty() {
-        problems.push(Problem::new(
-            "missing_end_event",
-            Some(&model.id),
-            "the process has no end event".into(),
-        ));
-    }
     for n in &model.nodes {
         let NodeKind::BoundaryEvent {
             trigger,
@@ -182,29 +167,17 @@ pub fn validate_diagram(diagram: &Diagram) -> Vec<Problem> {
             ));
         }
     }
-    let forward = reach(model, &starts, true);
-    let backward = reach(model, &ends, false);
-    for n in &model.nodes {
-        if !starts.is_empty() && !forward.contains(n.id.as_str()) {
-            problems.push(Problem::new(
-                "unreachable",
-                Some(&n.id),
-                format!(
-                    "{} cannot be reached from a start event",
-                    describe(model, &n.id)
-                ),
-            ));
-        }
-        if !ends.is_empty() && !backward.contains(n.id.as_str()) {
-            problems.push(Problem::new(
-                "dead_end",
-                Some(&n.id),
-                format!(
-                    "no end event can be reached from {}",
-                    describe(model, &n.id)
-                ),
-            ));
-        }
+    // The process, and the content of each expanded sub-process, runs from its own start events
+    // to its own end events.
+    let scopes = std::iter::once(None).chain(
+        model
+            .nodes
+            .iter()
+            .filter(|n| model.is_expanded(&n.id))
+            .map(|n| Some(n.id.as_str())),
+    );
+    for scope in scopes {
+        check_scope(model, scope, &mut problems);
     }
 
     for n in &model.nodes {
@@ -254,6 +227,63 @@ pub fn validate_diagram(diagram: &Diagram) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// Start and end events, and reachability, among the nodes directly inside `scope` (the
+/// process's top level for `None`).
+fn check_scope(model: &ProcessModel, scope: Option<&str>, problems: &mut Vec<Problem>) {
+    let in_scope = |kind: fn(&NodeKind) -> bool| -> Vec<&str> {
+        model
+            .nodes
+            .iter()
+            .filter(|n| n.parent.as_deref() == scope && kind(&n.kind))
+            .map(|n| n.id.as_str())
+            .collect()
+    };
+    let starts = in_scope(|k| matches!(k, NodeKind::StartEvent(_)));
+    let ends = in_scope(|k| matches!(k, NodeKind::EndEvent(_)));
+    let (owner, whole) = match scope {
+        None => (model.id.as_str(), "the process".to_owned()),
+        Some(s) => (s, format!("sub-process {}", describe(model, s))),
+    };
+    if starts.is_empty() {
+        problems.push(Problem::new(
+            "missing_start_event",
+            Some(owner),
+            format!("{whole} has no start event"),
+        ));
+    }
+    if ends.is_empty() {
+        problems.push(Problem::new(
+            "missing_end_event",
+            Some(owner),
+            format!("{whole} has no end event"),
+        ));
+    }
+    let forward = reach(model, &starts, true);
+    let backward = reach(model, &ends, false);
+    for n in model.nodes.iter().filter(|n| n.parent.as_deref() == scope) {
+        if !starts.is_empty() && !forward.contains(n.id.as_str()) {
+            problems.push(Problem::new(
+                "unreachable",
+                Some(&n.id),
+                format!(
+                    "{} cannot be reached from a start event",
+                    describe(model, &n.id)
+                ),
+            ));
+        }
+        if !ends.is_empty() && !backward.contains(n.id.as_str()) {
+            problems.push(Problem::new(
+                "dead_end",
+                Some(&n.id),
+                format!(
+                    "no end event can be reached from {}",
+                    describe(model, &n.id)
+                ),
+            ));
+        }
+    }
 }
 
 fn describe(model: &ProcessModel, id: &str) -> String {

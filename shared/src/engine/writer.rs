@@ -101,36 +101,7 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
         }
         let _ = writeln!(x, "    </bpmn:laneSet>");
     }
-    for node in &model.nodes {
-        write_node(&mut x, model, node, kept);
-    }
-    for flow in &model.flows {
-        let name = if flow.name.is_empty() {
-            String::new()
-        } else {
-            format!(r#" name="{}""#, esc(&flow.name))
-        };
-        let head = format!(
-            r#"    <bpmn:sequenceFlow id="{}"{name} sourceRef="{}" targetRef="{}""#,
-            esc(&flow.id),
-            esc(&flow.source),
-            esc(&flow.target)
-        );
-        match &flow.condition {
-            Some(condition) if !flow.is_default => {
-                let _ = writeln!(x, "{head}>");
-                let _ = writeln!(
-                    x,
-                    r#"      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{}</bpmn:conditionExpression>"#,
-                    esc(condition)
-                );
-                let _ = writeln!(x, "    </bpmn:sequenceFlow>");
-            }
-            _ => {
-                let _ = writeln!(x, "{head} />");
-            }
-        }
-    }
+    write_scope(&mut x, model, None, kept, "    ");
     write_kept(&mut x, kept, Place::FlowElement, "    ");
     write_kept(&mut x, kept, Place::Artifact, "    ");
     let _ = writeln!(x, "  </bpmn:process>");
@@ -162,7 +133,10 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
             }
         }
     }
-    for node in &model.nodes {
+    // Outer shapes first, so that a sub-process's content is drawn over its box.
+    let mut nodes: Vec<&Node> = model.nodes.iter().collect();
+    nodes.sort_by_key(|n| depth(model, &n.id));
+    for node in nodes {
         let Some(b) = layout.nodes.get(&node.id) else {
             continue;
         };
@@ -174,9 +148,10 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
             height: 27,
         });
         // A sub-process whose content is drawn inside it must say so, or tools draw it closed.
-        let open = kept
-            .content_of(&node.id)
-            .is_some_and(|c| c.expanded_at.is_some());
+        let open = model.is_expanded(&node.id)
+            || kept
+                .content_of(&node.id)
+                .is_some_and(|c| c.expanded_at.is_some());
         shape(
             &mut x,
             &node.id,
@@ -216,6 +191,58 @@ pub fn compile_keeping(model: &ProcessModel, layout: &Layout, kept: &Kept) -> St
     write_kept(&mut x, kept, Place::Diagram, "  ");
     let _ = writeln!(x, "</bpmn:definitions>");
     x
+}
+
+/// How many sub-processes a node is inside.
+fn depth(model: &ProcessModel, id: &str) -> usize {
+    std::iter::successors(model.parent_of(id), |p| model.parent_of(p))
+        .take(model.nodes.len())
+        .count()
+}
+
+/// The nodes and flows directly inside `scope` (the process's top level for `None`); a
+/// sub-process's own content is written inside its element.
+fn write_scope(
+    x: &mut String,
+    model: &ProcessModel,
+    scope: Option<&str>,
+    kept: &Kept,
+    indent: &str,
+) {
+    for node in model.nodes.iter().filter(|n| n.parent.as_deref() == scope) {
+        write_node(x, model, node, kept, indent);
+    }
+    for flow in model
+        .flows
+        .iter()
+        .filter(|f| model.parent_of(&f.source) == scope)
+    {
+        let name = if flow.name.is_empty() {
+            String::new()
+        } else {
+            format!(r#" name="{}""#, esc(&flow.name))
+        };
+        let head = format!(
+            r#"{indent}<bpmn:sequenceFlow id="{}"{name} sourceRef="{}" targetRef="{}""#,
+            esc(&flow.id),
+            esc(&flow.source),
+            esc(&flow.target)
+        );
+        match &flow.condition {
+            Some(condition) if !flow.is_default => {
+                let _ = writeln!(x, "{head}>");
+                let _ = writeln!(
+                    x,
+                    r#"{indent}  <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{}</bpmn:conditionExpression>"#,
+                    esc(condition)
+                );
+                let _ = writeln!(x, "{indent}</bpmn:sequenceFlow>");
+            }
+            _ => {
+                let _ = writeln!(x, "{head} />");
+            }
+        }
+    }
 }
 
 /// A pool around every shape, for a process drawn without one whose collaboration needs it.
@@ -302,7 +329,7 @@ fn event_definition(trigger: EventTrigger) -> Option<&'static str> {
     }
 }
 
-fn write_node(x: &mut String, model: &ProcessModel, node: &Node, kept: &Kept) {
+fn write_node(x: &mut String, model: &ProcessModel, node: &Node, kept: &Kept, indent: &str) {
     let tag = element_name(&node.kind);
     let name = if node.name.is_empty() {
         String::new()
@@ -336,28 +363,39 @@ fn write_node(x: &mut String, model: &ProcessModel, node: &Node, kept: &Kept) {
     };
     let _ = writeln!(
         x,
-        r#"    <bpmn:{tag} id="{}"{name}{default}{attachment}>"#,
+        r#"{indent}<bpmn:{tag} id="{}"{name}{default}{attachment}>"#,
         esc(&node.id)
     );
     for flow in model.incoming(&node.id) {
-        let _ = writeln!(x, "      <bpmn:incoming>{}</bpmn:incoming>", esc(&flow.id));
+        let _ = writeln!(
+            x,
+            "{indent}  <bpmn:incoming>{}</bpmn:incoming>",
+            esc(&flow.id)
+        );
     }
     for flow in model.outgoing(&node.id) {
-        let _ = writeln!(x, "      <bpmn:outgoing>{}</bpmn:outgoing>", esc(&flow.id));
+        let _ = writeln!(
+            x,
+            "{indent}  <bpmn:outgoing>{}</bpmn:outgoing>",
+            esc(&flow.id)
+        );
     }
     if let Some(kept) = kept.definition_of(&node.id) {
-        let _ = writeln!(x, "      {}", kept.xml);
+        let _ = writeln!(x, "{indent}  {}", kept.xml);
     } else if let Some(definition) = node.kind.trigger().and_then(event_definition) {
         let _ = writeln!(
             x,
-            r#"      <bpmn:{definition} id="{}_definition" />"#,
+            r#"{indent}  <bpmn:{definition} id="{}_definition" />"#,
             esc(&node.id)
         );
     }
     if let Some(content) = kept.content_of(&node.id) {
-        let _ = writeln!(x, "      {}", content.xml);
+        let _ = writeln!(x, "{indent}  {}", content.xml);
     }
-    let _ = writeln!(x, "    </bpmn:{tag}>");
+    if model.is_expanded(&node.id) {
+        write_scope(x, model, Some(&node.id), kept, &format!("{indent}  "));
+    }
+    let _ = writeln!(x, "{indent}</bpmn:{tag}>");
 }
 
 fn esc(text: &str) -> std::borrow::Cow<'_, str> {

@@ -91,6 +91,12 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
     let mut text_target: Option<&'static str> = None;
     // An event definition being copied: (its definition so far, the byte it starts at, depth).
     let mut open_definition: Option<(EventDefinition, usize, usize)> = None;
+    // The sub-processes open around what is being read, outermost first: (id, depth).
+    let mut scopes: Vec<(String, usize)> = Vec::new();
+    // The outermost one: its content is modeled unless something in it has no place in the
+    // model, in which case it is kept as the source wrote it.
+    let mut outer: Option<OuterSubProcess> = None;
+    let mut modelable: HashMap<String, Vec<String>> = HashMap::new();
     let mut copier = Copier::new(xml);
 
     loop {
@@ -157,7 +163,7 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                 };
                 let copying_whole = copier.start(
                     &tag,
-                    skip_depth.is_some(),
+                    skip_depth.is_some() || outer.is_some(),
                     drawing.planes,
                     &mut diagram.warnings,
                     &mut processes,
@@ -197,31 +203,56 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                             let process = processes.last_mut().ok_or_else(|| {
                                 ReadError::NotBpmn("content outside a process".into())
                             })?;
-                            if let Some(kind) = node_kind(&local, &attrs) {
+                            let parent = tag.parent;
+                            if let Some(sub) = outer.as_mut().filter(|_| {
+                                Place::of(&local, parent).is_some() || local == "laneSet"
+                            }) {
+                                // Annotations, data or lanes inside a sub-process: its content
+                                // is kept whole instead.
+                                sub.modelable = false;
+                                if !is_empty {
+                                    skip_depth = Some(depth);
+                                }
+                            } else if let Some(kind) = node_kind(&local, &attrs) {
                                 let id = attrs.get("id").cloned().unwrap_or_default();
                                 report_extension_attributes(e, &id, &mut diagram.warnings);
                                 if let Some(d) = attrs.get("default") {
                                     diagram.defaults.push((id.clone(), d.clone()));
                                 }
                                 process.nodes.push(Node {
-                                    id,
+                                    id: id.clone(),
                                     kind,
                                     name: attrs.get("name").cloned().unwrap_or_default(),
                                     lane: None,
+                                    parent: scopes.last().map(|(s, _)| s.clone()),
                                 });
                                 open_node = Some(process.nodes.len() - 1);
-                                if matches!(
+                                let content = matches!(
                                     local.as_str(),
                                     "subProcess" | "transaction" | "adHocSubProcess"
-                                ) && !is_empty
-                                {
-                                    // The model treats a sub-process as one activity; its content
-                                    // is copied through as it was.
-                                    let id = attrs.get("id").cloned().unwrap_or_default();
-                                    diagram.warnings.push(format!(
-                                        "the content of sub-process {id} is not part of the process model; it is kept as it was"
-                                    ));
-                                    copier.start_sub_process(id, depth);
+                                ) && !is_empty;
+                                if content && local == "subProcess" {
+                                    if outer.is_none() {
+                                        copier.start_sub_process(id.clone(), depth);
+                                        outer = Some(OuterSubProcess {
+                                            id: id.clone(),
+                                            modelable: true,
+                                            warnings_before: std::mem::take(&mut diagram.warnings),
+                                        });
+                                    }
+                                    scopes.push((id, depth));
+                                } else if content {
+                                    // A transaction's or ad-hoc sub-process's content is copied
+                                    // through as it was: the model has no such scopes.
+                                    match outer.as_mut() {
+                                        Some(sub) => sub.modelable = false,
+                                        None => {
+                                            diagram.warnings.push(format!(
+                                                "the content of sub-process {id} is not part of the process model; it is kept as it was"
+                                            ));
+                                            copier.start_sub_process(id, depth);
+                                        }
+                                    }
                                     skip_depth = Some(depth);
                                 }
                             } else if local == "sequenceFlow" {
@@ -281,7 +312,11 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                             ) {
                                 // Documentation, extension elements, data associations, timer
                                 // details...: not modeled, so not in a refinement. Say so once,
-                                // for the element and everything inside it.
+                                // for the element and everything inside it. Inside a
+                                // sub-process, the content is kept whole instead.
+                                if let Some(sub) = outer.as_mut() {
+                                    sub.modelable = false;
+                                }
                                 let owner = open_node
                                     .and_then(|i| process.nodes.get(i))
                                     .map(|n| n.id.clone())
@@ -321,6 +356,17 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
                 );
                 if skip_depth == Some(stack.len()) {
                     skip_depth = None;
+                }
+                if scopes.last().is_some_and(|(_, d)| *d == stack.len()) {
+                    scopes.pop();
+                    if let Some(sub) = outer.take_if(|_| scopes.is_empty()) {
+                        let inside = std::mem::replace(&mut diagram.warnings, sub.warnings_before);
+                        if sub.modelable {
+                            modelable.insert(sub.id, inside);
+                        } else {
+                            diagram.warnings.push(kept_content_warning(&sub.id));
+                        }
+                    }
                 }
                 if open_definition
                     .as_ref()
@@ -444,9 +490,35 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
             f.is_default = true;
         }
     }
+    // Content is modeled where the source drew it open around it (or drew nothing); drawn
+    // collapsed, its shapes are on a plane of their own, so it is kept as it was with them.
+    let mut sub_processes = main.sub_processes;
+    sub_processes.retain(|content| {
+        let drawn_open =
+            drawing.expanded.contains(&content.id) || !drawing.shapes.contains_key(&content.id);
+        match modelable.remove(&content.id) {
+            Some(inside) if drawn_open => {
+                diagram.warnings.extend(inside);
+                false
+            }
+            Some(_) => {
+                diagram.warnings.push(kept_content_warning(&content.id));
+                true
+            }
+            None => true,
+        }
+    });
+    for content in &sub_processes {
+        remove_content(&mut model, &content.id);
+    }
+    diagram
+        .defaults
+        .retain(|(gateway, _)| model.node(gateway).is_some());
+    for node in model.nodes.iter_mut().filter(|n| n.parent.is_some()) {
+        node.lane = None;
+    }
     diagram.kept.event_definitions = main.event_definitions;
-    diagram.kept.sub_processes = main
-        .sub_processes
+    diagram.kept.sub_processes = sub_processes
         .into_iter()
         .map(|mut content| {
             content.expanded_at = drawing
@@ -472,6 +544,45 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
     diagram.kept.collaboration_id = collaboration_id;
     diagram.model = model;
     Ok(diagram)
+}
+
+/// The outermost sub-process being read.
+struct OuterSubProcess {
+    id: String,
+    /// Whether everything inside it has a place in the model.
+    modelable: bool,
+    /// The warnings before it; those about its content count only if the content is modeled.
+    warnings_before: Vec<String>,
+}
+
+fn kept_content_warning(id: &str) -> String {
+    format!(
+        "the content of sub-process {id} is not part of the process model; it is kept as it was"
+    )
+}
+
+/// Takes a sub-process's content, kept as the source wrote it, out of the model.
+fn remove_content(model: &mut ProcessModel, sub_process: &str) {
+    let inside = |model: &ProcessModel, id: &str| {
+        let mut up = model.parent_of(id);
+        while let Some(parent) = up {
+            if parent == sub_process {
+                return true;
+            }
+            up = model.parent_of(parent);
+        }
+        false
+    };
+    let gone: HashSet<String> = model
+        .nodes
+        .iter()
+        .filter(|n| inside(model, &n.id))
+        .map(|n| n.id.clone())
+        .collect();
+    model.nodes.retain(|n| !gone.contains(&n.id));
+    model
+        .flows
+        .retain(|f| !gone.contains(&f.source) && !gone.contains(&f.target));
 }
 
 fn slice(xml: &str, start: usize, end: usize) -> String {
