@@ -90,7 +90,7 @@ impl LlmError {
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 const SYSTEM_PROMPT: &str = "You are a senior business process analyst. You model processes as BPMN 2.0 and answer \
-only with JSON matching the given schema. Rules: exactly one start event and at least one end event; every node is \
+only with compact JSON (no indentation, no line breaks) matching the given schema. Keep names short. Rules: exactly one start event and at least one end event; every node is \
 reachable from the start and can reach an end; tasks are named verb-first (\"Review claim\"); a splitting exclusive \
 or inclusive gateway is named as a question and each outgoing flow has a label and a condition, except one flow \
 marked is_default; branches split by an exclusive gateway are joined by an exclusive gateway, branches split by a \

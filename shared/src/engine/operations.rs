@@ -14,6 +14,8 @@ use super::{
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditPlan {
+    /// A follow-up is a few edits; the bound stops a model repeating itself.
+    #[schemars(length(max = 40))]
     pub operations: Vec<Operation>,
 }
 

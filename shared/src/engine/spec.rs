@@ -15,19 +15,36 @@ use super::validate::Problem;
 #[serde(deny_unknown_fields)]
 pub struct ProcessSpec {
     /// A short name for the process.
+    #[schemars(length(max = MAX_TEXT))]
     pub name: String,
     /// Lanes (one per actor or role), top to bottom. Empty for a process without lanes.
     #[serde(default)]
+    #[schemars(length(max = MAX_LANES))]
     pub lanes: Vec<LaneSpec>,
+    #[schemars(length(min = 2, max = MAX_NODES))]
     pub nodes: Vec<NodeSpec>,
+    #[schemars(length(min = 1, max = MAX_FLOWS))]
     pub flows: Vec<FlowSpec>,
 }
+
+/// Bounds on what one process may hold. Real processes stay far inside them; a model under
+/// constrained decoding that starts repeating itself is stopped by them instead of writing
+/// until it runs out of tokens.
+pub const MAX_LANES: u32 = 12;
+pub const MAX_NODES: u32 = 80;
+pub const MAX_FLOWS: u32 = 120;
+/// Longest name, label or condition: a few words, never a paragraph.
+pub const MAX_TEXT: u32 = 120;
+/// Longest id (see [`is_valid_id`]).
+pub const MAX_ID: u32 = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LaneSpec {
     /// Unique id: a letter, then letters, digits, `_`, `-` or `.`.
+    #[schemars(length(max = MAX_ID))]
     pub id: String,
+    #[schemars(length(max = MAX_TEXT))]
     pub name: String,
 }
 
@@ -35,23 +52,28 @@ pub struct LaneSpec {
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     /// Unique id: a letter, then letters, digits, `_`, `-` or `.`.
+    #[schemars(length(max = MAX_ID))]
     pub id: String,
     #[serde(rename = "type")]
     pub node_type: NodeType,
     /// Verb-first for tasks ("Review claim"), a question for splitting gateways ("Approved?").
     #[serde(default)]
+    #[schemars(length(max = MAX_TEXT))]
     pub name: String,
     /// The id of the node's lane, when the process has lanes.
     #[serde(default)]
+    #[schemars(length(max = MAX_ID))]
     pub lane: Option<String>,
     /// The id of the sub_process this node is inside; omit at the top level. A sub-process with
     /// nodes inside is drawn expanded, and its content has its own start and end events. Nodes
     /// inside have no lane: the sub-process sits in one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_ID))]
     pub parent: Option<String>,
     /// Boundary events only: the id of the task or sub-process the event sits on. Its path
     /// starts with the event's outgoing flow; no flow enters it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_ID))]
     pub attached_to: Option<String>,
     /// Boundary events only: false when the activity goes on after the event fires (a reminder),
     /// true (the default) when the event cancels it (a timeout).
@@ -73,16 +95,21 @@ pub struct FlowSpec {
     /// Optional. A flow without a usable id of its own (missing, or taken by a node or another
     /// flow) is numbered by procmap, since no reader of the diagram ever sees flow ids.
     #[serde(default)]
+    #[schemars(length(max = MAX_ID))]
     pub id: String,
     /// Id of the node the flow leaves.
+    #[schemars(length(max = MAX_ID))]
     pub source: String,
     /// Id of the node the flow enters.
+    #[schemars(length(max = MAX_ID))]
     pub target: String,
     /// Text on the flow, such as a branch's answer ("Yes").
     #[serde(default)]
+    #[schemars(length(max = MAX_TEXT))]
     pub label: Option<String>,
     /// For a branch leaving an exclusive or inclusive gateway: when it is taken.
     #[serde(default)]
+    #[schemars(length(max = MAX_TEXT))]
     pub condition: Option<String>,
     /// The branch taken when no other branch's condition holds.
     #[serde(default)]
@@ -218,7 +245,7 @@ pub fn is_valid_id(id: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && id.len() <= 100
+        && id.len() <= MAX_ID as usize
 }
 
 impl ProcessSpec {
@@ -278,6 +305,19 @@ impl ProcessSpec {
                 element: Some(element.to_owned()),
             })
         };
+        for (what, count, max) in [
+            ("lanes", self.lanes.len(), MAX_LANES),
+            ("nodes", self.nodes.len(), MAX_NODES),
+            ("flows", self.flows.len(), MAX_FLOWS),
+        ] {
+            if count > max as usize {
+                problem(
+                    "too_large",
+                    "process",
+                    format!("the process has {count} {what}; at most {max} are allowed"),
+                );
+            }
+        }
         let all_ids = self
             .lanes
             .iter()
@@ -536,6 +576,13 @@ mod tests {
             "sub_process",
         ] {
             assert!(schema.contains(t), "{t} missing from the schema");
+        }
+        // Bounds that stop a model repeating itself under constrained decoding.
+        for bound in [
+            format!(r#""maxItems":{MAX_NODES}"#),
+            format!(r#""maxLength":{MAX_TEXT}"#),
+        ] {
+            assert!(schema.contains(&bound), "{bound} missing from {schema}");
         }
     }
 
