@@ -1,12 +1,18 @@
 //! Import: diagrams saved by other tools refine with everything the process model cannot
 //! represent copied through as it was, and every such element reported.
 
+use procmap_shared::engine::layout::Bounds;
 use procmap_shared::engine::model::{EventTrigger, NodeKind};
 use procmap_shared::engine::{self, kept::Place, reader, validate};
 
 const SIGNAVIO: &str = include_str!("../../conformance/foreign/signavio_claims.bpmn");
 const CAMUNDA: &str = include_str!("../../conformance/foreign/camunda_tickets.bpmn");
 const DEADLINES: &str = include_str!("../../conformance/foreign/camunda_deadlines.bpmn");
+
+/// Whether a shape lies inside a sub-process's box.
+fn within(b: Bounds, box_: Bounds) -> bool {
+    b.x > box_.x && b.right() < box_.right() && b.y > box_.y && b.bottom() < box_.bottom()
+}
 
 fn kept_ids(xml: &str, place: Place) -> Vec<String> {
     reader::read(xml)
@@ -210,8 +216,10 @@ fn a_step_added_inside_an_open_sub_process_stays_inside_it() {
         .find(|n| n.name == "Check parcel")
         .expect("added");
     assert_eq!(added.parent.as_deref(), Some("Sub_Pick"));
-    let (b, box_) = (back.layout.nodes[&added.id], back.layout.nodes["Sub_Pick"]);
-    assert!(b.x > box_.x && b.right() < box_.right() && b.y > box_.y && b.bottom() < box_.bottom());
+    assert!(within(
+        back.layout.nodes[&added.id],
+        back.layout.nodes["Sub_Pick"]
+    ));
 }
 
 /// The bpmn.io fixture with documentation in its open sub-process, which the model has no
@@ -267,9 +275,8 @@ fn a_modeled_sub_process_moved_into_a_lane_is_laid_out_with_its_content_inside()
     let lane = back.layout.lanes[&lane];
     assert!(box_.y >= lane.y && box_.bottom() <= lane.bottom());
     for child in back.model.children("Sub_Pick") {
-        let b = back.layout.nodes[&child.id];
         assert!(
-            b.x > box_.x && b.right() < box_.right() && b.y > box_.y && b.bottom() < box_.bottom(),
+            within(back.layout.nodes[&child.id], box_),
             "{} is outside its sub-process",
             child.id
         );

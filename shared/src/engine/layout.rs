@@ -80,14 +80,8 @@ fn place_scope(model: &ProcessModel, scope: Option<&str>) -> Layout {
         .filter(|n| in_scope(&n.id) && model.is_expanded(&n.id))
     {
         let content = place_scope(model, Some(&node.id));
-        if let Some(e) = extent(content.nodes.values()) {
-            sizes.insert(
-                node.id.clone(),
-                (
-                    e.width + 2 * SUB_PROCESS_PADDING,
-                    e.height + SUB_PROCESS_PADDING + SUB_PROCESS_PADDING_BELOW,
-                ),
-            );
+        if let Some(size) = box_size(&content) {
+            sizes.insert(node.id.clone(), size);
         }
         contents.push((node.id.clone(), content));
     }
@@ -120,28 +114,41 @@ fn place_scope(model: &ProcessModel, scope: Option<&str>) -> Layout {
         }
     }
     for (id, content) in contents {
-        let (Some(b), Some(e)) = (
-            layout.nodes.get(&id).copied(),
-            extent(content.nodes.values()),
-        ) else {
-            continue;
-        };
-        let (dx, dy) = (
-            b.x + SUB_PROCESS_PADDING - e.x,
-            b.y + SUB_PROCESS_PADDING - e.y,
-        );
-        for (child, c) in content.nodes {
-            layout.nodes.insert(
-                child,
-                Bounds {
-                    x: c.x + dx,
-                    y: c.y + dy,
-                    ..c
-                },
-            );
+        if let Some(b) = layout.nodes.get(&id).copied() {
+            move_into(&mut layout, content, b);
         }
     }
     layout
+}
+
+/// The size of a sub-process's box around its content, laid out on its own.
+fn box_size(content: &Layout) -> Option<(i64, i64)> {
+    let e = extent(content.nodes.values())?;
+    Some((
+        e.width + 2 * SUB_PROCESS_PADDING,
+        e.height + SUB_PROCESS_PADDING + SUB_PROCESS_PADDING_BELOW,
+    ))
+}
+
+/// Adds a sub-process's content, laid out on its own, to `layout` inside the box `b`.
+fn move_into(layout: &mut Layout, content: Layout, b: Bounds) {
+    let Some(e) = extent(content.nodes.values()) else {
+        return;
+    };
+    let (dx, dy) = (
+        b.x + SUB_PROCESS_PADDING - e.x,
+        b.y + SUB_PROCESS_PADDING - e.y,
+    );
+    for (child, c) in content.nodes {
+        layout.nodes.insert(
+            child,
+            Bounds {
+                x: c.x + dx,
+                y: c.y + dy,
+                ..c
+            },
+        );
+    }
 }
 
 /// The smallest box around some shapes.
@@ -529,33 +536,18 @@ pub fn extend(model: &ProcessModel, source: &Layout) -> Layout {
         .collect();
     for id in newly_expanded {
         let content = place_scope(model, Some(id));
-        let (Some(e), Some(old)) = (extent(content.nodes.values()), out.nodes.get(id).copied())
+        let (Some((width, height)), Some(old)) = (box_size(&content), out.nodes.get(id).copied())
         else {
             continue;
         };
         let grown = Bounds {
-            width: old.width.max(e.width + 2 * SUB_PROCESS_PADDING),
-            height: old
-                .height
-                .max(e.height + SUB_PROCESS_PADDING + SUB_PROCESS_PADDING_BELOW),
+            width: old.width.max(width),
+            height: old.height.max(height),
             ..old
         };
         make_room(&mut out, id, old, grown);
         out.nodes.insert(id.to_owned(), grown);
-        let (dx, dy) = (
-            grown.x + SUB_PROCESS_PADDING - e.x,
-            grown.y + SUB_PROCESS_PADDING - e.y,
-        );
-        for (child, c) in content.nodes {
-            out.nodes.insert(
-                child,
-                Bounds {
-                    x: c.x + dx,
-                    y: c.y + dy,
-                    ..c
-                },
-            );
-        }
+        move_into(&mut out, content, grown);
     }
     // New nodes in flow order, so that each finds its predecessor already placed. A boundary
     // event goes once its activity is placed: where the source drew it if the activity has not
