@@ -27,12 +27,13 @@ pub struct ProcessSpec {
     pub flows: Vec<FlowSpec>,
 }
 
-/// Bounds on what one process may hold. Real processes stay far inside them; a model under
-/// constrained decoding that starts repeating itself is stopped by them instead of writing
-/// until it runs out of tokens.
-pub const MAX_LANES: u32 = 12;
-pub const MAX_NODES: u32 = 80;
-pub const MAX_FLOWS: u32 = 120;
+/// Bounds on what one process may hold. A diagram stays readable well inside them (the builtin
+/// modeler's largest corpus diagram has 21 nodes), and at the limits an answer still fits in
+/// the default 4096 tokens, so a model under constrained decoding that starts repeating itself
+/// is stopped by them instead of writing until it runs out of tokens.
+pub const MAX_LANES: u32 = 8;
+pub const MAX_NODES: u32 = 40;
+pub const MAX_FLOWS: u32 = 60;
 /// Longest name, label or condition: a few words, never a paragraph.
 pub const MAX_TEXT: u32 = 120;
 /// Longest id (see [`is_valid_id`]).
@@ -641,8 +642,8 @@ mod tests {
 
     #[test]
     fn a_boundary_event_on_nothing_or_on_a_gateway_goes_back_for_repair() {
-        let spec = |attached: serde_json::Value| -> ProcessSpec {
-            serde_json::from_value(serde_json::json!({
+        let spec = |attached: serde_json::Value| {
+            serde_json::json!({
                 "name": "p",
                 "nodes": [
                     {"id": "start", "type": "start_event"},
@@ -651,19 +652,14 @@ mod tests {
                     {"id": "end", "type": "end_event"}
                 ],
                 "flows": []
-            }))
-            .expect("parses")
+            })
         };
-        let codes = |s: ProcessSpec| -> Vec<&'static str> {
-            s.into_model()
-                .expect_err("invalid")
-                .iter()
-                .map(|p| p.code)
-                .collect()
-        };
-        assert_eq!(codes(spec(serde_json::Value::Null)), ["missing_attachment"]);
-        assert_eq!(codes(spec("nowhere".into())), ["dangling_reference"]);
-        assert_eq!(codes(spec("x".into())), ["misplaced_boundary_event"]);
+        assert_eq!(
+            refused(spec(serde_json::Value::Null)),
+            ["missing_attachment"]
+        );
+        assert_eq!(refused(spec("nowhere".into())), ["dangling_reference"]);
+        assert_eq!(refused(spec("x".into())), ["misplaced_boundary_event"]);
     }
 
     fn with_expanded_sub_process() -> serde_json::Value {
@@ -739,18 +735,21 @@ mod tests {
             .all(|&(_, y)| y < sub.bottom()));
     }
 
+    /// The codes of the problems converting a wire-form process finds.
+    fn refused(spec: serde_json::Value) -> Vec<&'static str> {
+        let spec: ProcessSpec = serde_json::from_value(spec).expect("parses");
+        spec.into_model()
+            .expect_err("invalid")
+            .iter()
+            .map(|p| p.code)
+            .collect()
+    }
+
     #[test]
     fn content_without_a_start_or_flows_across_its_border_go_back_for_repair() {
         let mut crossing = with_expanded_sub_process();
         crossing["flows"][6]["source"] = "box".into();
-        let spec: ProcessSpec = serde_json::from_value(crossing).expect("parses");
-        let codes: Vec<&str> = spec
-            .into_model()
-            .expect_err("invalid")
-            .iter()
-            .map(|p| p.code)
-            .collect();
-        assert_eq!(codes, ["cross_scope_flow"]);
+        assert_eq!(refused(crossing), ["cross_scope_flow"]);
 
         let mut no_start = with_expanded_sub_process();
         no_start["nodes"][2]["type"] = "task".into();
@@ -766,13 +765,7 @@ mod tests {
 
         let mut in_a_task = with_expanded_sub_process();
         in_a_task["nodes"][3]["parent"] = "ship".into();
-        let spec: ProcessSpec = serde_json::from_value(in_a_task).expect("parses");
-        let codes: Vec<&str> = spec
-            .into_model()
-            .expect_err("invalid")
-            .iter()
-            .map(|p| p.code)
-            .collect();
+        let codes = refused(in_a_task);
         assert!(codes.contains(&"invalid_parent"), "{codes:?}");
     }
 
