@@ -2,7 +2,7 @@
 //! from these types (schemars), used for structured output. It is the only thing an LLM is asked
 //! to produce, and it is converted to a [`ProcessModel`] only after every reference is checked.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -250,7 +250,72 @@ pub fn is_valid_id(id: &str) -> bool {
 }
 
 impl ProcessSpec {
-    /// Checks every id and reference, and converts. Problems name what is wrong, for repair.
+    /// Turns lane and node ids that are not XML ids ("Review claim", "1st check") into ones that
+    /// are ("Review_claim", "n1st_check"), everywhere they are named. Small models often use a
+    /// node's name as its id; what they mean is plain, so it is no reason to spend a repair round.
+    fn mend_ids(&mut self) {
+        let ids = self
+            .lanes
+            .iter()
+            .map(|l| &l.id)
+            .chain(self.nodes.iter().map(|n| &n.id));
+        let mut taken: HashSet<String> =
+            ids.clone().filter(|id| is_valid_id(id)).cloned().collect();
+        let mut mended: HashMap<String, String> = HashMap::new();
+        for id in ids {
+            if is_valid_id(id) || mended.contains_key(id) {
+                continue;
+            }
+            let mut base: String = id
+                .trim()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .take(MAX_ID as usize - 8)
+                .collect();
+            if !base.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+                base.insert(0, 'n');
+            }
+            let mut candidate = base.clone();
+            let mut n = 2;
+            while taken.contains(&candidate) {
+                candidate = format!("{base}_{n}");
+                n += 1;
+            }
+            taken.insert(candidate.clone());
+            mended.insert(id.clone(), candidate);
+        }
+        if mended.is_empty() {
+            return;
+        }
+        let mend = |id: &mut String| {
+            if let Some(new) = mended.get(id.as_str()) {
+                id.clone_from(new);
+            }
+        };
+        for lane in &mut self.lanes {
+            mend(&mut lane.id);
+        }
+        for node in &mut self.nodes {
+            mend(&mut node.id);
+            for reference in [&mut node.lane, &mut node.parent, &mut node.attached_to]
+                .into_iter()
+                .flatten()
+            {
+                mend(reference);
+            }
+        }
+        for flow in &mut self.flows {
+            mend(&mut flow.source);
+            mend(&mut flow.target);
+        }
+    }
+
     /// Gives every flow whose id is missing, malformed or already taken a fresh `Flow_n`.
     /// Language models often reuse a node's id for the flow that leaves it; that is no reason to
     /// spend a repair round.
@@ -295,7 +360,9 @@ impl ProcessSpec {
             .collect()
     }
 
+    /// Checks every id and reference, and converts. Problems name what is wrong, for repair.
     pub fn into_model(mut self) -> Result<ProcessModel, Vec<Problem>> {
+        self.mend_ids();
         self.number_flows();
         let mut problems = Vec::new();
         let mut seen = HashSet::new();
@@ -325,10 +392,8 @@ impl ProcessSpec {
             .map(|l| &l.id)
             .chain(self.nodes.iter().map(|n| &n.id))
             .chain(self.flows.iter().map(|f| &f.id));
+        // Every id is a valid one by now (mended or numbered); only clashes remain.
         for id in all_ids {
-            if !is_valid_id(id) {
-                problem("invalid_id", id, format!("id {id:?} must start with a letter and use only letters, digits, _, - or ."));
-            }
             if !seen.insert(id.clone()) {
                 problem(
                     "duplicate_id",
@@ -588,20 +653,14 @@ mod tests {
     }
 
     #[test]
-    fn bad_ids_and_references_are_reported_for_repair() {
-        let spec: ProcessSpec = serde_json::from_value(serde_json::json!({
+    fn clashing_ids_and_dangling_references_are_reported_for_repair() {
+        // "1bad" is mended to "n1bad"; a clash or a missing node cannot be guessed at.
+        let codes = refused(serde_json::json!({
             "name": "p",
             "nodes": [{"id": "1bad", "type": "task", "name": "x"}, {"id": "a", "type": "task", "name": "y"}, {"id": "a", "type": "end_event"}],
             "flows": [{"id": "f", "source": "a", "target": "nowhere"}]
-        }))
-        .expect("parses");
-        let codes: Vec<&str> = spec
-            .into_model()
-            .expect_err("invalid")
-            .iter()
-            .map(|p| p.code)
-            .collect();
-        assert_eq!(codes, ["invalid_id", "duplicate_id", "dangling_reference"]);
+        }));
+        assert_eq!(codes, ["duplicate_id", "dangling_reference"]);
     }
 
     #[test]
@@ -767,6 +826,60 @@ mod tests {
         in_a_task["nodes"][3]["parent"] = "ship".into();
         let codes = refused(in_a_task);
         assert!(codes.contains(&"invalid_parent"), "{codes:?}");
+    }
+
+    #[test]
+    fn names_used_as_ids_are_mended_everywhere_they_are_named() {
+        // As Qwen2.5-Coder answered corpus description d01.
+        let spec: ProcessSpec = serde_json::from_value(serde_json::json!({
+            "name": "Claims",
+            "lanes": [{"id": "Claims desk", "name": "Claims desk"}],
+            "nodes": [
+                {"id": "start", "type": "start_event", "lane": "Claims desk"},
+                {"id": "Review claim", "type": "user_task", "name": "Review claim", "lane": "Claims desk"},
+                {"id": "1st check", "type": "task", "name": "Check policy", "lane": "Claims desk"},
+                {"id": "Review_claim", "type": "task", "name": "Taken already", "lane": "Claims desk"},
+                {"id": "end", "type": "end_event", "lane": "Claims desk"}
+            ],
+            "flows": [
+                {"source": "start", "target": "Review claim"},
+                {"source": "Review claim", "target": "1st check"},
+                {"source": "1st check", "target": "Review_claim"},
+                {"source": "Review_claim", "target": "end"}
+            ]
+        }))
+        .expect("parses");
+        let model = spec.into_model().expect("mended, not sent back");
+        let ids: Vec<&str> = model.nodes.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "start",
+                "Review_claim_2",
+                "n1st_check",
+                "Review_claim",
+                "end"
+            ]
+        );
+        assert_eq!(model.lanes[0].id, "Claims_desk");
+        assert!(model
+            .nodes
+            .iter()
+            .all(|n| n.lane.as_deref() == Some("Claims_desk")));
+        let path: Vec<(&str, &str)> = model
+            .flows
+            .iter()
+            .map(|f| (f.source.as_str(), f.target.as_str()))
+            .collect();
+        assert_eq!(
+            path,
+            [
+                ("start", "Review_claim_2"),
+                ("Review_claim_2", "n1st_check"),
+                ("n1st_check", "Review_claim"),
+                ("Review_claim", "end")
+            ]
+        );
     }
 
     #[test]
