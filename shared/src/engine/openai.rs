@@ -96,7 +96,7 @@ or inclusive gateway is named as a question and each outgoing flow has a label a
 marked is_default; branches split by an exclusive gateway are joined by an exclusive gateway, branches split by a \
 parallel gateway by a parallel gateway; ids start with a letter and use only letters, digits, _, - and .; when \
 there are lanes, every node names its lane; a deadline or failure while a task runs is a boundary event (timer_boundary_event, error_boundary_event, ...) with attached_to naming the task, no incoming flow, and an outgoing flow to its own path; a group of steps that belongs together may be a sub_process whose steps name it as \
-parent, with a start_event and an end_event of their own inside it, and no flow crossing its border.";
+in_sub_process, with a start_event and an end_event of their own inside it, and no flow crossing its border.";
 
 fn style_instruction(style: OptionStyle) -> &'static str {
     match style {

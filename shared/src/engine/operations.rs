@@ -31,7 +31,7 @@ pub enum Operation {
         #[serde(default)]
         lane: Option<String>,
         /// The id of the sub-process to add the node inside; omit at the top level.
-        #[serde(default)]
+        #[serde(default, rename = "in_sub_process")]
         parent: Option<String>,
         /// Boundary events only: the id of the task or sub-process the event sits on.
         #[serde(default)]

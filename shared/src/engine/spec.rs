@@ -67,8 +67,13 @@ pub struct NodeSpec {
     pub lane: Option<String>,
     /// The id of the sub_process this node is inside; omit at the top level. A sub-process with
     /// nodes inside is drawn expanded, and its content has its own start and end events. Nodes
-    /// inside have no lane: the sub-process sits in one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// inside have no lane: the sub-process sits in one. (Named for what it says: Qwen2.5-Coder
+    /// read a field called `parent` as "the step before".)
+    #[serde(
+        default,
+        rename = "in_sub_process",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(length(max = MAX_ID))]
     pub parent: Option<String>,
     /// Boundary events only: the id of the task or sub-process the event sits on. Its path
@@ -640,6 +645,9 @@ mod tests {
             "exclusive_gateway",
             "timer_catch_event",
             "sub_process",
+            "timer_boundary_event",
+            "attached_to",
+            "in_sub_process",
         ] {
             assert!(schema.contains(t), "{t} missing from the schema");
         }
@@ -728,11 +736,11 @@ mod tests {
             "nodes": [
                 {"id": "start", "type": "start_event", "lane": "shop"},
                 {"id": "pack", "type": "sub_process", "name": "Pack order", "lane": "shop"},
-                {"id": "pack_start", "type": "start_event", "parent": "pack"},
-                {"id": "pick", "type": "task", "name": "Pick items", "parent": "pack"},
-                {"id": "ok", "type": "exclusive_gateway", "name": "Complete?", "parent": "pack"},
-                {"id": "box", "type": "task", "name": "Box items", "parent": "pack"},
-                {"id": "pack_end", "type": "end_event", "parent": "pack"},
+                {"id": "pack_start", "type": "start_event", "in_sub_process": "pack"},
+                {"id": "pick", "type": "task", "name": "Pick items", "in_sub_process": "pack"},
+                {"id": "ok", "type": "exclusive_gateway", "name": "Complete?", "in_sub_process": "pack"},
+                {"id": "box", "type": "task", "name": "Box items", "in_sub_process": "pack"},
+                {"id": "pack_end", "type": "end_event", "in_sub_process": "pack"},
                 {"id": "ship", "type": "task", "name": "Ship order", "lane": "shop"},
                 {"id": "end", "type": "end_event", "lane": "shop"}
             ],
@@ -823,7 +831,7 @@ mod tests {
         );
 
         let mut in_a_task = with_expanded_sub_process();
-        in_a_task["nodes"][3]["parent"] = "ship".into();
+        in_a_task["nodes"][3]["in_sub_process"] = "ship".into();
         let codes = refused(in_a_task);
         assert!(codes.contains(&"invalid_parent"), "{codes:?}");
     }
