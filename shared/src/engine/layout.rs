@@ -439,20 +439,13 @@ fn route_flows(
     previous: Option<&HashMap<String, Vec<(i64, i64)>>>,
 ) {
     // Loops run under everything in their scope: inside a sub-process's box, under its content.
-    let lowest_in = |scope: Option<&str>| {
-        model
-            .nodes
-            .iter()
-            .filter(|n| n.parent.as_deref() == scope)
-            .filter_map(|n| layout.nodes.get(&n.id))
-            .map(Bounds::bottom)
-            .max()
-            .unwrap_or(0)
-    };
-    let lowest: HashMap<Option<&str>, i64> = std::iter::once(None)
-        .chain(model.nodes.iter().map(|n| n.parent.as_deref()))
-        .map(|scope| (scope, lowest_in(scope)))
-        .collect();
+    let mut lowest: HashMap<Option<&str>, i64> = HashMap::new();
+    for n in &model.nodes {
+        if let Some(b) = layout.nodes.get(&n.id) {
+            let deepest = lowest.entry(n.parent.as_deref()).or_insert(b.bottom());
+            *deepest = (*deepest).max(b.bottom());
+        }
+    }
     for f in &model.flows {
         let (Some(s), Some(t)) = (layout.nodes.get(&f.source), layout.nodes.get(&f.target)) else {
             continue;

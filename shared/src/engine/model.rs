@@ -291,19 +291,25 @@ impl ProcessModel {
             return true;
         }
         let boundaries = self.boundary_events_of(id);
-        // A sub-process's content goes with it.
-        let mut inside: Vec<String> = self.children(id).map(|n| n.id.clone()).collect();
-        while let Some(child) = inside.pop() {
-            inside.extend(self.children(&child).map(|n| n.id.clone()));
-            self.flows
-                .retain(|f| f.source != child && f.target != child);
-            self.nodes.retain(|n| n.id != child);
-        }
+        self.remove_content(id);
         self.splice_out(id);
         for boundary in boundaries {
             self.remove_exception_path(&boundary);
         }
         true
+    }
+
+    /// Removes everything inside a sub-process, at any depth, with the flows between it.
+    pub fn remove_content(&mut self, sub_process: &str) {
+        let mut gone: HashSet<String> = HashSet::new();
+        let mut inside: Vec<String> = self.children(sub_process).map(|n| n.id.clone()).collect();
+        while let Some(child) = inside.pop() {
+            inside.extend(self.children(&child).map(|n| n.id.clone()));
+            gone.insert(child);
+        }
+        self.nodes.retain(|n| !gone.contains(&n.id));
+        self.flows
+            .retain(|f| !gone.contains(&f.source) && !gone.contains(&f.target));
     }
 
     /// The ids of the boundary events on an activity.

@@ -509,7 +509,8 @@ pub fn read(xml: &str) -> Result<Diagram, ReadError> {
         }
     });
     for content in &sub_processes {
-        remove_content(&mut model, &content.id);
+        // Its content is kept as the source wrote it, so it is not the model's.
+        model.remove_content(&content.id);
     }
     diagram
         .defaults
@@ -559,30 +560,6 @@ fn kept_content_warning(id: &str) -> String {
     format!(
         "the content of sub-process {id} is not part of the process model; it is kept as it was"
     )
-}
-
-/// Takes a sub-process's content, kept as the source wrote it, out of the model.
-fn remove_content(model: &mut ProcessModel, sub_process: &str) {
-    let inside = |model: &ProcessModel, id: &str| {
-        let mut up = model.parent_of(id);
-        while let Some(parent) = up {
-            if parent == sub_process {
-                return true;
-            }
-            up = model.parent_of(parent);
-        }
-        false
-    };
-    let gone: HashSet<String> = model
-        .nodes
-        .iter()
-        .filter(|n| inside(model, &n.id))
-        .map(|n| n.id.clone())
-        .collect();
-    model.nodes.retain(|n| !gone.contains(&n.id));
-    model
-        .flows
-        .retain(|f| !gone.contains(&f.source) && !gone.contains(&f.target));
 }
 
 fn slice(xml: &str, start: usize, end: usize) -> String {
