@@ -10,7 +10,7 @@ rm -rf "$out"
 # The dev build reuses what the tests compiled; CONFORMANCE_RELEASE=1 gives engine times worth quoting.
 profile=()
 [ -n "${CONFORMANCE_RELEASE:-}" ] && profile=(--release)
-cargo run --quiet "${profile[@]}" -p procmap-shared --example conformance_corpus -- conformance/corpus.txt "$out" conformance/foreign
+cargo run --quiet "${profile[@]}" -p procmap-engine --example conformance_corpus -- conformance/corpus.txt "$out" conformance/foreign
 echo "(engine times above are from a ${profile[*]:-dev} build)"
 
 bash deploy/check_bpmn.sh "$out"

@@ -24,7 +24,7 @@ for _ in $(seq 1 300); do
 done
 
 rm -rf "$out"
-cargo run --quiet --release -p procmap-shared --example model_corpus -- \
+cargo run --quiet --release -p procmap-engine --example model_corpus -- \
     conformance/corpus.txt "$out" "http://127.0.0.1:$port/v1" "$model" "$count"
 if compgen -G "$out/*.bpmn" >/dev/null; then
     bash deploy/check_bpmn.sh "$out" || true

@@ -4,7 +4,7 @@
 //! If the publish fails, the row stays with `published_at` NULL and the relay republishes it, so
 //! a crash or broker outage between commit and publish loses nothing.
 
-use procmap_shared::{
+use procmap_core::{
     db::{
         api_keys::ApiKey,
         generations::{self, Generation, NewGeneration},

@@ -12,7 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::Utc;
-use procmap_shared::db::{
+use procmap_core::db::{
     api_keys::{self, ApiKey},
     limits,
 };

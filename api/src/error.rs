@@ -6,7 +6,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use procmap_shared::engine::validate::Problem;
+use procmap_engine::Problem;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -272,8 +272,8 @@ impl From<deadpool_postgres::PoolError> for ApiError {
     }
 }
 
-impl From<procmap_shared::db::generations::RowError> for ApiError {
-    fn from(e: procmap_shared::db::generations::RowError) -> Self {
+impl From<procmap_core::db::generations::RowError> for ApiError {
+    fn from(e: procmap_core::db::generations::RowError) -> Self {
         ApiError::Internal(e.into())
     }
 }

@@ -12,7 +12,7 @@ use lapin::{
     types::FieldTable,
     Connection, ConnectionProperties,
 };
-use procmap_shared::{broker::Topology, messages::StatusEvent};
+use procmap_core::{broker::Topology, messages::StatusEvent};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -129,7 +129,7 @@ async fn consume(
 ) -> lapin::Result<()> {
     let connection = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
     let channel = connection.create_channel().await?;
-    procmap_shared::broker::declare(&channel, topology).await?;
+    procmap_core::broker::declare(&channel, topology).await?;
     // Server-named, exclusive and auto-deleted: this instance's private copy of the event stream,
     // gone when the instance goes. Events are hints, so a classic non-durable queue is right.
     let queue = channel

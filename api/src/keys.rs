@@ -1,7 +1,7 @@
 //! `procmap-api keys create` and `keys revoke`: minting and revoking API keys.
 
 use chrono::{DateTime, Utc};
-use procmap_shared::db::{self, api_keys};
+use procmap_core::db::{self, api_keys};
 use serde::Serialize;
 use uuid::Uuid;
 

@@ -27,7 +27,7 @@ pub mod waiting;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use procmap_shared::{broker::Topology, config::Config, db};
+use procmap_core::{broker::Topology, config::Config, db};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use procmap_api::{keys, Application};
-use procmap_shared::{config::Config, db, telemetry};
+use procmap_core::{config::Config, db, telemetry};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

@@ -166,7 +166,7 @@ mod tests {
                 .as_array()
                 .expect("enum");
             let documented: Vec<&str> = languages.iter().filter_map(|v| v.as_str()).collect();
-            assert_eq!(documented, procmap_shared::domain::LANGUAGES);
+            assert_eq!(documented, procmap_core::domain::LANGUAGES);
             assert!(
                 languages.contains(&serde_json::Value::Null),
                 "null means the default"

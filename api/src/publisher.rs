@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use lapin::{Channel, Connection};
-use procmap_shared::{
+use procmap_core::{
     broker::{self, PublishError, Topology},
     messages::{Job, StatusEvent},
 };

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use procmap_shared::{
+use procmap_core::{
     db::generations,
     domain::GenerationStatus,
     messages::{Job, StatusEvent},

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use procmap_shared::{broker::Topology, config::Config};
+use procmap_core::{broker::Topology, config::Config};
 
 use crate::{events::EventHub, publisher::Publisher};
 

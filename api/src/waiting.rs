@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use procmap_shared::db::generations::{self, Generation};
+use procmap_core::db::generations::{self, Generation};
 use tokio::time::Instant;
 
 use crate::{error::ApiError, state::AppState};

@@ -12,14 +12,14 @@ use lapin::{
     types::FieldTable,
     Channel,
 };
-use procmap_shared::{
+use procmap_core::{
     broker::{self, Topology},
     config::Config,
     db,
     domain::GenerationStatus,
-    engine::Modeler,
     messages::{Job, StatusEvent},
 };
+use procmap_engine::Modeler;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 

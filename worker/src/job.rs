@@ -2,7 +2,7 @@
 //! job is claimed with a conditional update, and the result is written only if this attempt
 //! still holds it.
 
-use procmap_shared::{
+use procmap_core::{
     config::Config,
     db::{
         self,
@@ -11,8 +11,8 @@ use procmap_shared::{
     domain::{
         GenerationError, GenerationRequest, GenerationStatus, RefinementSource, StoredVersion,
     },
-    engine::{EngineError, Failure, Modeler, Output},
 };
+use procmap_engine::{EngineError, Failure, Modeler, Output};
 use uuid::Uuid;
 
 /// What became of a delivery; the consumer acks every outcome, and requeues on [`Retry`].

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use procmap_shared::{config::Config, telemetry};
+use procmap_core::{config::Config, telemetry};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]

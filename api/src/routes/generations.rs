@@ -10,10 +10,9 @@ use axum::{
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
-use procmap_shared::{
+use procmap_core::{
     db::generations::{self, SourceLookup},
     domain::{GenerationRequest, GenerationStatus, RefinementSource, StoredVersion},
-    engine,
     messages::StatusEvent,
 };
 use uuid::Uuid;
@@ -428,7 +427,7 @@ async fn check_source(
     };
     match source {
         RefinementSource::Inline { bpmn_xml } => {
-            engine::check_source(bpmn_xml).map_err(|problems| ApiError::ValidationFailed {
+            procmap_engine::check_source(bpmn_xml).map_err(|problems| ApiError::ValidationFailed {
                 param: Some("source.bpmn_xml".into()),
                 message: format!(
                     "source.bpmn_xml is not a usable BPMN 2.0 diagram: {}",

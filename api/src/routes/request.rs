@@ -1,7 +1,7 @@
 //! Parsing the body of `POST /generations` into a [`GenerationRequest`], field by field, so each
 //! mistake is reported with the `param` that caused it.
 
-use procmap_shared::domain::{
+use procmap_core::domain::{
     GenerationRequest, RefinementSource, LANGUAGES, MAX_BPMN_XML_BYTES, MAX_PROMPT_CHARS,
 };
 use serde::Deserialize;

@@ -1,13 +1,13 @@
 //! What clients see of a generation (seed 000's shapes), and the list page around them.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use procmap_shared::{
+use procmap_core::{
     db::generations::{self, Generation},
     domain::{
         GenerationError, GenerationRequest, GenerationStatus, Mode, RefinementSource, StoredVersion,
     },
-    engine::openai::Usage,
 };
+use procmap_engine::Usage;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use procmap_api::keys;
-use procmap_shared::db;
+use procmap_core::db;
 use serde_json::{json, Value};
 
 use crate::{helpers::*, processes::*};

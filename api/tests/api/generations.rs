@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use procmap_shared::engine::{reader, validate::validate};
+use procmap_engine::bpmn::{reader, validate::validate};
 use serde_json::{json, Value};
 
 use crate::helpers::*;

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use procmap_api::{keys, AppState, Application};
-use procmap_shared::{broker, config::Config, db};
+use procmap_core::{broker, config::Config, db};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

@@ -2,7 +2,7 @@
 
 use futures_util::future::join_all;
 use lapin::{options::QueueDeclareOptions, types::FieldTable};
-use procmap_shared::broker::{self, Topology};
+use procmap_core::broker::{self, Topology};
 use serde_json::json;
 
 use crate::helpers::*;

@@ -8,7 +8,7 @@ use lapin::{
     BasicProperties,
 };
 use procmap_api::relay;
-use procmap_shared::{
+use procmap_core::{
     broker::{self, Topology},
     db::generations::{self, NewGeneration},
     domain::GenerationRequest,
@@ -292,7 +292,7 @@ async fn a_worker_cannot_complete_a_generation_canceled_while_it_ran() {
         .await
         .expect("cancel")
         .expect("was running");
-    let version = procmap_shared::domain::StoredVersion {
+    let version = procmap_core::domain::StoredVersion {
         option_number: 1,
         version_number: 1,
         bpmn_xml: "<x/>".into(),

@@ -2,9 +2,10 @@
 //! protocol: usage is recorded, and test-mode keys never reach the model server.
 
 use procmap_api::keys;
-use procmap_shared::engine::{
-    builder::{build, describe, OptionStyle},
-    spec::ProcessSpec,
+use procmap_engine::{
+    builtin::builder::{build, describe},
+    llm::wire::ProcessSpec,
+    options::OptionStyle,
 };
 use serde_json::json;
 use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};

@@ -9,7 +9,8 @@
 use std::time::{Duration, Instant};
 
 use procmap_api::keys;
-use procmap_shared::{db, engine::validate};
+use procmap_core::db;
+use procmap_engine::bpmn::validate;
 use serde_json::{json, Value};
 
 use crate::{helpers::*, processes::*};

@@ -1,0 +1,459 @@
+//! The `generations` and `generation_versions` tables: each generation's life and its BPMN.
+//!
+//! Status changes are conditional updates, so a duplicate delivery or a worker whose lease ran
+//! out can never overwrite a result another attempt already wrote.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::{types::Json, Row};
+use uuid::Uuid;
+
+use super::GenericClient;
+use crate::domain::{GenerationError, GenerationRequest, GenerationStatus, Mode, StoredVersion};
+use procmap_engine::Usage;
+
+/// A generation as stored.
+#[derive(Debug, Clone)]
+pub struct Generation {
+    pub id: Uuid,
+    pub owner: String,
+    pub mode: Mode,
+    pub status: GenerationStatus,
+    pub request: GenerationRequest,
+    /// The `X-Request-Id` of the request that created it.
+    pub request_id: String,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub error: Option<GenerationError>,
+    /// How many times a worker has claimed it.
+    pub attempts: i32,
+    /// False when made with a test-mode key.
+    pub livemode: bool,
+    /// What a language model spent on it; none for the builtin modeler.
+    pub usage: Option<Usage>,
+    /// What a refinement could not carry over from its source diagram.
+    pub warnings: Vec<String>,
+}
+
+const COLUMNS: &str =
+    "id, owner, mode, status, request, request_id, created_at, completed_at, error, attempts, livemode, usage, warnings";
+
+/// A row whose text columns hold a value the code does not know: the database was changed by
+/// something other than this code's migrations.
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("generation {id} has an unknown {column} {value:?}")]
+    Corrupt {
+        id: Uuid,
+        column: &'static str,
+        value: String,
+    },
+}
+
+impl Generation {
+    fn from_row(row: &Row) -> Result<Self, RowError> {
+        let id: Uuid = row.try_get("id")?;
+        let mode_text: String = row.try_get("mode")?;
+        let status_text: String = row.try_get("status")?;
+        let corrupt = |column, value: String| RowError::Corrupt { id, column, value };
+        let mode = Mode::parse(&mode_text).ok_or_else(|| corrupt("mode", mode_text.clone()))?;
+        let status = GenerationStatus::parse(&status_text)
+            .ok_or_else(|| corrupt("status", status_text.clone()))?;
+        let Json(request) = row.try_get::<_, Json<GenerationRequest>>("request")?;
+        let error = row
+            .try_get::<_, Option<Json<GenerationError>>>("error")?
+            .map(|Json(e)| e);
+        Ok(Generation {
+            id,
+            owner: row.try_get("owner")?,
+            mode,
+            status,
+            request,
+            request_id: row.try_get("request_id")?,
+            created_at: row.try_get("created_at")?,
+            completed_at: row.try_get("completed_at")?,
+            error,
+            attempts: row.try_get("attempts")?,
+            livemode: row.try_get("livemode")?,
+            usage: row
+                .try_get::<_, Option<Json<Usage>>>("usage")?
+                .map(|Json(u)| u),
+            warnings: row.try_get::<_, Json<Vec<String>>>("warnings")?.0,
+        })
+    }
+}
+
+pub struct NewGeneration<'a> {
+    pub id: Uuid,
+    pub owner: &'a str,
+    pub api_key_id: Uuid,
+    pub request: &'a GenerationRequest,
+    pub request_id: &'a str,
+    pub livemode: bool,
+}
+
+pub async fn insert(
+    client: &impl GenericClient,
+    new: &NewGeneration<'_>,
+) -> Result<Generation, RowError> {
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO generations (id, owner, api_key_id, mode, status, request, request_id, livemode)
+                 VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                &new.id,
+                &new.owner,
+                &new.api_key_id,
+                &new.request.mode().as_str(),
+                &Json(new.request),
+                &new.request_id,
+                &new.livemode,
+            ],
+        )
+        .await?;
+    Generation::from_row(&row)
+}
+
+/// Records that the broker confirmed the job message, so the relay leaves it alone.
+pub async fn mark_published(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE generations SET published_at = now() WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Undoes `mark_published` after a failed publish, so the relay retries on its next pass.
+pub async fn mark_unpublished(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE generations SET published_at = NULL WHERE id = $1 AND status = 'queued'",
+            &[&id],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn get(client: &impl GenericClient, id: Uuid) -> Result<Option<Generation>, RowError> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM generations WHERE id = $1"),
+            &[&id],
+        )
+        .await?;
+    row.as_ref().map(Generation::from_row).transpose()
+}
+
+/// One generation, only if `owner` owns it: another owner's id looks exactly like a missing one.
+pub async fn get_for_owner(
+    client: &impl GenericClient,
+    owner: &str,
+    id: Uuid,
+) -> Result<Option<Generation>, RowError> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM generations WHERE id = $1 AND owner = $2"),
+            &[&id, &owner],
+        )
+        .await?;
+    row.as_ref().map(Generation::from_row).transpose()
+}
+
+/// A page of `owner`'s generations, newest first, strictly after the keyset position `after`.
+pub async fn list_for_owner(
+    client: &impl GenericClient,
+    owner: &str,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Generation>, RowError> {
+    let rows = match after {
+        None => {
+            client
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM generations WHERE owner = $1
+                         ORDER BY created_at DESC, id DESC LIMIT $2"
+                    ),
+                    &[&owner, &limit],
+                )
+                .await?
+        }
+        Some((created_at, id)) => {
+            client
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM generations WHERE owner = $1 AND (created_at, id) < ($2, $3)
+                         ORDER BY created_at DESC, id DESC LIMIT $4"
+                    ),
+                    &[&owner, &created_at, &id, &limit],
+                )
+                .await?
+        }
+    };
+    rows.iter().map(Generation::from_row).collect()
+}
+
+/// The stored BPMN of several generations, ordered by generation, option and version.
+pub async fn versions(
+    client: &impl GenericClient,
+    generation_ids: &[Uuid],
+) -> Result<Vec<(Uuid, StoredVersion)>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT generation_id, option_number, version_number, bpmn_xml FROM generation_versions
+             WHERE generation_id = ANY($1) ORDER BY generation_id, option_number, version_number",
+            &[&generation_ids],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let version = StoredVersion {
+                option_number: row.get(1),
+                version_number: row.get(2),
+                bpmn_xml: row.get(3),
+            };
+            (row.get(0), version)
+        })
+        .collect())
+}
+
+/// Cancels `owner`'s generation if it is still queued or running. `None` when there is no such
+/// generation or it already finished; the caller tells the two apart with `get_for_owner`.
+pub async fn cancel(
+    client: &impl GenericClient,
+    owner: &str,
+    id: Uuid,
+) -> Result<Option<Generation>, RowError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "UPDATE generations SET status = 'canceled', completed_at = now(), lease_expires_at = NULL
+                 WHERE id = $1 AND owner = $2 AND status IN ('queued', 'running')
+                 RETURNING {COLUMNS}"
+            ),
+            &[&id, &owner],
+        )
+        .await?;
+    row.as_ref().map(Generation::from_row).transpose()
+}
+
+/// Deletes `owner`'s generation with its BPMN and idempotency record. Answers whether it existed.
+pub async fn delete(
+    client: &impl GenericClient,
+    owner: &str,
+    id: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .execute(
+            "DELETE FROM generations WHERE id = $1 AND owner = $2",
+            &[&id, &owner],
+        )
+        .await?
+        == 1)
+}
+
+/// Looking up a refinement's stored source.
+#[derive(Debug)]
+pub enum SourceLookup {
+    Found(String),
+    /// No generation with that id belongs to the owner.
+    NoGeneration,
+    /// The generation exists but has not succeeded, so it has no BPMN yet.
+    NotSucceeded(GenerationStatus),
+    /// The generation has no such option or version.
+    NoVersion,
+}
+
+pub async fn find_source(
+    client: &impl GenericClient,
+    owner: &str,
+    generation_id: Uuid,
+    option_number: i32,
+    version_number: i32,
+) -> Result<SourceLookup, RowError> {
+    let Some(generation) = get_for_owner(client, owner, generation_id).await? else {
+        return Ok(SourceLookup::NoGeneration);
+    };
+    if generation.status != GenerationStatus::Succeeded {
+        return Ok(SourceLookup::NotSucceeded(generation.status));
+    }
+    let row = client
+        .query_opt(
+            "SELECT bpmn_xml FROM generation_versions
+             WHERE generation_id = $1 AND option_number = $2 AND version_number = $3",
+            &[&generation_id, &option_number, &version_number],
+        )
+        .await?;
+    Ok(match row {
+        Some(row) => SourceLookup::Found(row.get(0)),
+        None => SourceLookup::NoVersion,
+    })
+}
+
+/// Takes a queued generation for one attempt. `None` means someone else has it or it is done,
+/// which is what a duplicate delivery sees.
+pub async fn claim(
+    client: &impl GenericClient,
+    id: Uuid,
+    lease: Duration,
+) -> Result<Option<Generation>, RowError> {
+    let lease_secs = lease.as_secs_f64();
+    let row = client
+        .query_opt(
+            &format!(
+                "UPDATE generations
+                 SET status = 'running', attempts = attempts + 1,
+                     started_at = coalesce(started_at, now()),
+                     lease_expires_at = now() + make_interval(secs => $2)
+                 WHERE id = $1 AND status = 'queued'
+                 RETURNING {COLUMNS}"
+            ),
+            &[&id, &lease_secs],
+        )
+        .await?;
+    row.as_ref().map(Generation::from_row).transpose()
+}
+
+/// Stores the result of attempt `attempt`. Answers false, writing nothing, when that attempt no
+/// longer holds the generation.
+pub async fn complete(
+    client: &impl GenericClient,
+    id: Uuid,
+    attempt: i32,
+    versions: &[StoredVersion],
+    usage: Option<&Usage>,
+    warnings: &[String],
+) -> Result<bool, tokio_postgres::Error> {
+    let updated = client
+        .execute(
+            "UPDATE generations SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL, usage = $3, warnings = $4
+             WHERE id = $1 AND status = 'running' AND attempts = $2",
+            &[&id, &attempt, &usage.map(Json), &Json(warnings)],
+        )
+        .await?;
+    if updated == 0 {
+        return Ok(false);
+    }
+    for v in versions {
+        client
+            .execute(
+                "INSERT INTO generation_versions (generation_id, option_number, version_number, bpmn_xml)
+                 VALUES ($1, $2, $3, $4)",
+                &[&id, &v.option_number, &v.version_number, &v.bpmn_xml],
+            )
+            .await?;
+    }
+    Ok(true)
+}
+
+/// Marks attempt `attempt` failed for good, with what the provider spent trying. Answers false
+/// when that attempt no longer holds it.
+pub async fn fail(
+    client: &impl GenericClient,
+    id: Uuid,
+    attempt: i32,
+    error: &GenerationError,
+    usage: Option<&Usage>,
+) -> Result<bool, tokio_postgres::Error> {
+    let updated = client
+        .execute(
+            "UPDATE generations SET status = 'failed', completed_at = now(), lease_expires_at = NULL, error = $3, usage = $4
+             WHERE id = $1 AND status = 'running' AND attempts = $2",
+            &[&id, &attempt, &Json(error), &usage.map(Json)],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+/// Puts attempt `attempt` back in the queue, for a transient failure the next attempt may not meet.
+pub async fn release(
+    client: &impl GenericClient,
+    id: Uuid,
+    attempt: i32,
+) -> Result<bool, tokio_postgres::Error> {
+    let updated = client
+        .execute(
+            "UPDATE generations SET status = 'queued', lease_expires_at = NULL, published_at = NULL
+             WHERE id = $1 AND status = 'running' AND attempts = $2",
+            &[&id, &attempt],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+/// Queued generations whose job message may be lost: never confirmed, or confirmed but not
+/// picked up for `stale_after`. Marks them published again so another relay pass skips them.
+pub async fn take_unpublished(
+    client: &impl GenericClient,
+    unconfirmed_after: Duration,
+    stale_after: Duration,
+    limit: i64,
+) -> Result<Vec<Uuid>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "UPDATE generations SET published_at = now()
+             WHERE id IN (
+                 SELECT id FROM generations
+                 WHERE status = 'queued'
+                   AND ((published_at IS NULL AND created_at < now() - make_interval(secs => $1))
+                        OR published_at < now() - make_interval(secs => $2))
+                 ORDER BY created_at
+                 LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING id",
+            &[
+                &unconfirmed_after.as_secs_f64(),
+                &stale_after.as_secs_f64(),
+                &limit,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Generations whose worker's lease ran out (it crashed or hung). Those with attempts left go
+/// back to `queued` for the relay to republish; the others fail. Answers (requeued, failed).
+pub async fn reclaim_expired(
+    client: &impl GenericClient,
+    max_attempts: i32,
+) -> Result<(Vec<Uuid>, Vec<Uuid>), tokio_postgres::Error> {
+    let requeued = client
+        .query(
+            "UPDATE generations SET status = 'queued', lease_expires_at = NULL, published_at = NULL
+             WHERE status = 'running' AND lease_expires_at < now() AND attempts < $1
+             RETURNING id",
+            &[&max_attempts],
+        )
+        .await?;
+    let error = GenerationError {
+        code: "attempts_exhausted".into(),
+        message: format!("The generation did not finish within {max_attempts} attempts."),
+    };
+    let failed = client
+        .query(
+            "UPDATE generations SET status = 'failed', completed_at = now(), lease_expires_at = NULL, error = $2
+             WHERE status = 'running' AND lease_expires_at < now() AND attempts >= $1
+             RETURNING id",
+            &[&max_attempts, &Json(&error)],
+        )
+        .await?;
+    Ok((
+        requeued.iter().map(|r| r.get(0)).collect(),
+        failed.iter().map(|r| r.get(0)).collect(),
+    ))
+}

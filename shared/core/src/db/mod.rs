@@ -1,0 +1,154 @@
+//! Postgres access: the pool, migrations, and one module per table.
+//!
+//! Every query function takes `&impl GenericClient`, so the same code runs on a pooled
+//! connection or inside a transaction.
+
+pub mod api_keys;
+pub mod generations;
+pub mod idempotency;
+pub mod limits;
+
+use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+pub use deadpool_postgres::{GenericClient, Pool};
+
+/// The numbered migrations, applied in order. Never edit one that has landed; add a new one.
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_core",
+        include_str!("../../../../migrations/0001_core.sql"),
+    ),
+    (
+        "0002_platform",
+        include_str!("../../../../migrations/0002_platform.sql"),
+    ),
+    (
+        "0003_usage",
+        include_str!("../../../../migrations/0003_usage.sql"),
+    ),
+    (
+        "0004_warnings",
+        include_str!("../../../../migrations/0004_warnings.sql"),
+    ),
+];
+
+/// Builds a connection pool. Connections are opened lazily, so this does not touch the network.
+pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
+    let pg_config: tokio_postgres::Config = database_url.parse()?;
+    let manager = Manager::from_config(
+        pg_config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Ok(Pool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(std::time::Duration::from_secs(10)))
+        .create_timeout(Some(std::time::Duration::from_secs(10)))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()?)
+}
+
+/// Applies every migration not yet applied. Safe to run from several processes at once.
+pub async fn migrate(pool: &Pool) -> anyhow::Result<Vec<&'static str>> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    // Serialises concurrent migrators; released at commit.
+    tx.execute("SELECT pg_advisory_xact_lock(7262011)", &[])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             name text PRIMARY KEY,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    let mut applied = Vec::new();
+    for (name, sql) in MIGRATIONS {
+        let done = tx
+            .query_opt("SELECT 1 FROM schema_migrations WHERE name = $1", &[name])
+            .await?
+            .is_some();
+        if !done {
+            tx.batch_execute(sql)
+                .await
+                .map_err(|e| anyhow::anyhow!("migration {name} failed: {e}"))?;
+            tx.execute("INSERT INTO schema_migrations (name) VALUES ($1)", &[name])
+                .await?;
+            applied.push(*name);
+        }
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
+/// Creates the database named in `database_url` if it does not exist, connecting to the
+/// `postgres` maintenance database of the same server to do so.
+pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()> {
+    let config: tokio_postgres::Config = database_url.parse()?;
+    let name = config.get_dbname().unwrap_or("postgres").to_owned();
+    let mut admin = config.clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin.connect(NoTls).await?;
+    let task = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        // Identifiers cannot be bound as parameters; quote it instead.
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        if let Err(e) = client
+            .batch_execute(&format!("CREATE DATABASE {quoted}"))
+            .await
+        {
+            // Another process may have created it between our check and our CREATE.
+            if e.code() != Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) {
+                return Err(e.into());
+            }
+        }
+    }
+    drop(client);
+    task.abort();
+    Ok(())
+}
+
+/// Drops the database named in `database_url`, disconnecting anyone still using it.
+pub async fn drop_database(database_url: &str) -> anyhow::Result<()> {
+    let config: tokio_postgres::Config = database_url.parse()?;
+    let name = config.get_dbname().unwrap_or_default().to_owned();
+    let mut admin = config.clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin.connect(NoTls).await?;
+    let task = tokio::spawn(connection);
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+        .await?;
+    drop(client);
+    task.abort();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    #[test]
+    fn every_migration_file_is_applied_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations directory")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|name| name.strip_suffix(".sql").map(str::to_owned))
+            .collect();
+        files.sort();
+        let listed: Vec<&str> = MIGRATIONS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            listed, files,
+            "MIGRATIONS must list every file in migrations/, in order"
+        );
+    }
+}

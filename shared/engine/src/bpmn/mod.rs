@@ -1,0 +1,58 @@
+//! BPMN 2.0 XML, both ways: the process model written as a diagram, and any tool's diagram
+//! read back into a model.
+//!
+//! Data flows one way through the stages: model → [`layout`] → drawing → [`writer`] → XML →
+//! [`validate`], which re-reads the XML through the [`reader`] rather than trusting the writer.
+//! A refinement reads its source with the [`reader`] ([`source`]), extends the source's drawing
+//! instead of laying out afresh, and copies through what the model has no place for
+//! ([`kept`]).
+//!
+//! - [`drawing`]: the BPMNDI geometry every stage exchanges: shape bounds and edge waypoints.
+//! - [`vocabulary`]: BPMN's names for the model's kinds of node and event triggers, and the
+//!   namespaces of a document.
+
+pub mod drawing;
+pub mod kept;
+pub mod layout;
+pub mod reader;
+pub mod source;
+pub mod validate;
+mod vocabulary;
+mod writer;
+
+pub use drawing::{Bounds, Drawing};
+pub use validate::{validate, Problem};
+
+use crate::model::ProcessModel;
+use kept::Kept;
+
+/// A new diagram of `model`: laid out afresh and written, with nothing kept from a source.
+pub fn compile(model: &ProcessModel) -> String {
+    writer::write(model, &layout::layout(model), &Kept::default())
+}
+
+/// A new diagram of `model` that the validator accepts, or every problem the validator found:
+/// a modeler's own output must pass before anyone sees it.
+pub fn compile_checked(model: &ProcessModel) -> Result<String, Vec<Problem>> {
+    let xml = compile(model);
+    let problems = validate(&xml);
+    if problems.is_empty() {
+        Ok(xml)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Checks that a diagram sent inline can be refined, listing every problem if not. Modeling
+/// flaws are the source's own and do not stop a refinement; unusable structure does.
+pub fn check_source(xml: &str) -> Result<(), Vec<Problem>> {
+    let problems: Vec<Problem> = validate(xml)
+        .into_iter()
+        .filter(Problem::is_structural)
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}

@@ -1,0 +1,269 @@
+//! Follow-ups that add work to the flow: an escalation path, an approval, a decision, a step.
+//! Each goes into one flow (after or before a named step, or before the end) and joins it again.
+
+use super::{find_node, phrase_after, Edit};
+use crate::builtin::prose;
+use crate::builtin::wording::{base_verb, capitalise, clean_label, strip_prefix_ci};
+use crate::model::{EventTrigger, NodeKind, ProcessModel, TaskKind};
+
+/// The flow after which new work goes: after a named node, before a named node, or by default
+/// into the flow that enters the first end event.
+fn insertion_flow(
+    model: &ProcessModel,
+    instruction: &str,
+    default_anchor: Option<String>,
+) -> Option<String> {
+    if let Some(after) = phrase_after(instruction, "after").and_then(|p| find_node(model, p)) {
+        return model.outgoing(&after).next().map(|f| f.id.clone());
+    }
+    if let Some(before) = phrase_after(instruction, "before").and_then(|p| find_node(model, p)) {
+        return model.incoming(&before).next().map(|f| f.id.clone());
+    }
+    if let Some(anchor) = default_anchor {
+        return model.outgoing(&anchor).next().map(|f| f.id.clone());
+    }
+    let end = model
+        .nodes
+        .iter()
+        .find(|n| matches!(n.kind, NodeKind::EndEvent(_)))?;
+    model.incoming(&end.id).next().map(|f| f.id.clone())
+}
+
+/// Re-aims flow `flow_id` at `node` and continues from `exit` to the flow's old target.
+fn splice(model: &mut ProcessModel, flow_id: &str, entry: &str, exit: &str) {
+    let Some(flow) = model.flows.iter_mut().find(|f| f.id == flow_id) else {
+        return;
+    };
+    let old_target = std::mem::replace(&mut flow.target, entry.to_owned());
+    model.connect(exit, &old_target, "");
+}
+
+fn lane_near(model: &ProcessModel, flow_id: Option<&str>) -> Option<String> {
+    let flow = flow_id.and_then(|id| model.flows.iter().find(|f| f.id == id))?;
+    model
+        .node(&flow.source)
+        .and_then(|n| n.lane.clone())
+        .or_else(|| model.lane_of(&flow.target))
+}
+
+pub(super) fn add_escalation(model: &mut ProcessModel, instruction: &str) -> Edit {
+    const TRIAGE_VERBS: &[&str] = &[
+        "classify",
+        "triage",
+        "assess",
+        "categorise",
+        "categorize",
+        "prioritise",
+        "prioritize",
+        "review",
+        "evaluate",
+        "check",
+        "investigate",
+        "log",
+    ];
+    let default_anchor = TRIAGE_VERBS
+        .iter()
+        .find_map(|v| {
+            model.nodes.iter().find(|n| {
+                matches!(n.kind, NodeKind::Task(_)) && n.name.to_lowercase().starts_with(v)
+            })
+        })
+        .or_else(|| {
+            model
+                .nodes
+                .iter()
+                .find(|n| matches!(n.kind, NodeKind::Task(_)))
+        })
+        .map(|n| n.id.clone());
+    let flow = insertion_flow(model, instruction, default_anchor);
+    let lane = lane_near(model, flow.as_deref());
+
+    let subject =
+        phrase_after(instruction, "for").map(|p| clean_label(p.split(" to ").next().unwrap_or(p)));
+    let question = match &subject {
+        Some(s) if !s.is_empty() => format!("{}?", capitalise(&singular_last(s))),
+        _ => "Escalation needed?".to_owned(),
+    };
+    let target = phrase_after(instruction, "to")
+        .map(clean_label)
+        .filter(|t| !t.is_empty());
+    let task_name = match (target, &subject) {
+        (Some(t), _) => format!("Escalate to {t}"),
+        (None, Some(s)) => format!(
+            "Escalate {}",
+            s.split_whitespace()
+                .last()
+                .map(|w| singular(&w.to_lowercase()))
+                .unwrap_or_else(|| "case".into())
+        ),
+        (None, None) => "Escalate case".to_owned(),
+    };
+    let decision = model.add_node(NodeKind::ExclusiveGateway, &question, lane.clone());
+    let task = model.add_node(NodeKind::Task(TaskKind::User), &task_name, lane.clone());
+    let join = model.add_node(NodeKind::ExclusiveGateway, "", lane);
+    match flow {
+        Some(flow) => splice(model, &flow, &decision, &join),
+        None => attach_at_end(model, &decision, &join),
+    }
+    model.connect_branch(&decision, &task, "Yes", question.trim_end_matches('?'));
+    model.connect_default(&decision, &join, "No");
+    model.connect(&task, &join, "");
+    Edit::AddedEscalation { decision, task }
+}
+
+pub(super) fn add_approval(model: &mut ProcessModel, instruction: &str) -> Edit {
+    let flow = insertion_flow(model, instruction, None);
+    let lane = lane_near(model, flow.as_deref());
+    let object = model
+        .nodes
+        .iter()
+        .find(|n| matches!(n.kind, NodeKind::Task(_)))
+        .and_then(|n| n.name.split_whitespace().last().map(str::to_lowercase))
+        .unwrap_or_else(|| "request".into());
+    let task = model.add_node(
+        NodeKind::Task(TaskKind::User),
+        &format!("Approve {object}"),
+        lane.clone(),
+    );
+    let decision = model.add_node(NodeKind::ExclusiveGateway, "Approved?", lane.clone());
+    match flow {
+        Some(flow) => splice(model, &flow, &task, &decision),
+        None => attach_at_end(model, &task, &decision),
+    }
+    model.connect(&task, &decision, "");
+    // splice continued from the decision without a label; that flow is the approved branch.
+    if let Some(approved) = model.flows.iter_mut().find(|f| f.source == decision) {
+        approved.name = "Yes".into();
+        approved.condition = Some("Approved".into());
+    }
+    let notify = model.add_node(
+        NodeKind::Task(TaskKind::Send),
+        "Notify rejection",
+        lane.clone(),
+    );
+    let end = model.add_node(NodeKind::EndEvent(EventTrigger::None), "Rejected", lane);
+    model.connect_default(&decision, &notify, "No");
+    model.connect(&notify, &end, "");
+    Edit::AddedApproval { task, decision }
+}
+
+pub(super) fn add_decision(model: &mut ProcessModel, instruction: &str) -> Edit {
+    let flow = insertion_flow(model, instruction, None);
+    let lane = lane_near(model, flow.as_deref());
+    let lower = instruction.to_lowercase();
+    let condition = ["whether ", " if "]
+        .iter()
+        .find_map(|m| lower.find(m).map(|i| &instruction[i + m.len()..]))
+        .map(|c| {
+            c.split(" after ")
+                .next()
+                .unwrap_or(c)
+                .split(" before ")
+                .next()
+                .unwrap_or(c)
+        })
+        .map(clean_label)
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "condition holds".into());
+    let question = format!("{}?", capitalise(&condition));
+    let decision = model.add_node(NodeKind::ExclusiveGateway, &question, lane.clone());
+    let handle = model.add_node(
+        NodeKind::Task(TaskKind::Plain),
+        &format!("Handle {}", condition.to_lowercase()),
+        lane.clone(),
+    );
+    let join = model.add_node(NodeKind::ExclusiveGateway, "", lane);
+    match flow {
+        Some(flow) => splice(model, &flow, &decision, &join),
+        None => attach_at_end(model, &decision, &join),
+    }
+    model.connect_branch(&decision, &handle, "Yes", &capitalise(&condition));
+    model.connect_default(&decision, &join, "No");
+    model.connect(&handle, &join, "");
+    Edit::AddedDecision { decision }
+}
+
+pub(super) fn add_step(model: &mut ProcessModel, instruction: &str) -> Edit {
+    let flow = insertion_flow(model, instruction, None);
+    let lane = lane_near(model, flow.as_deref());
+    let mut text = instruction;
+    for prefix in ["add", "insert", "include", "also"] {
+        text = strip_prefix_ci(text, prefix).unwrap_or(text);
+    }
+    for filler in [
+        "a", "an", "new", "final", "extra", "step", "task", "activity", "to", "that", "which",
+        "called", "named", ":",
+    ] {
+        text = strip_prefix_ci(text.trim(), filler).unwrap_or(text);
+    }
+    let text = [" after ", " before ", " at the end", " at the start"]
+        .iter()
+        .fold(text, |t, m| t.to_lowercase().find(m).map_or(t, |i| &t[..i]));
+    // Read the phrase like a description step, so "the agent notifies the customer" gets a verb-first label.
+    let label = match prose::parse(text).steps.first() {
+        Some(prose::Step::Task { label, .. }) => label.clone(),
+        _ => capitalise(&clean_label(text)),
+    };
+    let verb = label
+        .split_whitespace()
+        .next()
+        .map(str::to_lowercase)
+        .unwrap_or_default();
+    // A step is an action; text that does not lead with a verb is not one, and guessing would
+    // put the user's words on a task they never asked for.
+    let kind = match base_verb(&verb) {
+        Some("send" | "notify" | "email" | "inform") => TaskKind::Send,
+        Some(_) => TaskKind::Plain,
+        None => {
+            return Edit::NotUnderstood {
+                instruction: instruction.to_owned(),
+            }
+        }
+    };
+    let task = model.add_node(NodeKind::Task(kind), &label, lane);
+    match flow {
+        Some(flow) => splice(model, &flow, &task, &task),
+        None => attach_at_end(model, &task, &task),
+    }
+    Edit::AddedStep { task }
+}
+
+/// A model with no end event (or no flows) gets the new piece after its last node.
+fn attach_at_end(model: &mut ProcessModel, entry: &str, exit: &str) {
+    let last = model
+        .nodes
+        .iter()
+        .rev()
+        .find(|n| {
+            n.id != entry
+                && n.id != exit
+                && model.outgoing(&n.id).next().is_none()
+                && !matches!(n.kind, NodeKind::EndEvent(_))
+        })
+        .map(|n| n.id.clone());
+    if let Some(last) = last {
+        model.connect(&last, entry, "");
+    }
+    let end = model.add_node(
+        NodeKind::EndEvent(EventTrigger::None),
+        "Process completed",
+        model.lane_of(exit),
+    );
+    model.connect(exit, &end, "");
+}
+
+fn singular(word: &str) -> String {
+    if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") {
+        word[..word.len() - 1].to_owned()
+    } else {
+        word.to_owned()
+    }
+}
+
+fn singular_last(phrase: &str) -> String {
+    let mut words: Vec<String> = phrase.split_whitespace().map(str::to_owned).collect();
+    if let Some(last) = words.last_mut() {
+        *last = singular(last);
+    }
+    words.join(" ")
+}

@@ -1,0 +1,59 @@
+//! The builtin modeler: deterministic, offline, and what test-mode keys always use.
+//!
+//! It reads a description's own words ([`prose`], [`wording`]) into steps, actors, decisions,
+//! parallel branches and loops, builds one process model per option style from them
+//! ([`builder`]), and reads follow-ups as edit operations on a source's model
+//! ([`follow_ups`]). Its sentence rules are English.
+
+pub mod builder;
+pub mod follow_ups;
+pub mod prose;
+pub mod wording;
+
+use crate::bpmn::{self, source::SourceDiagram};
+use crate::options::OptionStyle;
+use crate::EngineError;
+use follow_ups::Edit;
+
+/// The three options of an initial generation, each validated.
+pub fn generate_options(prompt: &str) -> Result<Vec<String>, EngineError> {
+    let description = builder::describe(prompt);
+    OptionStyle::ALL
+        .iter()
+        .map(|style| {
+            bpmn::compile_checked(&builder::build(&description, *style))
+                .map_err(EngineError::InvalidOutput)
+        })
+        .collect()
+}
+
+/// A refined diagram, what the refinement did, and what it could not carry over.
+#[derive(Debug, Clone)]
+pub struct Refined {
+    pub bpmn_xml: String,
+    pub edits: Vec<Edit>,
+    pub warnings: Vec<String>,
+}
+
+/// Applies a follow-up prompt to a source diagram.
+pub fn refine(source_xml: &str, prompt: &str) -> Result<Refined, EngineError> {
+    let source = SourceDiagram::read(source_xml)?;
+    let mut model = source.model.clone();
+    let edits = follow_ups::apply(&mut model, prompt);
+    if let Some(Edit::NotUnderstood { instruction }) = edits
+        .iter()
+        .find(|e| matches!(e, Edit::NotUnderstood { .. }))
+    {
+        return Err(EngineError::UnsupportedInstruction(instruction.clone()));
+    }
+    let (bpmn_xml, warnings) = source.compile(&model);
+    let introduced = source.new_problems(&bpmn_xml);
+    if !introduced.is_empty() {
+        return Err(EngineError::InvalidOutput(introduced));
+    }
+    Ok(Refined {
+        bpmn_xml,
+        edits,
+        warnings,
+    })
+}

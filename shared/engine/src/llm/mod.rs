@@ -1,0 +1,158 @@
+//! Language models as modelers, through any OpenAI-compatible endpoint.
+//!
+//! The model never writes XML. For a new diagram it writes the process in procmap's wire form
+//! ([`wire`]), and for a refinement typed edit operations on the source's model
+//! ([`operations`]); both are asked for through JSON-schema structured output. Every answer is
+//! parsed, checked, compiled and validated, and its problems go back to the model for repair
+//! ([`provider`]). What is said to the model is in [`prompts`].
+
+pub mod operations;
+pub mod prompts;
+pub mod provider;
+pub mod wire;
+
+use futures_util::future::try_join_all;
+
+pub use provider::{ChatClient, Ledger, OpenAiConfig, Usage};
+
+use crate::bpmn::{self, source::SourceDiagram, Problem};
+use crate::builtin::builder::add_input_check;
+use crate::model::ProcessModel;
+use crate::options::OptionStyle;
+use crate::EngineError;
+use wire::ProcessSpec;
+
+/// The OpenAI-compatible modeler.
+pub struct OpenAiModeler {
+    client: ChatClient,
+}
+
+impl OpenAiModeler {
+    pub fn new(config: OpenAiConfig) -> Result<Self, EngineError> {
+        Ok(OpenAiModeler {
+            client: ChatClient::new(config)?,
+        })
+    }
+
+    /// The three options of an initial generation as validated BPMN, different from each other.
+    pub async fn diagrams(
+        &self,
+        prompt: &str,
+        language: &str,
+        ledger: &Ledger,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut models = self.generate(prompt, language, ledger).await?;
+        ensure_distinct(&mut models);
+        models
+            .iter()
+            .map(|model| bpmn::compile_checked(model).map_err(EngineError::InvalidOutput))
+            .collect()
+    }
+
+    /// Three options, one per modeling style, asked for concurrently. The first option that
+    /// cannot be had ends the generation; the others stop where they are.
+    pub async fn generate(
+        &self,
+        prompt: &str,
+        language: &str,
+        ledger: &Ledger,
+    ) -> Result<Vec<ProcessModel>, EngineError> {
+        try_join_all(
+            OptionStyle::ALL
+                .iter()
+                .map(|style| self.option(prompt, language, *style, ledger)),
+        )
+        .await
+    }
+
+    async fn option(
+        &self,
+        prompt: &str,
+        language: &str,
+        style: OptionStyle,
+        ledger: &Ledger,
+    ) -> Result<ProcessModel, EngineError> {
+        let user = prompts::generation(prompt, language, style);
+        self.client
+            .converse(user, "process_model", wire::schema(), ledger, |content| {
+                let spec: ProcessSpec = parse_answer(content)?;
+                let model = spec.into_model()?;
+                bpmn::compile_checked(&model)?;
+                Ok(model)
+            })
+            .await
+    }
+
+    /// Applies a follow-up to a source diagram: the model answers with edit operations on the
+    /// source's model, so untouched elements keep their ids and places. Answers the refined
+    /// document and the refinement's warnings.
+    pub async fn refine(
+        &self,
+        source: &SourceDiagram,
+        prompt: &str,
+        ledger: &Ledger,
+    ) -> Result<(String, Vec<String>), EngineError> {
+        let current = serde_json::to_string_pretty(&ProcessSpec::from_model(&source.model))
+            .unwrap_or_default();
+        let user = prompts::refinement(&current, prompt);
+        self.client
+            .converse(user, "edit_plan", operations::schema(), ledger, |content| {
+                let plan: operations::EditPlan = parse_answer(content)?;
+                let mut model = source.model.clone();
+                operations::apply(&mut model, &plan.operations)?;
+                let (xml, warnings) = source.compile(&model);
+                let introduced = source.new_problems(&xml);
+                if introduced.is_empty() {
+                    Ok((xml, warnings))
+                } else {
+                    Err(introduced)
+                }
+            })
+            .await
+    }
+}
+
+/// An answer in the schema's shape, or the problem that sends it back.
+fn parse_answer<T: serde::de::DeserializeOwned>(content: &str) -> Result<T, Vec<Problem>> {
+    serde_json::from_str(content).map_err(|e| {
+        vec![Problem {
+            code: "schema_violation",
+            message: format!("the answer does not match the schema: {e}"),
+            element: None,
+        }]
+    })
+}
+
+/// The structure of a model, ignoring names: what "the same diagram" means for options.
+fn fingerprint(model: &ProcessModel) -> (Vec<String>, usize, usize) {
+    let mut kinds: Vec<String> = model
+        .nodes
+        .iter()
+        .map(|n| format!("{:?}", n.kind))
+        .collect();
+    kinds.sort();
+    (kinds, model.flows.len(), model.lanes.len())
+}
+
+/// The three options must be different modeling choices. When a model returns two with the same
+/// structure, the later one is given what its style promises and the first lacks: exception
+/// handling (as the builtin modeler adds it), or a lane per actor.
+pub fn ensure_distinct(models: &mut [ProcessModel]) {
+    for i in 1..models.len() {
+        let clashes = |models: &[ProcessModel]| {
+            (0..i).any(|j| fingerprint(&models[j]) == fingerprint(&models[i]))
+        };
+        if !clashes(models) {
+            continue;
+        }
+        if models[i].lanes.is_empty() && i == 2 {
+            let lane = models[i].lane_named("Process owner");
+            for n in &mut models[i].nodes {
+                n.lane = Some(lane.clone());
+            }
+        }
+        if clashes(models) {
+            add_input_check(&mut models[i]);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The modeler a worker generates with: the builtin one, or a language model behind an
+//! OpenAI-compatible endpoint. Both answer in the same shape, with what they spent.
+
+use std::sync::Arc;
+
+use crate::bpmn::source::SourceDiagram;
+use crate::llm::{Ledger, OpenAiConfig, OpenAiModeler, Usage};
+use crate::{builtin, EngineError, Failure};
+
+/// Which engine turns prompts into process models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LlmProvider {
+    /// The deterministic, offline modeler built into procmap.
+    Builtin,
+    /// Any OpenAI-compatible chat completions endpoint (OpenAI, vLLM, Ollama, llama.cpp).
+    OpenAi(OpenAiConfig),
+}
+
+/// The provider a worker generates with.
+#[derive(Clone)]
+pub enum Modeler {
+    Builtin,
+    OpenAi(Arc<OpenAiModeler>),
+}
+
+/// What a generation produced: one BPMN document per option (or one for a refinement), and
+/// what the provider spent, when it is a language model.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub bpmn_xml: Vec<String>,
+    pub usage: Option<Usage>,
+    pub warnings: Vec<String>,
+}
+
+impl Modeler {
+    pub fn from_config(provider: &LlmProvider) -> Result<Self, EngineError> {
+        Ok(match provider {
+            LlmProvider::Builtin => Modeler::Builtin,
+            LlmProvider::OpenAi(config) => {
+                Modeler::OpenAi(Arc::new(OpenAiModeler::new(config.clone())?))
+            }
+        })
+    }
+
+    /// The three options of an initial generation.
+    pub async fn generate(&self, prompt: &str, language: &str) -> Result<Output, Failure> {
+        match self {
+            Modeler::Builtin => {
+                let prompt = prompt.to_owned();
+                let bpmn_xml =
+                    off_the_runtime(move || builtin::generate_options(&prompt)).await??;
+                Ok(Output {
+                    bpmn_xml,
+                    usage: None,
+                    warnings: Vec::new(),
+                })
+            }
+            Modeler::OpenAi(llm) => {
+                let ledger = Ledger::default();
+                let diagrams = llm.diagrams(prompt, language, &ledger).await;
+                spent(&ledger, diagrams.map(|bpmn_xml| (bpmn_xml, Vec::new())))
+            }
+        }
+    }
+
+    /// Applies a follow-up to a source diagram.
+    pub async fn refine(&self, source_xml: &str, prompt: &str) -> Result<Output, Failure> {
+        match self {
+            Modeler::Builtin => {
+                let (source, prompt) = (source_xml.to_owned(), prompt.to_owned());
+                let refined = off_the_runtime(move || builtin::refine(&source, &prompt)).await??;
+                Ok(Output {
+                    bpmn_xml: vec![refined.bpmn_xml],
+                    usage: None,
+                    warnings: refined.warnings,
+                })
+            }
+            Modeler::OpenAi(llm) => {
+                let source = SourceDiagram::read(source_xml).map_err(EngineError::from)?;
+                let ledger = Ledger::default();
+                let refined = llm.refine(&source, prompt, &ledger).await;
+                spent(
+                    &ledger,
+                    refined.map(|(xml, warnings)| (vec![xml], warnings)),
+                )
+            }
+        }
+    }
+}
+
+/// Runs the builtin modeler's CPU-bound work on the blocking pool, so it never stalls the
+/// runtime's other tasks.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, EngineError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| EngineError::ProviderUnavailable(format!("the builtin modeler stopped: {e}")))
+}
+
+/// A language model's answer, with what it spent whether it succeeded or not.
+fn spent(
+    ledger: &Ledger,
+    result: Result<(Vec<String>, Vec<String>), EngineError>,
+) -> Result<Output, Failure> {
+    let usage = Some(ledger.total());
+    match result {
+        Ok((bpmn_xml, warnings)) => Ok(Output {
+            bpmn_xml,
+            usage,
+            warnings,
+        }),
+        Err(error) => Err(Failure { error, usage }),
+    }
+}
