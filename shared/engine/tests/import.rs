@@ -463,3 +463,27 @@ fn a_flow_into_a_boundary_event_or_one_attached_to_nothing_is_reported() {
     assert_eq!(error.code(), "invalid_source");
     assert!(error.to_string().contains("Error_Payment"), "{error}");
 }
+
+#[test]
+fn a_refinement_writes_the_same_document_every_time_with_the_sources_namespaces_in_order() {
+    let refine = || {
+        engine::refine(DEADLINES, "Rename Book payment to Pay supplier.")
+            .expect("refined")
+            .bpmn_xml
+    };
+    let first = refine();
+    for _ in 0..8 {
+        assert_eq!(
+            refine(),
+            first,
+            "the same refinement wrote another document"
+        );
+    }
+    let position = |xml: &str, prefix: &str| xml.find(&format!("xmlns:{prefix}=")).expect(prefix);
+    for xml in [DEADLINES, first.as_str()] {
+        assert!(
+            position(xml, "camunda") < position(xml, "modeler"),
+            "namespace declarations keep the source's order"
+        );
+    }
+}

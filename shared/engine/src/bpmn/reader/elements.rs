@@ -180,8 +180,16 @@ impl<'x> Elements<'x> {
             )));
         }
         self.saw_definitions = true;
-        for (name, uri) in attrs.iter().filter(|(n, _)| n.starts_with("xmlns")) {
-            self.diagram.kept.declare(name, uri);
+        // In the source's own order, so that a refinement writes them the same way each time.
+        let declared = e
+            .attributes()
+            .flatten()
+            .map(|a| String::from_utf8_lossy(a.key.as_ref()).into_owned())
+            .filter(|name| name.starts_with("xmlns"));
+        for name in declared {
+            if let Some(uri) = attrs.get(&name) {
+                self.diagram.kept.declare(&name, uri);
+            }
         }
         Ok(())
     }
