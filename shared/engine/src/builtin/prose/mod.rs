@@ -106,8 +106,11 @@ fn read_unit(reader: &mut ClauseReader, steps: &mut Vec<Step>, unit: &str, first
         return;
     }
     // "Repeat (this / these steps) until C" loops over the step before it.
-    if lower.starts_with("repeat") {
-        if let (Some(i), Some(previous)) = (lower.find(" until "), steps.pop()) {
+    if let Some(i) = lower
+        .find(" until ")
+        .filter(|_| lower.starts_with("repeat"))
+    {
+        if let Some(previous) = steps.pop() {
             steps.push(Step::Loop {
                 body: vec![previous],
                 question: question(&unit[i + 7..]),
@@ -343,5 +346,14 @@ mod tests {
         assert_eq!(d.start_label, "Intake");
         assert_eq!(d.end_label, "Resolution");
         assert_eq!(d.title, "Customer support ticket triage process");
+    }
+
+    #[test]
+    fn repeat_without_until_keeps_the_step_before_it() {
+        let d = parse("The clerk checks the form. Repeat the check. The clerk files the form.");
+        assert_eq!(
+            labels(&d.steps),
+            ["Check form", "Repeat check", "File form"]
+        );
     }
 }
