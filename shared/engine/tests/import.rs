@@ -487,3 +487,48 @@ fn a_refinement_writes_the_same_document_every_time_with_the_sources_namespaces_
         );
     }
 }
+
+/// One pool without lanes, as bpmn.io saves a process drawn in a participant.
+const SINGLE_POOL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" id="D1" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:collaboration id="Collab_1">
+    <bpmn:participant id="Pool_1" name="Shop" processRef="P1" />
+  </bpmn:collaboration>
+  <bpmn:process id="P1" isExecutable="false">
+    <bpmn:startEvent id="S"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:task id="T" name="Pack order"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:task>
+    <bpmn:endEvent id="E"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="S" targetRef="T" />
+    <bpmn:sequenceFlow id="F2" sourceRef="T" targetRef="E" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="Dia"><bpmndi:BPMNPlane id="Pl" bpmnElement="Collab_1">
+    <bpmndi:BPMNShape id="Pool_1_di" bpmnElement="Pool_1" isHorizontal="true"><dc:Bounds x="100" y="50" width="600" height="200" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="S_di" bpmnElement="S"><dc:Bounds x="150" y="130" width="36" height="36" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="T_di" bpmnElement="T"><dc:Bounds x="250" y="108" width="100" height="80" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="E_di" bpmnElement="E"><dc:Bounds x="420" y="130" width="36" height="36" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNEdge id="F1_di" bpmnElement="F1"><di:waypoint x="186" y="148" /><di:waypoint x="250" y="148" /></bpmndi:BPMNEdge>
+    <bpmndi:BPMNEdge id="F2_di" bpmnElement="F2"><di:waypoint x="350" y="148" /><di:waypoint x="420" y="148" /></bpmndi:BPMNEdge>
+  </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
+</bpmn:definitions>"#;
+
+#[test]
+fn a_single_pool_without_lanes_stays_a_pool_and_every_shape_draws_an_element() {
+    let refined =
+        engine::refine(SINGLE_POOL, "Rename Pack order to Pack parcel.").expect("refined");
+    assert_eq!(validate::validate(&refined.bpmn_xml), vec![]);
+    assert!(
+        refined
+            .bpmn_xml
+            .contains(r#"<bpmn:participant id="Pool_1" name="Shop" processRef="P1""#),
+        "{}",
+        refined.bpmn_xml
+    );
+    let ids = reader::read(&refined.bpmn_xml).expect("reads").ids;
+    for drawn in refined.bpmn_xml.split(r#"bpmnElement=""#).skip(1) {
+        let drawn = drawn.split('"').next().unwrap_or_default();
+        assert!(
+            ids.iter().any(|id| id == drawn),
+            "a shape draws {drawn}, which is not in the document"
+        );
+    }
+}

@@ -16,8 +16,9 @@ use crate::model::{Node, NodeKind, ProcessModel};
 /// Writes `model` drawn as `drawing`, with `kept` copied through.
 pub fn write(model: &ProcessModel, drawing: &Drawing, kept: &Kept) -> String {
     let mut x = String::with_capacity(8 * 1024);
-    // A pool is drawn for lanes, and when the source's collaboration has other pools.
-    let has_pool = !model.lanes.is_empty() || kept.has_other_pools();
+    // A pool is drawn for lanes, and whenever the source drew the process in one.
+    let has_pool =
+        !model.lanes.is_empty() || kept.has_other_pools() || kept.participant_id.is_some();
     let ids = PoolIds {
         collaboration: kept
             .collaboration_id
