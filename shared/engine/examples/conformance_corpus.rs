@@ -30,48 +30,112 @@ fn main() -> ExitCode {
         eprintln!("cannot create {}: {e}", out.display());
         return ExitCode::FAILURE;
     }
-    let mut option_micros = Vec::new();
-    let mut refine_micros = Vec::new();
-    let mut failures = 0;
-    let mut files = 0;
+    let mut run = Run {
+        out,
+        ..Run::default()
+    };
     for (i, description) in descriptions.iter().enumerate() {
+        run.description(i, description);
+    }
+    // Other tools' diagrams: what the model cannot represent is copied through, and must still
+    // leave a valid document.
+    let foreign = foreign_diagrams(args.next());
+    for (i, path) in foreign.iter().enumerate() {
+        run.foreign(i, path);
+    }
+    println!(
+        "corpus: {} descriptions and {} diagrams from other tools, {} diagrams written, {} engine failures",
+        descriptions.len(),
+        foreign.len(),
+        run.files,
+        run.failures
+    );
+    println!(
+        "engine time: median {:.0} µs per option, median {:.0} µs per refinement",
+        median(&mut run.option_micros),
+        median(&mut run.refine_micros)
+    );
+    if run.failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// What the run wrote and measured so far.
+#[derive(Default)]
+struct Run {
+    out: PathBuf,
+    option_micros: Vec<f64>,
+    refine_micros: Vec<f64>,
+    failures: usize,
+    files: usize,
+}
+
+impl Run {
+    /// The three options of a description, and one refinement of one of them.
+    fn description(&mut self, i: usize, description: &str) {
         let started = Instant::now();
         let options = match engine::generate_options(description) {
             Ok(options) => options,
             Err(e) => {
                 eprintln!("description {i}: generation failed: {e}");
-                failures += 1;
-                continue;
+                self.failures += 1;
+                return;
             }
         };
-        option_micros.push(started.elapsed().as_micros() as f64 / options.len() as f64);
+        self.option_micros
+            .push(started.elapsed().as_micros() as f64 / options.len() as f64);
         for (n, xml) in options.iter().enumerate() {
-            write(&out.join(format!("d{i:02}_option{}.bpmn", n + 1)), xml);
-            files += 1;
+            self.write(&format!("d{i:02}_option{}.bpmn", n + 1), xml);
         }
         let source = &options[i % options.len()];
         let follow_up = follow_up(i, source);
         let started = Instant::now();
         match engine::refine(source, &follow_up) {
             Ok(refined) => {
-                refine_micros.push(started.elapsed().as_micros() as f64);
-                write(
-                    &out.join(format!("d{i:02}_refined.bpmn")),
-                    &refined.bpmn_xml,
-                );
-                files += 1;
+                self.refine_micros
+                    .push(started.elapsed().as_micros() as f64);
+                self.write(&format!("d{i:02}_refined.bpmn"), &refined.bpmn_xml);
             }
             Err(e) => {
                 eprintln!("description {i}: refinement {follow_up:?} failed: {e}");
-                failures += 1;
+                self.failures += 1;
             }
         }
     }
-    // Other tools' diagrams: what the model cannot represent is copied through, and must still
-    // leave a valid document.
-    let foreign: Vec<PathBuf> = args
-        .next()
-        .and_then(|dir| std::fs::read_dir(dir).ok())
+
+    /// Every kind of follow-up on a diagram another tool saved.
+    fn foreign(&mut self, i: usize, path: &PathBuf) {
+        let Ok(source) = std::fs::read_to_string(path) else {
+            eprintln!("cannot read {}", path.display());
+            self.failures += 1;
+            return;
+        };
+        let name = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        for k in 0..FOLLOW_UP_KINDS {
+            let follow_up = follow_up(i + k, &source);
+            match engine::refine(&source, &follow_up) {
+                Ok(refined) => self.write(&format!("foreign_{name}_{k}.bpmn"), &refined.bpmn_xml),
+                Err(e) => {
+                    eprintln!("{name}: refinement {follow_up:?} failed: {e}");
+                    self.failures += 1;
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, file: &str, xml: &str) {
+        write(&self.out.join(file), xml);
+        self.files += 1;
+    }
+}
+
+/// The `.bpmn` files of a directory, in name order.
+fn foreign_diagrams(dir: Option<String>) -> Vec<PathBuf> {
+    dir.and_then(|dir| std::fs::read_dir(dir).ok())
         .map(|entries| {
             let mut paths: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -80,48 +144,7 @@ fn main() -> ExitCode {
             paths.sort();
             paths
         })
-        .unwrap_or_default();
-    for (i, path) in foreign.iter().enumerate() {
-        let Ok(source) = std::fs::read_to_string(path) else {
-            eprintln!("cannot read {}", path.display());
-            failures += 1;
-            continue;
-        };
-        let name = path
-            .file_stem()
-            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-        for k in 0..FOLLOW_UP_KINDS {
-            let follow_up = follow_up(i + k, &source);
-            match engine::refine(&source, &follow_up) {
-                Ok(refined) => {
-                    write(
-                        &out.join(format!("foreign_{name}_{k}.bpmn")),
-                        &refined.bpmn_xml,
-                    );
-                    files += 1;
-                }
-                Err(e) => {
-                    eprintln!("{name}: refinement {follow_up:?} failed: {e}");
-                    failures += 1;
-                }
-            }
-        }
-    }
-    println!(
-        "corpus: {} descriptions and {} diagrams from other tools, {files} diagrams written, {failures} engine failures",
-        descriptions.len(),
-        foreign.len()
-    );
-    println!(
-        "engine time: median {:.0} µs per option, median {:.0} µs per refinement",
-        median(&mut option_micros),
-        median(&mut refine_micros)
-    );
-    if failures > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+        .unwrap_or_default()
 }
 
 const FOLLOW_UP_KINDS: usize = 9;

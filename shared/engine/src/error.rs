@@ -3,7 +3,7 @@
 use crate::bpmn::source::Unusable;
 use crate::bpmn::validate::{summarise, Problem};
 use crate::builtin::follow_ups::UNDERSTOOD;
-use crate::llm::Usage;
+use crate::usage::Usage;
 
 /// Why the engine could not produce a diagram. The variant says whether trying again may help.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -30,9 +30,11 @@ pub mod llm;
 pub mod model;
 mod modeler;
 pub mod options;
+mod usage;
 
 pub use bpmn::{check_source, Problem};
 pub use builtin::{generate_options, refine, Refined};
 pub use error::{EngineError, Failure};
-pub use llm::{OpenAiConfig, Usage};
+pub use llm::OpenAiConfig;
 pub use modeler::{LlmProvider, Modeler, Output};
+pub use usage::{Ledger, Usage};

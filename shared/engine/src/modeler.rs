@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use crate::bpmn::source::SourceDiagram;
-use crate::llm::{Ledger, OpenAiConfig, OpenAiModeler, Usage};
-use crate::{builtin, EngineError, Failure};
+use crate::builtin;
+use crate::error::{EngineError, Failure};
+use crate::llm::{OpenAiConfig, OpenAiModeler};
+use crate::usage::{Ledger, Usage};
 
 /// Which engine turns prompts into process models.
 #[derive(Debug, Clone, PartialEq, Eq)]

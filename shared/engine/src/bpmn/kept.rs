@@ -156,72 +156,8 @@ impl Kept {
             }
             return (Kept::default(), warnings);
         }
-        let mut present: HashSet<&str> = model
-            .nodes
-            .iter()
-            .map(|n| n.id.as_str())
-            .chain(model.flows.iter().map(|f| f.id.as_str()))
-            .chain(model.lanes.iter().map(|l| l.id.as_str()))
-            .chain(self.participant_id.iter().map(String::as_str))
-            .chain(
-                self.elements
-                    .iter()
-                    .filter(|e| !matches!(e.place, Place::Drawing | Place::Diagram))
-                    .flat_map(|e| std::iter::once(&e.id).chain(&e.contains))
-                    .map(String::as_str),
-            )
-            .collect();
-        let mut elements = Vec::new();
-        for element in self
-            .elements
-            .iter()
-            .filter(|e| !matches!(e.place, Place::Drawing | Place::Diagram))
-        {
-            match element
-                .connects
-                .iter()
-                .find(|id| !present.contains(id.as_str()))
-            {
-                Some(gone) => {
-                    warnings.push(format!(
-                        "{} was removed with {gone}, which it connected",
-                        element.id
-                    ));
-                    present.remove(element.id.as_str());
-                }
-                None => elements.push(element.clone()),
-            }
-        }
-        let mut sub_processes = Vec::new();
-        for content in &self.sub_processes {
-            if model.node(&content.id).is_none() {
-                warnings.push(format!(
-                    "the content of sub-process {} was removed with it",
-                    content.id
-                ));
-                continue;
-            }
-            let mut content = content.clone();
-            if content.expanded_at.is_some()
-                && content.expanded_at != drawing.nodes.get(&content.id).copied()
-            {
-                // Its content was drawn inside it, where it no longer is: give the drawing a
-                // plane of its own, as tools do for a collapsed sub-process.
-                warnings.push(format!(
-                    "sub-process {} is now drawn collapsed, its content on a plane of its own: the refinement moved it",
-                    content.id
-                ));
-                elements.push(self.own_plane(&content));
-                content.expanded_at = None;
-            } else if content.expanded_at.is_none() {
-                elements.extend(
-                    self.at(Place::Diagram)
-                        .filter(|d| d.id == content.id)
-                        .cloned(),
-                );
-            }
-            sub_processes.push(content);
-        }
+        let mut elements = self.still_connected(model, &mut warnings);
+        let sub_processes = self.sub_processes_in(model, drawing, &mut elements, &mut warnings);
         let kept_ids: HashSet<String> = elements
             .iter()
             .filter(|e| e.place != Place::Diagram)
@@ -259,6 +195,92 @@ impl Kept {
             clash: None,
         };
         (kept, warnings)
+    }
+
+    /// The kept elements (drawings and planes aside) whose ends are all still there, in the
+    /// model or among what is kept; the others are warned about.
+    fn still_connected(
+        &self,
+        model: &ProcessModel,
+        warnings: &mut Vec<String>,
+    ) -> Vec<KeptElement> {
+        let semantic = || {
+            self.elements
+                .iter()
+                .filter(|e| !matches!(e.place, Place::Drawing | Place::Diagram))
+        };
+        let mut present: HashSet<&str> = model
+            .nodes
+            .iter()
+            .map(|n| n.id.as_str())
+            .chain(model.flows.iter().map(|f| f.id.as_str()))
+            .chain(model.lanes.iter().map(|l| l.id.as_str()))
+            .chain(self.participant_id.iter().map(String::as_str))
+            .chain(
+                semantic()
+                    .flat_map(|e| std::iter::once(&e.id).chain(&e.contains))
+                    .map(String::as_str),
+            )
+            .collect();
+        let mut elements = Vec::new();
+        for element in semantic() {
+            match element
+                .connects
+                .iter()
+                .find(|id| !present.contains(id.as_str()))
+            {
+                Some(gone) => {
+                    warnings.push(format!(
+                        "{} was removed with {gone}, which it connected",
+                        element.id
+                    ));
+                    present.remove(element.id.as_str());
+                }
+                None => elements.push(element.clone()),
+            }
+        }
+        elements
+    }
+
+    /// The content of each sub-process still in the model. One the refinement moved is drawn
+    /// collapsed from now on, its content on a plane of its own, added to `elements`; so is the
+    /// plane of one that was collapsed already.
+    fn sub_processes_in(
+        &self,
+        model: &ProcessModel,
+        drawing: &Drawing,
+        elements: &mut Vec<KeptElement>,
+        warnings: &mut Vec<String>,
+    ) -> Vec<SubProcessContent> {
+        let mut sub_processes = Vec::new();
+        for content in &self.sub_processes {
+            if model.node(&content.id).is_none() {
+                warnings.push(format!(
+                    "the content of sub-process {} was removed with it",
+                    content.id
+                ));
+                continue;
+            }
+            let mut content = content.clone();
+            if content.expanded_at.is_some()
+                && content.expanded_at != drawing.nodes.get(&content.id).copied()
+            {
+                warnings.push(format!(
+                    "sub-process {} is now drawn collapsed, its content on a plane of its own: the refinement moved it",
+                    content.id
+                ));
+                elements.push(self.own_plane(&content));
+                content.expanded_at = None;
+            } else if content.expanded_at.is_none() {
+                elements.extend(
+                    self.at(Place::Diagram)
+                        .filter(|d| d.id == content.id)
+                        .cloned(),
+                );
+            }
+            sub_processes.push(content);
+        }
+        sub_processes
     }
 
     pub fn at(&self, place: Place) -> impl Iterator<Item = &KeptElement> {

@@ -11,8 +11,8 @@ pub mod prose;
 pub mod wording;
 
 use crate::bpmn::{self, source::SourceDiagram};
+use crate::error::EngineError;
 use crate::options::OptionStyle;
-use crate::EngineError;
 use follow_ups::Edit;
 
 /// The three options of an initial generation, each validated.

@@ -13,13 +13,14 @@ pub mod wire;
 
 use futures_util::future::try_join_all;
 
-pub use provider::{ChatClient, Ledger, OpenAiConfig, Usage};
+pub use provider::{ChatClient, OpenAiConfig};
 
 use crate::bpmn::{self, source::SourceDiagram, Problem};
 use crate::builtin::builder::add_input_check;
+use crate::error::EngineError;
 use crate::model::ProcessModel;
 use crate::options::OptionStyle;
-use crate::EngineError;
+use crate::usage::Ledger;
 use wire::ProcessSpec;
 
 /// The OpenAI-compatible modeler.

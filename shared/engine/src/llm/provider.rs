@@ -5,16 +5,17 @@
 //! 5xx are retried with exponential backoff and jitter, honouring `Retry-After`. Every answered
 //! request is entered in the generation's [`Ledger`].
 
-use std::{sync::Mutex, time::Duration};
+use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::prompts;
 use crate::bpmn::Problem;
-use crate::EngineError;
+use crate::error::EngineError;
+use crate::usage::Ledger;
 
 /// How to reach an OpenAI-compatible endpoint, and how patiently.
 #[derive(Debug, Clone)]
@@ -48,44 +49,6 @@ impl PartialEq for OpenAiConfig {
 }
 
 impl Eq for OpenAiConfig {}
-
-/// Tokens and requests one generation spent, recorded with it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Usage {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub total_tokens: u64,
-    /// Chat requests sent, retries included.
-    pub requests: u32,
-    /// Rounds in which validation problems were sent back for repair.
-    pub repair_rounds: u32,
-}
-
-/// What one generation has spent so far, shared by its concurrent conversations.
-///
-/// Every answered request is entered as it arrives, so the total is right even when the
-/// generation fails, or stops its other conversations early: tokens spent on a failed
-/// generation are still spent.
-#[derive(Debug, Default)]
-pub struct Ledger(Mutex<Usage>);
-
-impl Ledger {
-    fn enter(&self, entry: impl FnOnce(&mut Usage)) {
-        // A poisoned lock only means another conversation panicked mid-entry; the counts stay usable.
-        let mut usage = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        entry(&mut usage);
-    }
-
-    pub fn total(&self) -> Usage {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-}
 
 /// Why a chat request failed. The variant says whether retrying may help.
 #[derive(Debug, thiserror::Error)]

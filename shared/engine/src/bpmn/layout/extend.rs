@@ -3,11 +3,9 @@
 
 use std::collections::HashMap;
 
+use super::fresh::{box_size, layout, move_into, on_border, place_scope, without_boundary_events};
+use super::grid::{size_of, COLUMN_WIDTH, ORIGIN_X, ORIGIN_Y, POOL_HEADER, ROW_HEIGHT};
 use super::route::{back_edges, route_flows};
-use super::{
-    box_size, layout, move_into, on_border, place_scope, size_of, without_boundary_events,
-    COLUMN_WIDTH, ORIGIN_X, ORIGIN_Y, POOL_HEADER, ROW_HEIGHT,
-};
 use crate::bpmn::drawing::{Bounds, Drawing};
 use crate::model::ProcessModel;
 

@@ -7,9 +7,23 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::route::back_edges;
-use super::{size_of, COLUMN_WIDTH, ORIGIN_X, ORIGIN_Y, POOL_HEADER, ROW_HEIGHT};
 use crate::bpmn::drawing::{Bounds, Drawing};
-use crate::model::ProcessModel;
+use crate::model::{NodeKind, ProcessModel};
+
+pub const COLUMN_WIDTH: i64 = 160;
+pub const ROW_HEIGHT: i64 = 130;
+/// Room on the left of a pool for its name.
+pub const POOL_HEADER: i64 = 30;
+pub(super) const ORIGIN_X: i64 = 160;
+pub(super) const ORIGIN_Y: i64 = 80;
+
+pub fn size_of(kind: &NodeKind) -> (i64, i64) {
+    match kind {
+        k if k.is_event() => (36, 36),
+        k if k.is_gateway() => (50, 50),
+        _ => (100, 80),
+    }
+}
 
 /// Places every node of a model without boundary events in its (lane, column, row) cell, and
 /// sizes the lanes and the pool around them. A node with a size in `large` (an expanded

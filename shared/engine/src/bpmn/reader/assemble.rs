@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::diagram::{Diagram, ProcessInProgress, ReadError};
 use super::elements::{kept_content_warning, Elements};
-use super::{Diagram, ProcessInProgress, ReadError};
 use crate::bpmn::kept::{KeptElement, Place, SubProcessContent};
 use crate::model::ProcessModel;
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::ProcessInProgress;
+use super::diagram::ProcessInProgress;
 use crate::bpmn::kept::{KeptElement, Place, SubProcessContent};
 
 /// A start tag, with where it lies in the document.

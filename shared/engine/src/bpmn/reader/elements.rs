@@ -8,10 +8,17 @@ use quick_xml::events::BytesStart;
 
 use super::copier::{Copier, Tag};
 use super::di::DiInProgress;
-use super::{attributes, Diagram, ProcessInProgress, ReadError, MAX_DEPTH, MAX_ELEMENTS};
+use super::diagram::{Diagram, ProcessInProgress, ReadError};
 use crate::bpmn::kept::{EventDefinition, Place};
 use crate::bpmn::vocabulary::{is_flow_node, node_kind, trigger, BPMN_NS};
 use crate::model::{EventTrigger, Flow, Lane, Node, NodeKind};
+
+/// Deepest element nesting accepted; real diagrams stay far below this.
+pub(super) const MAX_DEPTH: usize = 100;
+/// Most elements accepted in one document.
+const MAX_ELEMENTS: usize = 200_000;
+/// Most attributes accepted on one element.
+const MAX_ATTRIBUTES: usize = 64;
 
 /// Whose text the reader is collecting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -507,4 +514,30 @@ fn report_extension_attributes(e: &BytesStart<'_>, owner: &str, warnings: &mut V
             ));
         }
     }
+}
+
+/// An element's attributes by name, within the limits: namespace declarations keep their
+/// prefix, every other attribute is known by its local name.
+fn attributes(e: &BytesStart<'_>) -> Result<HashMap<String, String>, ReadError> {
+    let mut map = HashMap::new();
+    for (count, attr) in e.attributes().enumerate() {
+        if count >= MAX_ATTRIBUTES {
+            return Err(ReadError::Refused(format!(
+                "an element has more than {MAX_ATTRIBUTES} attributes"
+            )));
+        }
+        let attr = attr.map_err(|e| ReadError::Malformed(e.to_string()))?;
+        let key = attr.key.as_ref();
+        let name = if key.starts_with(b"xmlns") {
+            String::from_utf8_lossy(key).into_owned()
+        } else {
+            String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned()
+        };
+        let value = attr
+            .unescape_value()
+            .map_err(|e| ReadError::Malformed(e.to_string()))?
+            .into_owned();
+        map.insert(name, value);
+    }
+    Ok(map)
 }

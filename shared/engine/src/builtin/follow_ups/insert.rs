@@ -1,7 +1,8 @@
 //! Follow-ups that add work to the flow: an escalation path, an approval, a decision, a step.
 //! Each goes into one flow (after or before a named step, or before the end) and joins it again.
 
-use super::{find_node, phrase_after, Edit};
+use super::anchor::{find_node, phrase_after};
+use super::edit::Edit;
 use crate::builtin::prose;
 use crate::builtin::wording::{base_verb, capitalise, clean_label, strip_prefix_ci};
 use crate::model::{EventTrigger, NodeKind, ProcessModel, TaskKind};

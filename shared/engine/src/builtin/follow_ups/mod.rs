@@ -6,58 +6,19 @@
 
 use std::collections::HashSet;
 
+mod anchor;
+mod edit;
 mod insert;
 mod restructure;
+
+pub use anchor::find_node;
+pub use edit::Edit;
 
 use insert::{add_approval, add_decision, add_escalation, add_step};
 use restructure::{add_deadline, break_down, move_to_lane, rename};
 
 use super::wording::strip_prefix_ci;
 use crate::model::ProcessModel;
-
-/// One edit, as applied; the list is the refinement's record of what it did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Edit {
-    AddedEscalation {
-        decision: String,
-        task: String,
-    },
-    AddedApproval {
-        task: String,
-        decision: String,
-    },
-    AddedDecision {
-        decision: String,
-    },
-    /// A task turned into an expanded sub-process holding the steps it was broken down into.
-    BrokeDown {
-        sub_process: String,
-        steps: Vec<String>,
-    },
-    /// A timer on an activity's border, and the path it starts when the time is up.
-    AddedDeadline {
-        timer: String,
-        task: String,
-    },
-    AddedStep {
-        task: String,
-    },
-    Removed {
-        node: String,
-    },
-    Renamed {
-        node: String,
-        name: String,
-    },
-    MovedToLane {
-        node: String,
-        lane: String,
-    },
-    /// An instruction the builtin modeler cannot read; the model is left unchanged by it.
-    NotUnderstood {
-        instruction: String,
-    },
-}
 
 /// What the builtin modeler understands, for the error that explains a `NotUnderstood`.
 pub const UNDERSTOOD: &str = "add an escalation path, add an approval step, add a decision, add a step \
@@ -170,58 +131,6 @@ fn apply_one(model: &mut ProcessModel, instruction: &str) -> Edit {
         return add_decision(model, instruction);
     }
     add_step(model, instruction)
-}
-
-/// The phrase after a marker word: "… after Log ticket" → "Log ticket".
-pub(super) fn phrase_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
-    let lower = text.to_lowercase();
-    let needle = format!(" {marker} ");
-    let i = lower.find(&needle)?;
-    Some(text[i + needle.len()..].trim())
-}
-
-const STOPWORDS: &[&str] = &[
-    "the", "a", "an", "step", "task", "activity", "node", "and", "for", "with", "from", "into",
-    "lane", "of", "to",
-];
-
-/// Finds the node a phrase names: the one sharing the most words with it, tasks first.
-pub fn find_node(model: &ProcessModel, phrase: &str) -> Option<String> {
-    let words: Vec<String> = phrase
-        .split(|c: char| !c.is_alphanumeric() && c != '-')
-        .map(str::to_lowercase)
-        .filter(|w| w.len() >= 3 && !STOPWORDS.contains(&w.as_str()))
-        .collect();
-    if words.is_empty() {
-        return None;
-    }
-    let stem = |w: &str| w.chars().take(5).collect::<String>();
-    model
-        .nodes
-        .iter()
-        .filter(|n| !n.name.is_empty())
-        .map(|n| {
-            let name = n.name.to_lowercase();
-            let name_words: Vec<String> = name
-                .split(|c: char| !c.is_alphanumeric() && c != '-')
-                .map(stem)
-                .collect();
-            let score = words
-                .iter()
-                .filter(|w| name_words.contains(&stem(w)))
-                .count()
-                * 2
-                + usize::from(n.kind.is_activity());
-            (score, n)
-        })
-        .filter(|(score, _)| *score >= 2)
-        .max_by_key(|(score, n)| {
-            (
-                *score,
-                std::cmp::Reverse(model.nodes.iter().position(|m| m.id == n.id)),
-            )
-        })
-        .map(|(_, n)| n.id.clone())
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Follow-ups that change the structure around existing steps: a task broken down into a
 //! sub-process, a deadline or timeout on an activity, a renamed step, a step moved to a lane.
 
-use super::{find_node, phrase_after, Edit};
+use super::anchor::{find_node, phrase_after};
+use super::edit::Edit;
 use crate::builtin::prose;
 use crate::builtin::wording::{capitalise, clean_label, strip_prefix_ci};
 use crate::model::{EventTrigger, NodeKind, ProcessModel, TaskKind};

@@ -1,8 +1,8 @@
 //! Reading clauses: a stretch of text split on sequence words into steps, each with its actor,
 //! its label in an analyst's words and its kind of task.
 
+use super::steps::Step;
 use super::text::split_ci;
-use super::Step;
 use crate::builtin::wording::{
     base_verb, capitalise, clean_label, is_conditional_start, participle_base, strip_prefix_ci,
 };

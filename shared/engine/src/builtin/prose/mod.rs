@@ -5,49 +5,15 @@
 //! markers ("meanwhile", "in parallel", "at the same time") and the actor doing each step.
 
 mod clauses;
+mod steps;
 mod text;
+
+pub use steps::{task_count, Description, Step};
 
 use clauses::{question, split_and_clauses, ClauseReader};
 use text::{from_to, remove_phrases, split_units, title};
 
 use super::wording::{capitalise, clean_label, is_conditional_start, strip_prefix_ci};
-use crate::model::TaskKind;
-
-/// One thing the description says happens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Task {
-        actor: Option<String>,
-        label: String,
-        kind: TaskKind,
-    },
-    Decision {
-        question: String,
-        yes: Vec<Step>,
-        no: Vec<Step>,
-    },
-    Parallel {
-        branches: Vec<Vec<Step>>,
-    },
-    /// The body runs, then runs again until the question is answered yes ("… until …").
-    Loop {
-        body: Vec<Step>,
-        question: String,
-    },
-    /// The description ends this branch of the process here ("… and the process ends").
-    End {
-        label: String,
-    },
-}
-
-/// A description read into steps, plus what it says about where the process starts and ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Description {
-    pub title: String,
-    pub start_label: String,
-    pub end_label: String,
-    pub steps: Vec<Step>,
-}
 
 const OTHERWISE: &[&str] = &[
     "otherwise",
@@ -183,23 +149,10 @@ fn read_in_parallel(reader: &mut ClauseReader, steps: &mut Vec<Step>, unit: &str
     false
 }
 
-/// Counts the tasks anywhere in a list of steps.
-pub fn task_count(steps: &[Step]) -> usize {
-    steps
-        .iter()
-        .map(|s| match s {
-            Step::Task { .. } => 1,
-            Step::Decision { yes, no, .. } => task_count(yes) + task_count(no),
-            Step::Parallel { branches } => branches.iter().map(|b| task_count(b)).sum(),
-            Step::Loop { body, .. } => task_count(body),
-            Step::End { .. } => 0,
-        })
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TaskKind;
 
     fn labels(steps: &[Step]) -> Vec<String> {
         steps
