@@ -16,6 +16,8 @@ done
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# No module may import one that imports it (the crates' layout depends on it).
+python3 deploy/module_cycles.py
 # The end-to-end test runs the real binaries as separate processes.
 cargo build --workspace --bins --quiet
 log=$(mktemp)

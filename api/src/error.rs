@@ -8,7 +8,7 @@ use axum::{
 };
 use procmap_engine::Problem;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -88,107 +88,66 @@ impl ApiError {
         }
     }
 
-    fn parts(&self) -> (StatusCode, &'static str, &'static str, Option<&str>) {
+    /// The HTTP status and seed 001's error type of this family of errors.
+    fn family(&self) -> (StatusCode, &'static str) {
         use ApiError::*;
         match self {
-            InvalidJson(_) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                "invalid_json",
-                None,
-            ),
-            MissingParameter { param, .. } => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                "missing_parameter",
-                Some(param),
-            ),
-            InvalidParameter { param, .. } => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                "invalid_parameter",
-                Some(param),
-            ),
             // Seed 001 files payload_too_large under invalid_request_error, which is a 400.
-            PayloadTooLarge(_) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                "payload_too_large",
-                None,
-            ),
-            InvalidCursor => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                "invalid_cursor",
-                Some("cursor"),
-            ),
-            MissingApiKey => (
-                StatusCode::UNAUTHORIZED,
-                "authentication_error",
-                "missing_api_key",
-                None,
-            ),
-            InvalidApiKey(_) => (
-                StatusCode::UNAUTHORIZED,
-                "authentication_error",
-                "invalid_api_key",
-                None,
-            ),
-            RevokedApiKey => (
-                StatusCode::UNAUTHORIZED,
-                "authentication_error",
-                "revoked_api_key",
-                None,
-            ),
-            ExpiredApiKey => (
-                StatusCode::UNAUTHORIZED,
-                "authentication_error",
-                "expired_api_key",
-                None,
-            ),
-            InsufficientScope(_) => (
-                StatusCode::FORBIDDEN,
-                "permission_error",
-                "insufficient_scope",
-                None,
-            ),
-            NotFound { param, .. } => (
-                StatusCode::NOT_FOUND,
-                "not_found_error",
-                "resource_not_found",
-                param.as_deref(),
-            ),
-            MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "invalid_request_error",
-                "method_not_allowed",
-                None,
-            ),
-            Conflict { code, .. } => (StatusCode::CONFLICT, "conflict_error", code, None),
-            RateLimited { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_error",
-                "rate_limit_exceeded",
-                None,
-            ),
-            QuotaExceeded { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_error",
-                "quota_exceeded",
-                None,
-            ),
-            ValidationFailed { param, .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_error",
-                "validation_failed",
-                param.as_deref(),
-            ),
-            Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "api_error",
-                "internal_error",
-                None,
-            ),
+            InvalidJson(_)
+            | MissingParameter { .. }
+            | InvalidParameter { .. }
+            | PayloadTooLarge(_)
+            | InvalidCursor => (StatusCode::BAD_REQUEST, "invalid_request_error"),
+            MissingApiKey | InvalidApiKey(_) | RevokedApiKey | ExpiredApiKey => {
+                (StatusCode::UNAUTHORIZED, "authentication_error")
+            }
+            InsufficientScope(_) => (StatusCode::FORBIDDEN, "permission_error"),
+            NotFound { .. } => (StatusCode::NOT_FOUND, "not_found_error"),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error"),
+            Conflict { .. } => (StatusCode::CONFLICT, "conflict_error"),
+            RateLimited { .. } | QuotaExceeded { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
+            }
+            ValidationFailed { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_error"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error"),
+        }
+    }
+
+    /// The machine-readable code, stable across releases.
+    fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            InvalidJson(_) => "invalid_json",
+            MissingParameter { .. } => "missing_parameter",
+            InvalidParameter { .. } => "invalid_parameter",
+            PayloadTooLarge(_) => "payload_too_large",
+            InvalidCursor => "invalid_cursor",
+            MissingApiKey => "missing_api_key",
+            InvalidApiKey(_) => "invalid_api_key",
+            RevokedApiKey => "revoked_api_key",
+            ExpiredApiKey => "expired_api_key",
+            InsufficientScope(_) => "insufficient_scope",
+            NotFound { .. } => "resource_not_found",
+            MethodNotAllowed => "method_not_allowed",
+            Conflict { code, .. } => code,
+            RateLimited { .. } => "rate_limit_exceeded",
+            QuotaExceeded { .. } => "quota_exceeded",
+            ValidationFailed { .. } => "validation_failed",
+            Internal(_) => "internal_error",
+        }
+    }
+
+    /// The body field, query parameter or header at fault, when there is one.
+    fn param(&self) -> Option<&str> {
+        match self {
+            ApiError::MissingParameter { param, .. } | ApiError::InvalidParameter { param, .. } => {
+                Some(param)
+            }
+            ApiError::InvalidCursor => Some("cursor"),
+            ApiError::NotFound { param, .. } | ApiError::ValidationFailed { param, .. } => {
+                param.as_deref()
+            }
+            _ => None,
         }
     }
 }
@@ -220,7 +179,7 @@ pub struct ErrorBody {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, r#type, code, param) = self.parts();
+        let ((status, r#type), code, param) = (self.family(), self.code(), self.param());
         let message = match &self {
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
@@ -260,20 +219,28 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<tokio_postgres::Error> for ApiError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        ApiError::Internal(e.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for ApiError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        ApiError::Internal(e.into())
-    }
-}
-
-impl From<procmap_core::db::generations::RowError> for ApiError {
-    fn from(e: procmap_core::db::generations::RowError) -> Self {
-        ApiError::Internal(e.into())
-    }
+/// Error answers every authenticated operation can give.
+#[derive(IntoResponses)]
+pub enum CommonErrors {
+    /// Malformed JSON, a missing or invalid parameter, an oversized body, or a bad cursor.
+    #[response(status = 400)]
+    BadRequest(ErrorEnvelope),
+    /// No key, an unknown key, or a revoked or expired one. Carries `WWW-Authenticate: Bearer`.
+    #[response(status = 401)]
+    Unauthorized(ErrorEnvelope),
+    /// The key lacks the scope the operation needs (`insufficient_scope`).
+    #[response(status = 403)]
+    Forbidden(ErrorEnvelope),
+    /// No such generation for this key's owner (`resource_not_found`), or no such route.
+    #[response(status = 404)]
+    NotFound(ErrorEnvelope),
+    /// Wrong method for this path (`method_not_allowed`).
+    #[response(status = 405)]
+    MethodNotAllowed(ErrorEnvelope),
+    /// The key's rate limit or generation quota is used up; see `Retry-After`.
+    #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds until a retry can succeed.")))]
+    TooManyRequests(ErrorEnvelope),
+    /// An internal error; quote the `X-Request-Id` to support.
+    #[response(status = 500)]
+    Internal(ErrorEnvelope),
 }

@@ -1,19 +1,48 @@
-//! `procmap-api keys create` and `keys revoke`: minting and revoking API keys.
+//! API keys: minting secrets, and the `keys create` and `keys revoke` commands.
+//!
+//! Secrets are `pm_sk_live_` or `pm_sk_test_` followed by 32 random base62 characters (about
+//! 190 bits). Only their SHA-256 is stored; a request's key is found by hashing what it sent and
+//! looking the hash up, so no secret is ever compared byte by byte and response timing reveals
+//! nothing about a stored secret.
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
-use procmap_core::db::{self, api_keys};
+use procmap_core::{
+    db::{self, api_keys},
+    domain::{InvalidOwner, Owner, Scope},
+};
+use rand::{distributions::Alphanumeric, rngs::OsRng, Rng};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::auth::{hash_secret, new_secret, SCOPES};
+pub const LIVE_PREFIX: &str = "pm_sk_live_";
+pub const TEST_PREFIX: &str = "pm_sk_test_";
+const SECRET_CHARS: usize = 32;
+
+pub fn new_secret(livemode: bool) -> String {
+    let random: String = OsRng
+        .sample_iter(&Alphanumeric)
+        .take(SECRET_CHARS)
+        .map(char::from)
+        .collect();
+    format!(
+        "{}{random}",
+        if livemode { LIVE_PREFIX } else { TEST_PREFIX }
+    )
+}
+
+pub fn hash_secret(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
 
 /// A key just created: the only time its secret is ever shown.
 #[derive(Debug, Serialize)]
 pub struct CreatedKey {
     pub id: Uuid,
     pub key: String,
-    pub owner: String,
-    pub scopes: Vec<String>,
+    pub owner: Owner,
+    pub scopes: Vec<Scope>,
     pub livemode: bool,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -21,26 +50,29 @@ pub struct CreatedKey {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("unknown scope {0:?}; scopes are: {scopes}", scopes = SCOPES.join(", "))]
+    #[error("unknown scope {0:?}; scopes are: {scopes}", scopes = scope_names())]
     UnknownScope(String),
     #[error("a key needs at least one scope")]
     NoScopes,
-    #[error("the owner must be 1 to 200 characters")]
-    BadOwner,
+    #[error(transparent)]
+    BadOwner(#[from] InvalidOwner),
     #[error("no API key with id {0}")]
     NotFound(Uuid),
     #[error(transparent)]
     Database(#[from] anyhow::Error),
 }
 
-pub fn parse_scopes(list: &str) -> Result<Vec<String>, KeyError> {
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if !SCOPES.contains(&scope) {
-            return Err(KeyError::UnknownScope(scope.to_owned()));
-        }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_owned());
+fn scope_names() -> String {
+    Scope::ALL.map(Scope::as_str).join(", ")
+}
+
+/// A comma-separated list of seed 001's scopes, without repeats.
+pub fn parse_scopes(list: &str) -> Result<Vec<Scope>, KeyError> {
+    let mut scopes: Vec<Scope> = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let scope = Scope::parse(name).ok_or_else(|| KeyError::UnknownScope(name.to_owned()))?;
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
         }
     }
     if scopes.is_empty() {
@@ -50,18 +82,14 @@ pub fn parse_scopes(list: &str) -> Result<Vec<String>, KeyError> {
 }
 
 pub async fn create(
-    pool: &deadpool_postgres::Pool,
-    owner: &str,
-    scopes: Vec<String>,
+    pool: &db::Pool,
+    owner: &Owner,
+    scopes: Vec<Scope>,
     livemode: bool,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<CreatedKey, KeyError> {
-    let owner = owner.trim();
-    if owner.is_empty() || owner.chars().count() > 200 {
-        return Err(KeyError::BadOwner);
-    }
     let secret = new_secret(livemode);
-    let client = pool.get().await.map_err(anyhow::Error::from)?;
+    let client = pool.get().await.context("getting a database connection")?;
     let stored = api_keys::insert(
         &client,
         &api_keys::NewApiKey {
@@ -74,7 +102,7 @@ pub async fn create(
         },
     )
     .await
-    .map_err(anyhow::Error::from)?;
+    .context("storing the key")?;
     Ok(CreatedKey {
         id: stored.id,
         key: secret,
@@ -86,11 +114,11 @@ pub async fn create(
     })
 }
 
-pub async fn revoke(pool: &deadpool_postgres::Pool, id: Uuid) -> Result<(), KeyError> {
-    let client = pool.get().await.map_err(anyhow::Error::from)?;
-    if db::api_keys::revoke(&client, id)
+pub async fn revoke(pool: &db::Pool, id: Uuid) -> Result<(), KeyError> {
+    let client = pool.get().await.context("getting a database connection")?;
+    if api_keys::revoke(&client, id)
         .await
-        .map_err(anyhow::Error::from)?
+        .context("revoking the key")?
     {
         Ok(())
     } else {
@@ -101,6 +129,16 @@ pub async fn revoke(pool: &deadpool_postgres::Pool, id: Uuid) -> Result<(), KeyE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_carry_their_mode_and_enough_randomness() {
+        let live = new_secret(true);
+        assert!(live.starts_with(LIVE_PREFIX));
+        assert_eq!(live.len(), LIVE_PREFIX.len() + SECRET_CHARS);
+        assert!(new_secret(false).starts_with(TEST_PREFIX));
+        assert_ne!(new_secret(true), new_secret(true));
+        assert_eq!(hash_secret("x").len(), 32);
+    }
 
     #[test]
     fn scopes_are_checked_against_seed_001() {

@@ -2,35 +2,40 @@
 //!
 //! # Layout
 //!
-//! - [`routes`]: the router, one file per resource with its request and response types.
-//! - [`accept`]: accepting a generation (idempotency, the `queued` row, the confirmed publish).
-//! - [`waiting`]: answering `wait=true` from status events.
-//! - [`events`]: the per-instance status event listener and its waiters.
-//! - [`publisher`]: the self-healing job publisher.
-//! - [`relay`]: republishing lost jobs and taking back jobs whose worker died.
-//! - [`auth`]: API key secrets and the authenticating extractor.
-//! - [`keys`]: the `keys create` and `keys revoke` commands.
-//! - [`body`] and [`error`]: the JSON body extractor and the one error type.
+//! A request goes through [`routes`] (the router and one handler per operation, with its
+//! request and response types), whose handlers take what they need through the typed
+//! extractors of [`http`], call one function of a service ([`generations`]), and answer in
+//! the envelope of [`error`]. Storage and the broker are `procmap-core`'s.
+//!
+//! - [`config`]: the API's `PROCMAP_*` variables.
+//! - [`state`]: what every handler shares, built once.
+//! - [`openapi`]: the OpenAPI document, from the handlers' own types.
+//! - [`keys`]: minting API keys, and the `keys` commands.
+//! - [`cli`]: the `serve`, `migrate` and `keys` commands of `procmap-api`.
 
-pub mod accept;
-pub mod auth;
-pub mod body;
+pub mod cli;
+pub mod config;
 pub mod error;
-pub mod events;
+pub mod generations;
+pub mod http;
 pub mod keys;
 pub mod openapi;
-pub mod publisher;
-pub mod relay;
 pub mod routes;
 pub mod state;
-pub mod waiting;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use procmap_core::{broker::Topology, config::Config, db};
+use anyhow::Context;
+use procmap_core::{
+    broker::{Broker, EventHub},
+    db,
+    relay::Relay,
+};
+use secrecy::ExposeSecret;
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
+pub use config::ApiConfig;
 pub use state::AppState;
 
 /// A built API: listening, with its background tasks running, not yet serving.
@@ -44,28 +49,43 @@ pub struct Application {
 
 impl Application {
     /// Binds `config.bind` (port 0 picks a free port) and starts the event listener and relay.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = db::pool(&config.database_url, config.database_pool_size)?;
-        let topology = Topology::new(&config.queue_prefix);
-        let listener = TcpListener::bind(config.bind).await?;
-        let shutdown = CancellationToken::new();
+    pub async fn build(config: ApiConfig) -> anyhow::Result<Self> {
+        let infrastructure = &config.infrastructure;
+        let pool = db::pool(
+            infrastructure.database_url.expose_secret(),
+            infrastructure.database_pool_size,
+        )?;
+        let broker = Broker::new(
+            infrastructure.amqp_url.clone(),
+            &infrastructure.queue_prefix,
+            "procmap-api",
+        );
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("listening on {}", config.bind))?;
+        let publisher = broker.publisher();
         let state = AppState {
-            publisher: publisher::Publisher::new(config.amqp_url.clone(), topology.clone()),
-            events: events::EventHub::default(),
+            relay: Relay {
+                pool: pool.clone(),
+                publisher: publisher.clone(),
+                max_attempts: config.max_attempts,
+            },
+            publisher,
+            events: EventHub::default(),
             config: Arc::new(config),
             pool,
-            topology,
         };
+        let shutdown = CancellationToken::new();
         let (ready_tx, events_ready) = watch::channel(false);
+        let events = state.events.clone();
+        let listener_stop = shutdown.clone();
         let tasks = vec![
-            tokio::spawn(events::listen(
-                state.config.amqp_url.clone(),
-                state.topology.clone(),
-                state.events.clone(),
-                ready_tx,
-                shutdown.clone(),
-            )),
-            tokio::spawn(relay::run(state.clone(), shutdown.clone())),
+            tokio::spawn(async move {
+                broker
+                    .listen_for_events(events, ready_tx, listener_stop)
+                    .await
+            }),
+            tokio::spawn(state.relay.clone().run(shutdown.clone())),
         ];
         Ok(Application {
             listener,

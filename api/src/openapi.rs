@@ -5,15 +5,19 @@ use std::sync::LazyLock;
 
 use axum::Json;
 use utoipa::{
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-    IntoResponses, Modify, OpenApi,
+    openapi::{
+        header::HeaderBuilder,
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        KnownFormat, ObjectBuilder, RefOr, SchemaFormat, Type,
+    },
+    Modify, OpenApi,
 };
 
 use crate::{
     error::ErrorEnvelope,
     routes::{
-        generations, health,
-        request::{CreateGeneration, InitialRequest, RefinementRequest},
+        generations::{self, CreateGeneration, InitialRequest, RefinementRequest},
+        health,
     },
 };
 
@@ -35,7 +39,7 @@ use crate::{
         openapi_json,
     ),
     components(schemas(ErrorEnvelope, CreateGeneration, InitialRequest, RefinementRequest)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedHeaders),
     tags(
         (name = "generations", description = "Generate and refine process maps."),
         (name = "operations", description = "Probes and the API description."),
@@ -60,30 +64,72 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Error answers every authenticated operation can give.
-#[derive(IntoResponses)]
-pub enum CommonErrors {
-    /// Malformed JSON, a missing or invalid parameter, an oversized body, or a bad cursor.
-    #[response(status = 400)]
-    BadRequest(ErrorEnvelope),
-    /// No key, an unknown key, or a revoked or expired one. Carries `WWW-Authenticate: Bearer`.
-    #[response(status = 401)]
-    Unauthorized(ErrorEnvelope),
-    /// The key lacks the scope the operation needs (`insufficient_scope`).
-    #[response(status = 403)]
-    Forbidden(ErrorEnvelope),
-    /// No such generation for this key's owner (`resource_not_found`), or no such route.
-    #[response(status = 404)]
-    NotFound(ErrorEnvelope),
-    /// Wrong method for this path (`method_not_allowed`).
-    #[response(status = 405)]
-    MethodNotAllowed(ErrorEnvelope),
-    /// The key's rate limit or generation quota is used up; see `Retry-After`.
-    #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds until a retry can succeed.")))]
-    TooManyRequests(ErrorEnvelope),
-    /// An internal error; quote the `X-Request-Id` to support.
-    #[response(status = 500)]
-    Internal(ErrorEnvelope),
+/// The headers every successful answer of an authenticated operation carries, declared once
+/// here rather than on each operation.
+struct SharedHeaders;
+
+impl Modify for SharedHeaders {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let headers = [
+            (
+                "X-Request-Id",
+                Type::String,
+                "Identifies this request; yours is kept if you send one.",
+            ),
+            (
+                "RateLimit-Limit",
+                Type::Integer,
+                "Requests allowed per window for this key.",
+            ),
+            (
+                "RateLimit-Remaining",
+                Type::Integer,
+                "Requests left in this window.",
+            ),
+            (
+                "RateLimit-Reset",
+                Type::Integer,
+                "Seconds until the window resets.",
+            ),
+        ];
+        for path in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut path.get,
+                &mut path.put,
+                &mut path.post,
+                &mut path.delete,
+                &mut path.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if operation.security.is_none() {
+                    continue;
+                }
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if !status.starts_with('2') {
+                        continue;
+                    }
+                    for (name, kind, description) in &headers {
+                        let schema = match kind {
+                            // As utoipa documents a u32.
+                            Type::Integer => ObjectBuilder::new()
+                                .schema_type(Type::Integer)
+                                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                                .minimum(Some(0)),
+                            _ => ObjectBuilder::new().schema_type(kind.clone()),
+                        };
+                        let header = HeaderBuilder::new()
+                            .schema(schema)
+                            .description(Some(*description))
+                            .build();
+                        response.headers.insert((*name).to_owned(), header);
+                    }
+                }
+            }
+        }
+    }
 }
 
 static DOCUMENT: LazyLock<serde_json::Value> =
@@ -104,7 +150,7 @@ pub async fn openapi_json() -> Json<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routes::request;
+    use crate::routes::generations::parse;
 
     #[test]
     fn the_document_is_openapi_3_1_and_covers_every_operation() {
@@ -145,8 +191,7 @@ mod tests {
         let examples = examples.as_object().expect("examples");
         assert_eq!(examples.len(), 2);
         for (name, example) in examples {
-            request::parse(&example["value"])
-                .unwrap_or_else(|e| panic!("example {name} is refused: {e}"));
+            parse(&example["value"]).unwrap_or_else(|e| panic!("example {name} is refused: {e}"));
         }
     }
 

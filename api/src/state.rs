@@ -2,20 +2,24 @@
 
 use std::sync::Arc;
 
-use deadpool_postgres::Pool;
-use procmap_core::{broker::Topology, config::Config};
+use procmap_core::{
+    broker::{EventHub, Publisher},
+    db::Pool,
+    relay::Relay,
+};
 
-use crate::{events::EventHub, publisher::Publisher};
+use crate::config::ApiConfig;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    pub config: Arc<ApiConfig>,
     pub pool: Pool,
     /// Publishes jobs with confirms, reconnecting when the broker comes back.
     pub publisher: Publisher,
     /// Wakes `wait=true` requests when a worker reports a status change.
     pub events: EventHub,
-    pub topology: Topology,
+    /// Republishes lost jobs and takes back expired leases; one runs in every replica.
+    pub relay: Relay,
 }
 
 impl AppState {

@@ -1,86 +1,69 @@
-//! The worker's RabbitMQ side: consume with manual acks and bounded prefetch, run jobs
-//! concurrently, and drain in-flight jobs on shutdown.
+//! The worker's broker side: consume with manual acks and bounded prefetch, run jobs
+//! concurrently, drain in-flight jobs on shutdown, and reconnect when the broker drops us.
 
 use std::{sync::Arc, time::Duration};
 
-use futures_util::StreamExt;
-use lapin::{
-    message::Delivery,
-    options::{
-        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
-    },
-    types::FieldTable,
-    Channel,
-};
+use anyhow::Context;
+
 use procmap_core::{
-    broker::{self, Topology},
-    config::Config,
+    broker::{self, Broker, JobDelivery, Publisher},
     db,
     domain::GenerationStatus,
     messages::{Job, StatusEvent},
 };
 use procmap_engine::Modeler;
+use secrecy::ExposeSecret;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
 
-use crate::job::{self, Outcome};
+use crate::config::WorkerConfig;
+use crate::job::{self, JobContext, Outcome};
 
 /// How long shutdown waits for in-flight jobs before leaving them to redelivery.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs until `shutdown` is cancelled, reconnecting to the broker after failures.
-/// What every job needs, built once per worker process.
-#[derive(Clone)]
-struct JobContext {
-    pool: db::Pool,
-    config: Arc<Config>,
-    /// The configured provider; test-mode generations use the builtin modeler regardless.
-    modeler: Modeler,
-    topology: Topology,
-}
-
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let infrastructure = &config.infrastructure;
+    let broker = Broker::new(
+        infrastructure.amqp_url.clone(),
+        &infrastructure.queue_prefix,
+        "procmap-worker",
+    );
     let context = JobContext {
-        pool: db::pool(&config.database_url, config.database_pool_size)?,
-        topology: Topology::new(&config.queue_prefix),
+        pool: db::pool(
+            infrastructure.database_url.expose_secret(),
+            infrastructure.database_pool_size,
+        )?,
         modeler: Modeler::from_config(&config.llm_provider)?,
+        events: broker.publisher(),
         config: Arc::new(config),
     };
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match consume(&context, &shutdown).await {
-            Ok(()) => return Ok(()),
-            Err(e) => tracing::warn!(error = %e, ?delay, "worker lost the broker; reconnecting"),
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(10));
-    }
+    broker::reconnecting(
+        "the worker",
+        &shutdown,
+        || consume(&broker, &context, &shutdown),
+        || {},
+    )
+    .await;
+    Ok(())
 }
 
-async fn consume(context: &JobContext, shutdown: &CancellationToken) -> anyhow::Result<()> {
-    let (config, topology) = (&context.config, &context.topology);
-    let connection = broker::connect(&config.amqp_url).await?;
-    let channel = connection.create_channel().await?;
-    broker::declare(&channel, topology).await?;
-    // Prefetch bounds how many unacked jobs this worker holds, and so how many run at once.
-    channel
-        .basic_qos(config.worker_concurrency, BasicQosOptions::default())
-        .await?;
-    let events = connection.create_channel().await?;
-    let mut consumer = channel
-        .basic_consume(
-            &topology.jobs_queue,
-            "",
-            // Manual acks (no_ack false): a job is acked only after its result is committed.
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    tracing::info!(queue = %topology.jobs_queue, concurrency = config.worker_concurrency, "worker consuming");
-
+/// One session with the broker: consume until shutdown or until the broker drops us, then let
+/// running jobs finish and ack; whatever is still unacked is redelivered elsewhere.
+async fn consume(
+    broker: &Broker,
+    context: &JobContext,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let concurrency = context.config.worker_concurrency;
+    let mut consumer = broker
+        .consume_jobs(concurrency)
+        .await
+        .context("starting to consume jobs")?;
+    tracing::info!(queue = %broker.topology().jobs_queue, concurrency, "worker consuming");
     let mut in_flight = JoinSet::new();
     let result = loop {
         tokio::select! {
@@ -88,14 +71,13 @@ async fn consume(context: &JobContext, shutdown: &CancellationToken) -> anyhow::
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             delivery = consumer.next() => match delivery {
                 Some(Ok(delivery)) => {
-                    in_flight.spawn(handle(delivery, context.clone(), events.clone()));
+                    in_flight.spawn(handle(delivery, context.clone()));
                 }
-                Some(Err(e)) => break Err(e.into()),
+                Some(Err(e)) => break Err(anyhow::Error::new(e).context("receiving a job")),
                 None => break Err(anyhow::anyhow!("the broker closed the consumer")),
             },
         }
     };
-    // Drain: let running jobs finish and ack; whatever is still unacked is redelivered elsewhere.
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while in_flight.join_next().await.is_some() {}
     })
@@ -103,65 +85,60 @@ async fn consume(context: &JobContext, shutdown: &CancellationToken) -> anyhow::
     if drained.is_err() {
         tracing::warn!("shutdown drain timed out; unfinished jobs will be redelivered");
     }
-    let _ = channel.close(200, "worker stopping").await;
-    let _ = connection.close(200, "worker stopping").await;
+    consumer.close("worker stopping").await;
     result
 }
 
-async fn handle(delivery: Delivery, context: JobContext, events: Channel) {
-    let topology = context.topology.clone();
-    let job: Job = match serde_json::from_slice(&delivery.data) {
+async fn handle(delivery: JobDelivery, context: JobContext) {
+    let job = match delivery.job() {
         Ok(job) => job,
         Err(e) => {
             // A message no code version can read: dead-letter it rather than loop on it.
             tracing::error!(error = %e, "rejecting a job message that does not parse");
-            let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+            let _ = delivery.dead_letter().await;
             return;
         }
     };
     let Job::Generate { generation_id } = job;
-    let announce = |status: GenerationStatus| {
-        let events = events.clone();
-        let topology = topology.clone();
-        async move {
-            if let Some(event) = StatusEvent::new(generation_id, status) {
-                if let Err(e) = broker::publish_event(&events, &topology, &event).await {
-                    tracing::warn!(%generation_id, error = %e, "could not publish status event");
-                }
-            }
-        }
-    };
-    let running = announce(GenerationStatus::Running);
-    let outcome = job::process(
-        &context.pool,
-        &context.config,
-        &context.modeler,
-        generation_id,
-        async move || running.await,
-    )
-    .await;
+    // Every log line of the job carries its generation.
+    let span = tracing::info_span!("job", %generation_id);
+    run_job(delivery, context, generation_id)
+        .instrument(span)
+        .await;
+}
+
+async fn run_job(delivery: JobDelivery, context: JobContext, generation_id: Uuid) {
+    let running = announce(&context.events, generation_id, GenerationStatus::Running);
+    let outcome = job::process(&context, generation_id, async move || running.await).await;
     match outcome {
         Ok(outcome) => {
             // Ack only now: the result (or the failure) is committed.
-            if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
-                tracing::warn!(%generation_id, error = %e, "ack failed; the job may be redelivered and skipped");
+            if let Err(e) = delivery.ack().await {
+                tracing::warn!(error = %e, "ack failed; the job may be redelivered and skipped");
             }
             if let Some(status) = outcome.status() {
-                announce(status).await;
+                announce(&context.events, generation_id, status).await;
             }
             if outcome == Outcome::Succeeded {
-                tracing::info!(%generation_id, "generation succeeded");
+                tracing::info!("generation succeeded");
             }
         }
         Err(e) => {
-            tracing::warn!(%generation_id, error = %e, "job hit an infrastructure error; requeueing");
+            tracing::warn!(
+                error = format!("{:#}", e.0),
+                "job hit an infrastructure error; requeueing"
+            );
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let _ = delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await;
+            let _ = delivery.requeue().await;
+        }
+    }
+}
+
+/// Tells the API replicas that a generation changed status.
+async fn announce(events: &Publisher, generation_id: Uuid, status: GenerationStatus) {
+    if let Some(event) = StatusEvent::new(generation_id, status) {
+        if let Err(e) = events.publish_event(&event).await {
+            tracing::warn!(error = %e, "could not publish status event");
         }
     }
 }

@@ -1,19 +1,32 @@
 //! Running one generation job. Postgres is the truth and every delivery may be a duplicate: the
 //! job is claimed with a conditional update, and the result is written only if this attempt
-//! still holds it.
+//! still holds it. The caller's span carries the generation id, so log lines here do not.
 
+use std::sync::Arc;
+
+use anyhow::Context;
+use procmap_core::broker::Publisher;
 use procmap_core::{
-    config::Config,
-    db::{
-        self,
-        generations::{self, Generation, SourceLookup},
-    },
+    db::generations::{self, Generation, SourceLookup},
     domain::{
         GenerationError, GenerationRequest, GenerationStatus, RefinementSource, StoredVersion,
     },
 };
 use procmap_engine::{EngineError, Failure, Modeler, Output};
 use uuid::Uuid;
+
+use crate::config::WorkerConfig;
+
+/// What every job needs, built once per worker process.
+#[derive(Clone)]
+pub(crate) struct JobContext {
+    pub(crate) pool: procmap_core::db::Pool,
+    pub(crate) config: Arc<WorkerConfig>,
+    /// The configured provider; test-mode generations use the builtin modeler regardless.
+    pub(crate) modeler: Modeler,
+    /// Announces status changes to the API replicas.
+    pub(crate) events: Publisher,
+}
 
 /// What became of a delivery; the consumer acks every outcome, and requeues on [`Retry`].
 #[derive(Debug, PartialEq, Eq)]
@@ -24,24 +37,34 @@ pub enum Outcome {
     Failed,
 }
 
+impl Outcome {
+    /// The status event to announce, if any.
+    pub fn status(&self) -> Option<GenerationStatus> {
+        match self {
+            Outcome::Skipped => None,
+            Outcome::Succeeded => Some(GenerationStatus::Succeeded),
+            Outcome::Failed => Some(GenerationStatus::Failed),
+        }
+    }
+}
+
 /// A failure of our own infrastructure, not of the job: the delivery should be retried.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
-pub struct Retry(#[from] anyhow::Error);
+pub struct Retry(#[from] pub anyhow::Error);
 
-pub async fn process(
-    pool: &db::Pool,
-    config: &Config,
-    modeler: &Modeler,
+pub(crate) async fn process(
+    context: &JobContext,
     generation_id: Uuid,
     on_running: impl AsyncFnOnce(),
 ) -> Result<Outcome, Retry> {
-    let client = pool.get().await.map_err(anyhow::Error::from)?;
-    let Some(generation) = generations::claim(&client, generation_id, config.job_lease)
+    let pool = &context.pool;
+    let client = pool.get().await.context("getting a database connection")?;
+    let Some(generation) = generations::claim(&client, generation_id, context.config.job_lease)
         .await
-        .map_err(anyhow::Error::from)?
+        .context("claiming the job")?
     else {
-        tracing::info!(%generation_id, "job already claimed or finished; skipping duplicate delivery");
+        tracing::info!("job already claimed or finished; skipping duplicate delivery");
         return Ok(Outcome::Skipped);
     };
     drop(client);
@@ -50,15 +73,21 @@ pub async fn process(
 
     // Test-mode keys always use the builtin modeler, so integrators build against procmap at no LLM cost.
     let modeler = if generation.livemode {
-        modeler
+        &context.modeler
     } else {
         &Modeler::Builtin
     };
     let result = run_engine(pool, modeler, &generation).await;
-    let mut client = pool.get().await.map_err(anyhow::Error::from)?;
+    let mut client = pool
+        .get()
+        .await
+        .context("getting a database connection to store the result")?;
     match result {
         Ok((versions, output)) => {
-            let tx = client.transaction().await.map_err(anyhow::Error::from)?;
+            let tx = client
+                .transaction()
+                .await
+                .context("opening a transaction")?;
             let stored = generations::complete(
                 &tx,
                 generation_id,
@@ -68,17 +97,20 @@ pub async fn process(
                 &output.warnings,
             )
             .await
-            .map_err(anyhow::Error::from)?;
-            tx.commit().await.map_err(anyhow::Error::from)?;
+            .context("storing the result")?;
+            tx.commit().await.context("committing the result")?;
             if stored {
                 Ok(Outcome::Succeeded)
             } else {
-                tracing::warn!(%generation_id, attempt, "attempt no longer holds the generation; result discarded");
+                tracing::warn!(
+                    attempt,
+                    "attempt no longer holds the generation; result discarded"
+                );
                 Ok(Outcome::Skipped)
             }
         }
         Err(JobError::Engine(e)) => {
-            tracing::warn!(%generation_id, error = %e, "generation failed");
+            tracing::warn!(error = %e, "generation failed");
             let error = GenerationError {
                 code: e.code().to_owned(),
                 message: e.to_string(),
@@ -86,7 +118,7 @@ pub async fn process(
             let stored =
                 generations::fail(&client, generation_id, attempt, &error, e.usage.as_ref())
                     .await
-                    .map_err(anyhow::Error::from)?;
+                    .context("storing the failure")?;
             Ok(if stored {
                 Outcome::Failed
             } else {
@@ -108,14 +140,14 @@ enum JobError {
 }
 
 async fn run_engine(
-    pool: &db::Pool,
+    pool: &procmap_core::db::Pool,
     modeler: &Modeler,
     generation: &Generation,
 ) -> Result<(Vec<StoredVersion>, Output), JobError> {
     match &generation.request {
         GenerationRequest::Initial { prompt, language } => {
             let output = modeler
-                .generate(prompt, language)
+                .generate(prompt.as_str(), language.as_str())
                 .await
                 .map_err(JobError::Engine)?;
             let versions = output
@@ -131,41 +163,9 @@ async fn run_engine(
             Ok((versions, output))
         }
         GenerationRequest::Refinement { prompt, source } => {
-            let source_xml = match source {
-                RefinementSource::Inline { bpmn_xml } => bpmn_xml.clone(),
-                RefinementSource::Stored {
-                    generation_id,
-                    option_number,
-                    version_number,
-                } => {
-                    let client = pool
-                        .get()
-                        .await
-                        .map_err(|e| JobError::Infrastructure(e.into()))?;
-                    match generations::find_source(
-                        &client,
-                        &generation.owner,
-                        *generation_id,
-                        *option_number,
-                        *version_number,
-                    )
-                    .await
-                    .map_err(|e| JobError::Infrastructure(e.into()))?
-                    {
-                        SourceLookup::Found(xml) => xml,
-                        other => {
-                            return Err(JobError::Engine(
-                                EngineError::InvalidSource(format!(
-                                    "the source generation is no longer available ({other:?})"
-                                ))
-                                .into(),
-                            ))
-                        }
-                    }
-                }
-            };
+            let source_xml = source_xml(pool, generation, source).await?;
             let output = modeler
-                .refine(&source_xml, prompt)
+                .refine(&source_xml, prompt.as_str())
                 .await
                 .map_err(JobError::Engine)?;
             let versions = output
@@ -184,13 +184,42 @@ async fn run_engine(
     }
 }
 
-impl Outcome {
-    /// The status event to announce, if any.
-    pub fn status(&self) -> Option<GenerationStatus> {
-        match self {
-            Outcome::Skipped => None,
-            Outcome::Succeeded => Some(GenerationStatus::Succeeded),
-            Outcome::Failed => Some(GenerationStatus::Failed),
-        }
+/// The diagram a refinement starts from: sent inline, or stored by an earlier generation.
+async fn source_xml(
+    pool: &procmap_core::db::Pool,
+    generation: &Generation,
+    source: &RefinementSource,
+) -> Result<String, JobError> {
+    let (generation_id, option_number, version_number) = match source {
+        RefinementSource::Inline { bpmn_xml } => return Ok(bpmn_xml.clone()),
+        RefinementSource::Stored {
+            generation_id,
+            option_number,
+            version_number,
+        } => (*generation_id, *option_number, *version_number),
+    };
+    let client = pool
+        .get()
+        .await
+        .context("getting a database connection to read the source")
+        .map_err(JobError::Infrastructure)?;
+    let lookup = generations::find_source(
+        &client,
+        &generation.owner,
+        generation_id,
+        option_number,
+        version_number,
+    )
+    .await
+    .context("reading the source diagram")
+    .map_err(JobError::Infrastructure)?;
+    match lookup {
+        SourceLookup::Found(xml) => Ok(xml),
+        other => Err(JobError::Engine(
+            EngineError::InvalidSource(format!(
+                "the source generation is no longer available ({other:?})"
+            ))
+            .into(),
+        )),
     }
 }

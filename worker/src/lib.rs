@@ -2,10 +2,14 @@
 //!
 //! # Layout
 //!
-//! - [`consumer`]: the RabbitMQ side: connection, prefetch, manual acks, graceful drain.
+//! - [`config`]: the worker's `PROCMAP_*` variables.
+//! - [`consumer`]: taking jobs from the broker: bounded concurrency, acks after commit, a
+//!   graceful drain, and reconnecting after the broker drops it.
 //! - [`job`]: one job, start to finish: claim, run the engine, commit, report.
 
+pub mod config;
 pub mod consumer;
 pub mod job;
 
+pub use config::WorkerConfig;
 pub use consumer::run;

@@ -32,9 +32,9 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     .ok()
     .flatten()
     .is_some();
-    let rabbitmq = tokio::time::timeout(timeout, state.publisher.channel())
+    let rabbitmq = tokio::time::timeout(timeout, state.publisher.is_reachable())
         .await
-        .is_ok_and(|r| r.is_ok());
+        .unwrap_or(false);
     let ready = postgres && rabbitmq;
     let status = if ready {
         StatusCode::OK

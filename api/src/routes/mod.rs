@@ -1,9 +1,11 @@
 //! The router: every route, the request-id layers, and envelope-shaped fallbacks.
+//!
+//! - [`generations`]: `/api/v1/process-maps/generations`, behind the key check.
+//! - [`health`]: the liveness and readiness probes.
+//! - `/api/v1/openapi.json`: the API's description, from [`crate::openapi`].
 
 pub mod generations;
 pub mod health;
-pub mod request;
-pub mod views;
 
 use axum::{
     http::{HeaderName, Request},
@@ -16,7 +18,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{auth, error::ApiError, state::AppState};
+use crate::{error::ApiError, http, state::AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -36,7 +38,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::authenticate,
+            http::authenticate,
         ));
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -50,7 +52,8 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
                 // Only method, path and request id: headers (and so API keys) are never logged.
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                // A handler records the generation it works on, so every line of the request has it.
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, generation_id = tracing::field::Empty)
             }),
         )
         // Outermost: every answer, errors included, carries X-Request-Id; a client's own id is kept.

@@ -170,8 +170,8 @@ async fn an_expired_key_and_a_key_without_the_scope_are_refused() {
     let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
     let expired = procmap_api::keys::create(
         &app.state.pool,
-        "owner-a",
-        vec!["generate".into()],
+        &Owner::parse("owner-a").expect("owner"),
+        vec![Scope::Generate],
         true,
         Some(yesterday),
     )

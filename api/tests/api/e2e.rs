@@ -17,7 +17,7 @@ async fn two_api_processes_and_a_worker_process_serve_the_seed_example() {
     let pool = db::pool(&env.database_url, 2).expect("pool");
     let key = keys::create(
         &pool,
-        "e2e",
+        &Owner::parse("e2e").expect("owner"),
         keys::parse_scopes("generate,diagrams:read").expect("scopes"),
         true,
         None,

@@ -3,8 +3,9 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use procmap_api::{keys, AppState, Application};
-use procmap_core::{broker, config::Config, db};
+use procmap_api::{keys, ApiConfig, AppState, Application};
+use procmap_core::{broker::Broker, config::Vars, db};
+use procmap_worker::WorkerConfig;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -22,6 +23,8 @@ pub fn amqp_url() -> String {
     std::env::var("PROCMAP_TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
+
+pub use procmap_core::domain::{Owner, Scope};
 
 /// One isolated environment: a database and a queue prefix.
 pub struct Environment {
@@ -63,17 +66,21 @@ impl Environment {
         vars
     }
 
-    pub fn config(&self, extra: &[(&str, &str)]) -> Config {
-        Config::from_vars(&self.vars(extra)).expect("test config")
+    pub fn api_config(&self, extra: &[(&str, &str)]) -> ApiConfig {
+        ApiConfig::from_vars(&Vars::from_map(self.vars(extra))).expect("test config")
+    }
+
+    pub fn worker_config(&self, extra: &[(&str, &str)]) -> WorkerConfig {
+        WorkerConfig::from_vars(&Vars::from_map(self.vars(extra))).expect("test config")
+    }
+
+    /// The broker as this environment's processes see it, for tests that look at the queues.
+    pub fn broker(&self) -> Broker {
+        Broker::new(amqp_url().into(), &self.queue_prefix, "procmap-tests")
     }
 
     pub async fn teardown(self) {
-        if let Ok(connection) = broker::connect(&amqp_url()).await {
-            if let Ok(channel) = connection.create_channel().await {
-                let _ = broker::delete(&channel, &broker::Topology::new(&self.queue_prefix)).await;
-            }
-            let _ = connection.close(200, "test done").await;
-        }
+        let _ = self.broker().delete_topology().await;
         let _ = db::drop_database(&self.database_url).await;
     }
 }
@@ -110,8 +117,9 @@ impl TestApp {
         let wait = options.wait_timeout_ms.to_string();
         let mut settings = vec![("PROCMAP_WAIT_TIMEOUT_MS", wait.as_str())];
         settings.extend_from_slice(options.env);
-        let config = env.config(&settings);
-        let mut app = Application::build(config.clone()).await.expect("build app");
+        let mut app = Application::build(env.api_config(&settings))
+            .await
+            .expect("build app");
         assert!(
             app.events_ready(Duration::from_secs(15)).await,
             "event listener did not start"
@@ -120,7 +128,9 @@ impl TestApp {
         let state = app.state().clone();
         let stop = CancellationToken::new();
         tokio::spawn(app.run_until(stop.clone()));
-        let worker = options.worker.then(|| start_worker(config));
+        let worker = options
+            .worker
+            .then(|| start_worker(env.worker_config(&settings)));
         let key = create_key(&state, "owner-a", "generate,diagrams:read").await;
         TestApp {
             address,
@@ -189,7 +199,7 @@ impl TestApp {
     }
 
     pub fn start_worker(&mut self, env: &Environment) {
-        self.worker = Some(start_worker(env.config(&[])));
+        self.worker = Some(start_worker(env.worker_config(&[])));
     }
 
     pub async fn stop(self) {
@@ -201,7 +211,7 @@ impl TestApp {
     }
 }
 
-pub fn start_worker(config: Config) -> CancellationToken {
+pub fn start_worker(config: WorkerConfig) -> CancellationToken {
     let token = CancellationToken::new();
     tokio::spawn(procmap_worker::run(config, token.clone()));
     token
@@ -210,7 +220,7 @@ pub fn start_worker(config: Config) -> CancellationToken {
 pub async fn create_key(state: &AppState, owner: &str, scopes: &str) -> String {
     keys::create(
         &state.pool,
-        owner,
+        &Owner::parse(owner).expect("owner"),
         keys::parse_scopes(scopes).expect("scopes"),
         false,
         None,
@@ -264,4 +274,13 @@ pub async fn assert_error(
         );
     }
     body["error"]["param"].clone()
+}
+
+/// The relay, as the messaging tests drive it: one pass now, without waiting for its timer.
+pub mod relay {
+    use procmap_api::AppState;
+
+    pub async fn pass(state: &AppState) -> anyhow::Result<usize> {
+        state.relay.pass().await
+    }
 }

@@ -2,13 +2,13 @@
 
 use futures_util::future::join_all;
 use lapin::{options::QueueDeclareOptions, types::FieldTable};
-use procmap_core::broker::{self, Topology};
+use procmap_core::broker::Topology;
 use serde_json::json;
 
 use crate::helpers::*;
 
 async fn jobs_in_queue(env: &Environment) -> u32 {
-    let connection = broker::connect(&amqp_url()).await.expect("broker");
+    let connection = env.broker().connect().await.expect("broker");
     let channel = connection.create_channel().await.expect("channel");
     let queue = channel
         .queue_declare(

@@ -7,11 +7,10 @@ use lapin::{
     types::{AMQPValue, FieldTable},
     BasicProperties,
 };
-use procmap_api::relay;
 use procmap_core::{
-    broker::{self, Topology},
+    broker::Topology,
     db::generations::{self, NewGeneration},
-    domain::GenerationRequest,
+    domain::{GenerationRequest, Language, Prompt},
     messages::Job,
 };
 use serde_json::json;
@@ -20,6 +19,7 @@ use uuid::Uuid;
 use crate::helpers::*;
 
 async fn insert_unpublished(app: &TestApp, owner: &str) -> Uuid {
+    let owner = &Owner::parse(owner).expect("owner");
     let client = app.state.pool.get().await.expect("db");
     let key_id: Uuid = client
         .query_one("SELECT id FROM api_keys LIMIT 1", &[])
@@ -28,8 +28,9 @@ async fn insert_unpublished(app: &TestApp, owner: &str) -> Uuid {
         .get(0);
     let id = Uuid::now_v7();
     let request = GenerationRequest::Initial {
-        prompt: "The clerk checks the claim. The manager approves it.".into(),
-        language: "english".into(),
+        prompt: Prompt::parse("The clerk checks the claim. The manager approves it.")
+            .expect("valid"),
+        language: Language::ENGLISH,
     };
     generations::insert(
         &client,
@@ -127,7 +128,7 @@ async fn jobs_live_on_a_durable_quorum_queue_under_the_prefix() {
     let topology = Topology::new(&env.queue_prefix);
     assert!(topology.jobs_queue.starts_with(&env.queue_prefix));
 
-    let connection = broker::connect(&amqp_url()).await.expect("broker");
+    let connection = env.broker().connect().await.expect("broker");
     let channel = connection.create_channel().await.expect("channel");
     // Re-declaring with a different queue type is refused by the broker only if the queue is a quorum queue.
     let mut classic = FieldTable::default();
@@ -288,7 +289,7 @@ async fn a_worker_cannot_complete_a_generation_canceled_while_it_ran() {
         .await
         .expect("claim")
         .expect("claimed");
-    generations::cancel(&client, "owner-a", id)
+    generations::cancel(&client, &Owner::parse("owner-a").expect("owner"), id)
         .await
         .expect("cancel")
         .expect("was running");

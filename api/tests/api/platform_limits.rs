@@ -156,8 +156,8 @@ async fn generations_say_whether_a_live_or_test_key_made_them() {
     let app = TestApp::spawn(&env, Options::default()).await;
     let test_key = keys::create(
         &app.state.pool,
-        "owner-a",
-        vec!["generate".into()],
+        &Owner::parse("owner-a").expect("owner"),
+        vec![Scope::Generate],
         false,
         None,
     )
@@ -166,8 +166,8 @@ async fn generations_say_whether_a_live_or_test_key_made_them() {
     assert!(test_key.key.starts_with("pm_sk_test_"));
     let live_key = keys::create(
         &app.state.pool,
-        "owner-a",
-        vec!["generate".into()],
+        &Owner::parse("owner-a").expect("owner"),
+        vec![Scope::Generate],
         true,
         None,
     )

@@ -38,14 +38,14 @@ async fn live_keys_use_the_configured_model_and_test_keys_the_builtin_modeler() 
     )
     .await;
     let base_url = format!("{}/v1", model_server.uri());
-    let _worker = start_worker(env.config(&[
+    let _worker = start_worker(env.worker_config(&[
         ("PROCMAP_LLM_PROVIDER", "openai"),
         ("PROCMAP_OPENAI_BASE_URL", &base_url),
     ]));
     let live = keys::create(
         &app.state.pool,
-        "owner-a",
-        vec!["generate".into()],
+        &Owner::parse("owner-a").expect("owner"),
+        vec![Scope::Generate],
         true,
         None,
     )
@@ -54,8 +54,8 @@ async fn live_keys_use_the_configured_model_and_test_keys_the_builtin_modeler() 
     .key;
     let test = keys::create(
         &app.state.pool,
-        "owner-a",
-        vec!["generate".into()],
+        &Owner::parse("owner-a").expect("owner"),
+        vec![Scope::Generate],
         false,
         None,
     )

@@ -47,7 +47,7 @@ async fn a_real_model_gives_valid_diagrams_or_clean_failures_with_usage_recorded
     let pool = db::pool(&env.database_url, 2).expect("pool");
     let key = keys::create(
         &pool,
-        "real-model",
+        &Owner::parse("real-model").expect("owner"),
         keys::parse_scopes("generate,diagrams:read").expect("scopes"),
         true,
         None,

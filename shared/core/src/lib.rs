@@ -1,13 +1,17 @@
-//! What the procmap API and worker both speak. The modeling engine is a crate of its own,
-//! `procmap-engine`.
+//! What the procmap API and worker share. The modeling engine is a crate of its own,
+//! `procmap-engine`; this crate stores and carries what it produces.
 //!
 //! # Layout
 //!
-//! - [`config`]: `PROCMAP_*` configuration, parsed once at start-up.
-//! - [`domain`]: generations, statuses, requests and their limits.
+//! - [`config`]: reading `PROCMAP_*` variables, and where Postgres and RabbitMQ are.
+//! - [`domain`]: generations, their statuses, what a client asks for, and who may ask.
 //! - [`messages`]: the job and status-event messages carried by RabbitMQ.
 //! - [`db`]: the Postgres pool, migrations and one module per table.
-//! - [`broker`]: the RabbitMQ topology, confirmed job publishing and status events.
+//! - [`broker`]: RabbitMQ behind one connection policy: publishing, consuming jobs, hearing
+//!   status events, and the one reconnect loop.
+//! - [`relay`]: job lifecycle beyond one worker: republishing lost jobs, taking back expired
+//!   leases.
+//! - [`shutdown`]: the token both binaries stop on.
 //! - [`telemetry`]: logging set-up.
 
 pub mod broker;
@@ -15,4 +19,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod messages;
+pub mod relay;
+pub mod shutdown;
 pub mod telemetry;

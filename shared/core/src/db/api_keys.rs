@@ -4,15 +4,16 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::GenericClient;
+use super::{GenericClient, RowError};
+use crate::domain::{Owner, Scope};
 
 /// A key as stored. The secret itself is never stored, only its hash.
 #[derive(Debug, Clone)]
 pub struct ApiKey {
     pub id: Uuid,
     /// Whose generations this key creates and reads.
-    pub owner: String,
-    pub scopes: Vec<String>,
+    pub owner: Owner,
+    pub scopes: Vec<Scope>,
     /// Live keys use the deployment's provider; test keys always use the builtin modeler.
     pub livemode: bool,
     pub created_at: DateTime<Utc>,
@@ -21,36 +22,42 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
-    fn from_row(row: &Row) -> Self {
-        ApiKey {
-            id: row.get("id"),
-            owner: row.get("owner"),
-            scopes: row.get("scopes"),
-            livemode: row.get("livemode"),
-            created_at: row.get("created_at"),
-            expires_at: row.get("expires_at"),
-            revoked_at: row.get("revoked_at"),
-        }
+    fn from_row(row: &Row) -> Result<Self, RowError> {
+        let id: Uuid = row.try_get("id")?;
+        let corrupt = |column, value: String| RowError::Corrupt { id, column, value };
+        let owner: String = row.try_get("owner")?;
+        let scopes = row
+            .try_get::<_, Vec<String>>("scopes")?
+            .into_iter()
+            .map(|s| Scope::parse(&s).ok_or_else(|| corrupt("scopes", s.clone())))
+            .collect::<Result<_, _>>()?;
+        Ok(ApiKey {
+            id,
+            owner: Owner::parse(&owner).map_err(|_| corrupt("owner", owner.clone()))?,
+            scopes,
+            livemode: row.try_get("livemode")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+        })
     }
 
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
     }
 }
 
 pub struct NewApiKey<'a> {
     pub id: Uuid,
-    pub owner: &'a str,
+    pub owner: &'a Owner,
     pub secret_hash: &'a [u8],
-    pub scopes: &'a [String],
+    pub scopes: &'a [Scope],
     pub livemode: bool,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-pub async fn insert(
-    client: &impl GenericClient,
-    key: &NewApiKey<'_>,
-) -> Result<ApiKey, tokio_postgres::Error> {
+pub async fn insert(client: &impl GenericClient, key: &NewApiKey<'_>) -> Result<ApiKey, RowError> {
+    let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
     let row = client
         .query_one(
             "INSERT INTO api_keys (id, owner, secret_hash, scopes, livemode, expires_at)
@@ -58,21 +65,21 @@ pub async fn insert(
              RETURNING id, owner, scopes, livemode, created_at, expires_at, revoked_at",
             &[
                 &key.id,
-                &key.owner,
+                &key.owner.as_str(),
                 &key.secret_hash,
-                &key.scopes,
+                &scopes,
                 &key.livemode,
                 &key.expires_at,
             ],
         )
         .await?;
-    Ok(ApiKey::from_row(&row))
+    ApiKey::from_row(&row)
 }
 
 pub async fn find_by_hash(
     client: &impl GenericClient,
     secret_hash: &[u8],
-) -> Result<Option<ApiKey>, tokio_postgres::Error> {
+) -> Result<Option<ApiKey>, RowError> {
     let row = client
         .query_opt(
             "SELECT id, owner, scopes, livemode, created_at, expires_at, revoked_at
@@ -80,7 +87,7 @@ pub async fn find_by_hash(
             &[&secret_hash],
         )
         .await?;
-    Ok(row.as_ref().map(ApiKey::from_row))
+    row.as_ref().map(ApiKey::from_row).transpose()
 }
 
 /// Revokes a key; answers whether a key with that id exists. Revoking twice keeps the first time.

@@ -9,15 +9,17 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::{types::Json, Row};
 use uuid::Uuid;
 
-use super::GenericClient;
-use crate::domain::{GenerationError, GenerationRequest, GenerationStatus, Mode, StoredVersion};
+use super::{GenericClient, RowError};
+use crate::domain::{
+    GenerationError, GenerationRequest, GenerationStatus, Mode, Owner, StoredVersion,
+};
 use procmap_engine::Usage;
 
 /// A generation as stored.
 #[derive(Debug, Clone)]
 pub struct Generation {
     pub id: Uuid,
-    pub owner: String,
+    pub owner: Owner,
     pub mode: Mode,
     pub status: GenerationStatus,
     pub request: GenerationRequest,
@@ -39,20 +41,6 @@ pub struct Generation {
 const COLUMNS: &str =
     "id, owner, mode, status, request, request_id, created_at, completed_at, error, attempts, livemode, usage, warnings";
 
-/// A row whose text columns hold a value the code does not know: the database was changed by
-/// something other than this code's migrations.
-#[derive(Debug, thiserror::Error)]
-pub enum RowError {
-    #[error(transparent)]
-    Postgres(#[from] tokio_postgres::Error),
-    #[error("generation {id} has an unknown {column} {value:?}")]
-    Corrupt {
-        id: Uuid,
-        column: &'static str,
-        value: String,
-    },
-}
-
 impl Generation {
     fn from_row(row: &Row) -> Result<Self, RowError> {
         let id: Uuid = row.try_get("id")?;
@@ -66,9 +54,11 @@ impl Generation {
         let error = row
             .try_get::<_, Option<Json<GenerationError>>>("error")?
             .map(|Json(e)| e);
+        let owner_text: String = row.try_get("owner")?;
+        let owner = Owner::parse(&owner_text).map_err(|_| corrupt("owner", owner_text.clone()))?;
         Ok(Generation {
             id,
-            owner: row.try_get("owner")?,
+            owner,
             mode,
             status,
             request,
@@ -88,7 +78,7 @@ impl Generation {
 
 pub struct NewGeneration<'a> {
     pub id: Uuid,
-    pub owner: &'a str,
+    pub owner: &'a Owner,
     pub api_key_id: Uuid,
     pub request: &'a GenerationRequest,
     pub request_id: &'a str,
@@ -108,7 +98,7 @@ pub async fn insert(
             ),
             &[
                 &new.id,
-                &new.owner,
+                &new.owner.as_str(),
                 &new.api_key_id,
                 &new.request.mode().as_str(),
                 &Json(new.request),
@@ -161,13 +151,13 @@ pub async fn get(client: &impl GenericClient, id: Uuid) -> Result<Option<Generat
 /// One generation, only if `owner` owns it: another owner's id looks exactly like a missing one.
 pub async fn get_for_owner(
     client: &impl GenericClient,
-    owner: &str,
+    owner: &Owner,
     id: Uuid,
 ) -> Result<Option<Generation>, RowError> {
     let row = client
         .query_opt(
             &format!("SELECT {COLUMNS} FROM generations WHERE id = $1 AND owner = $2"),
-            &[&id, &owner],
+            &[&id, &owner.as_str()],
         )
         .await?;
     row.as_ref().map(Generation::from_row).transpose()
@@ -176,7 +166,7 @@ pub async fn get_for_owner(
 /// A page of `owner`'s generations, newest first, strictly after the keyset position `after`.
 pub async fn list_for_owner(
     client: &impl GenericClient,
-    owner: &str,
+    owner: &Owner,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<Generation>, RowError> {
@@ -188,7 +178,7 @@ pub async fn list_for_owner(
                         "SELECT {COLUMNS} FROM generations WHERE owner = $1
                          ORDER BY created_at DESC, id DESC LIMIT $2"
                     ),
-                    &[&owner, &limit],
+                    &[&owner.as_str(), &limit],
                 )
                 .await?
         }
@@ -199,7 +189,7 @@ pub async fn list_for_owner(
                         "SELECT {COLUMNS} FROM generations WHERE owner = $1 AND (created_at, id) < ($2, $3)
                          ORDER BY created_at DESC, id DESC LIMIT $4"
                     ),
-                    &[&owner, &created_at, &id, &limit],
+                    &[&owner.as_str(), &created_at, &id, &limit],
                 )
                 .await?
         }
@@ -236,7 +226,7 @@ pub async fn versions(
 /// generation or it already finished; the caller tells the two apart with `get_for_owner`.
 pub async fn cancel(
     client: &impl GenericClient,
-    owner: &str,
+    owner: &Owner,
     id: Uuid,
 ) -> Result<Option<Generation>, RowError> {
     let row = client
@@ -246,7 +236,7 @@ pub async fn cancel(
                  WHERE id = $1 AND owner = $2 AND status IN ('queued', 'running')
                  RETURNING {COLUMNS}"
             ),
-            &[&id, &owner],
+            &[&id, &owner.as_str()],
         )
         .await?;
     row.as_ref().map(Generation::from_row).transpose()
@@ -255,13 +245,13 @@ pub async fn cancel(
 /// Deletes `owner`'s generation with its BPMN and idempotency record. Answers whether it existed.
 pub async fn delete(
     client: &impl GenericClient,
-    owner: &str,
+    owner: &Owner,
     id: Uuid,
 ) -> Result<bool, tokio_postgres::Error> {
     Ok(client
         .execute(
             "DELETE FROM generations WHERE id = $1 AND owner = $2",
-            &[&id, &owner],
+            &[&id, &owner.as_str()],
         )
         .await?
         == 1)
@@ -281,7 +271,7 @@ pub enum SourceLookup {
 
 pub async fn find_source(
     client: &impl GenericClient,
-    owner: &str,
+    owner: &Owner,
     generation_id: Uuid,
     option_number: i32,
     version_number: i32,

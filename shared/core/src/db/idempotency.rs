@@ -5,6 +5,7 @@
 use uuid::Uuid;
 
 use super::GenericClient;
+use crate::domain::Owner;
 
 /// The outcome of claiming a key inside the accepting transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub enum Claim {
 /// transaction to end, so exactly one of them ever sees `Fresh`.
 pub async fn claim(
     client: &impl GenericClient,
-    owner: &str,
+    owner: &Owner,
     key: &str,
     request_hash: &[u8],
     generation_id: Uuid,
@@ -37,7 +38,7 @@ pub async fn claim(
                      created_at = now()
                  WHERE idempotency_keys.created_at < now() - interval '24 hours'
              RETURNING generation_id",
-            &[&owner, &key, &request_hash, &generation_id],
+            &[&owner.as_str(), &key, &request_hash, &generation_id],
         )
         .await?;
     if inserted.is_some() {
@@ -46,7 +47,7 @@ pub async fn claim(
     let row = client
         .query_one(
             "SELECT generation_id, request_hash FROM idempotency_keys WHERE owner = $1 AND key = $2",
-            &[&owner, &key],
+            &[&owner.as_str(), &key],
         )
         .await?;
     Ok(Claim::Existing {

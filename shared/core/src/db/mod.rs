@@ -8,10 +8,26 @@ pub mod generations;
 pub mod idempotency;
 pub mod limits;
 
+use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
 use tokio_postgres::NoTls;
+use uuid::Uuid;
 
 pub use deadpool_postgres::{GenericClient, Pool};
+
+/// A row that could not be read: Postgres failed, or a text column holds a value the code does
+/// not know, because something other than this code's migrations changed the database.
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("row {id} has an unknown {column} {value:?}")]
+    Corrupt {
+        id: Uuid,
+        column: &'static str,
+        value: String,
+    },
+}
 
 /// The numbered migrations, applied in order. Never edit one that has landed; add a new one.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -35,7 +51,9 @@ const MIGRATIONS: &[(&str, &str)] = &[
 
 /// Builds a connection pool. Connections are opened lazily, so this does not touch the network.
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
-    let pg_config: tokio_postgres::Config = database_url.parse()?;
+    let pg_config: tokio_postgres::Config = database_url
+        .parse()
+        .context("the database URL does not parse")?;
     let manager = Manager::from_config(
         pg_config,
         NoTls,
@@ -43,59 +61,76 @@ pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Ok(Pool::builder(manager)
+    Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(std::time::Duration::from_secs(10)))
         .create_timeout(Some(std::time::Duration::from_secs(10)))
         .runtime(deadpool_postgres::Runtime::Tokio1)
-        .build()?)
+        .build()
+        .context("building the database pool")
 }
 
 /// Applies every migration not yet applied. Safe to run from several processes at once.
 pub async fn migrate(pool: &Pool) -> anyhow::Result<Vec<&'static str>> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
+    let mut client = pool
+        .get()
+        .await
+        .context("connecting to the database to migrate it")?;
+    let tx = client
+        .transaction()
+        .await
+        .context("opening a transaction")?;
     // Serialises concurrent migrators; released at commit.
     tx.execute("SELECT pg_advisory_xact_lock(7262011)", &[])
-        .await?;
+        .await
+        .context("waiting for other migrators")?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              name text PRIMARY KEY,
              applied_at timestamptz NOT NULL DEFAULT now()
          )",
     )
-    .await?;
+    .await
+    .context("creating the migrations table")?;
     let mut applied = Vec::new();
     for (name, sql) in MIGRATIONS {
         let done = tx
             .query_opt("SELECT 1 FROM schema_migrations WHERE name = $1", &[name])
-            .await?
+            .await
+            .context("reading which migrations ran")?
             .is_some();
         if !done {
             tx.batch_execute(sql)
                 .await
-                .map_err(|e| anyhow::anyhow!("migration {name} failed: {e}"))?;
+                .with_context(|| format!("migration {name} failed"))?;
             tx.execute("INSERT INTO schema_migrations (name) VALUES ($1)", &[name])
-                .await?;
+                .await
+                .context("recording a migration")?;
             applied.push(*name);
         }
     }
-    tx.commit().await?;
+    tx.commit().await.context("committing the migrations")?;
     Ok(applied)
 }
 
 /// Creates the database named in `database_url` if it does not exist, connecting to the
 /// `postgres` maintenance database of the same server to do so.
 pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()> {
-    let config: tokio_postgres::Config = database_url.parse()?;
+    let config: tokio_postgres::Config = database_url
+        .parse()
+        .context("the database URL does not parse")?;
     let name = config.get_dbname().unwrap_or("postgres").to_owned();
     let mut admin = config.clone();
     admin.dbname("postgres");
-    let (client, connection) = admin.connect(NoTls).await?;
+    let (client, connection) = admin
+        .connect(NoTls)
+        .await
+        .context("connecting to the server's postgres database")?;
     let task = tokio::spawn(connection);
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await?
+        .await
+        .context("looking for the database")?
         .is_some();
     if !exists {
         // Identifiers cannot be bound as parameters; quote it instead.
@@ -106,7 +141,7 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()
         {
             // Another process may have created it between our check and our CREATE.
             if e.code() != Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) {
-                return Err(e.into());
+                return Err(anyhow::Error::new(e).context(format!("creating the database {name}")));
             }
         }
     }
@@ -117,16 +152,22 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()
 
 /// Drops the database named in `database_url`, disconnecting anyone still using it.
 pub async fn drop_database(database_url: &str) -> anyhow::Result<()> {
-    let config: tokio_postgres::Config = database_url.parse()?;
+    let config: tokio_postgres::Config = database_url
+        .parse()
+        .context("the database URL does not parse")?;
     let name = config.get_dbname().unwrap_or_default().to_owned();
     let mut admin = config.clone();
     admin.dbname("postgres");
-    let (client, connection) = admin.connect(NoTls).await?;
+    let (client, connection) = admin
+        .connect(NoTls)
+        .await
+        .context("connecting to the server's postgres database")?;
     let task = tokio::spawn(connection);
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
     client
         .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-        .await?;
+        .await
+        .with_context(|| format!("dropping the database {name}"))?;
     drop(client);
     task.abort();
     Ok(())

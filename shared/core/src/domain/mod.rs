@@ -1,17 +1,19 @@
-//! Domain types that both sides speak: generations, their statuses, requests and results.
-//!
-//! Requests are parsed once, at the API's edge, into these types; after that they cannot hold
-//! invalid values, so the worker never re-validates what it reads back.
+//! Domain types that both binaries speak: generations, their statuses and results, what a
+//! client asks for ([`request`]) and who may ask ([`access`]).
+
+mod access;
+mod request;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Longest prompt accepted, in characters.
-pub const MAX_PROMPT_CHARS: usize = 20_000;
-/// Largest inline `bpmn_xml` accepted, in bytes.
-pub const MAX_BPMN_XML_BYTES: usize = 2 * 1024 * 1024;
+pub use access::{InvalidOwner, Owner, Scope, MAX_OWNER_CHARS};
+pub use request::{
+    GenerationRequest, InvalidPrompt, Language, Mode, Prompt, RefinementSource, UnknownLanguage,
+    LANGUAGES, MAX_BPMN_XML_BYTES, MAX_PROMPT_CHARS,
+};
 /// How many options an initial generation produces.
 pub const INITIAL_OPTION_COUNT: i32 = 3;
 
@@ -61,101 +63,6 @@ impl fmt::Display for GenerationStatus {
     }
 }
 
-/// What a generation was asked to do. Maps one-to-one to `generations.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    Initial,
-    Refinement,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Initial => "initial",
-            Self::Refinement => "refinement",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "initial" => Some(Self::Initial),
-            "refinement" => Some(Self::Refinement),
-            _ => None,
-        }
-    }
-}
-
-/// Languages a prompt may be written in; labels follow the prompt's own words.
-pub const LANGUAGES: &[&str] = &[
-    "english",
-    "german",
-    "french",
-    "spanish",
-    "portuguese",
-    "italian",
-    "dutch",
-    "polish",
-    "swedish",
-    "danish",
-    "norwegian",
-    "finnish",
-    "czech",
-    "turkish",
-    "japanese",
-    "chinese",
-    "korean",
-];
-
-/// The diagram a refinement starts from: a stored option's version, or a diagram sent inline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum RefinementSource {
-    /// A version stored by an earlier generation of the same owner.
-    Stored {
-        generation_id: Uuid,
-        #[schema(minimum = 1)]
-        option_number: i32,
-        #[schema(minimum = 1)]
-        version_number: i32,
-    },
-    /// A diagram sent inline, possibly drawn in another tool.
-    Inline {
-        /// BPMN 2.0 XML from any tool, at most 2 MiB.
-        #[schema(min_length = 1, max_length = 2097152)]
-        bpmn_xml: String,
-    },
-}
-
-/// A validated generation request, as stored in `generations.request`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum GenerationRequest {
-    Initial {
-        prompt: String,
-        language: String,
-    },
-    Refinement {
-        prompt: String,
-        source: RefinementSource,
-    },
-}
-
-impl GenerationRequest {
-    pub fn mode(&self) -> Mode {
-        match self {
-            Self::Initial { .. } => Mode::Initial,
-            Self::Refinement { .. } => Mode::Refinement,
-        }
-    }
-
-    pub fn prompt(&self) -> &str {
-        match self {
-            Self::Initial { prompt, .. } | Self::Refinement { prompt, .. } => prompt,
-        }
-    }
-}
-
 /// Why a generation failed, shown to the client as its `error` object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GenerationError {
@@ -199,7 +106,7 @@ mod tests {
     #[test]
     fn a_request_round_trips_through_its_stored_json() {
         let request = GenerationRequest::Refinement {
-            prompt: "Add an escalation path".into(),
+            prompt: Prompt::parse("Add an escalation path").expect("valid"),
             source: RefinementSource::Stored {
                 generation_id: Uuid::nil(),
                 option_number: 2,

@@ -1,18 +1,15 @@
 //! What clients see of a generation (seed 000's shapes), and the list page around them.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use procmap_core::{
-    db::generations::{self, Generation},
-    domain::{
-        GenerationError, GenerationRequest, GenerationStatus, Mode, RefinementSource, StoredVersion,
-    },
+use procmap_core::domain::{
+    GenerationError, GenerationRequest, GenerationStatus, Mode, RefinementSource,
 };
 use procmap_engine::Usage;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{generations::WithVersions, state::AppState};
 
 /// A generation as clients see it (seed 000).
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,7 +87,11 @@ fn timestamp(at: DateTime<Utc>) -> String {
 }
 
 impl GenerationView {
-    pub fn new(state: &AppState, generation: Generation, versions: Vec<StoredVersion>) -> Self {
+    pub fn new(state: &AppState, found: WithVersions) -> Self {
+        let WithVersions {
+            generation,
+            versions,
+        } = found;
         let succeeded = generation.status == GenerationStatus::Succeeded;
         let (options, result) = match (&generation.request, succeeded) {
             (GenerationRequest::Initial { .. }, true) => {
@@ -139,20 +140,6 @@ impl GenerationView {
             warnings: generation.warnings,
         }
     }
-}
-
-pub async fn view(state: &AppState, generation: Generation) -> Result<GenerationView, ApiError> {
-    let versions = if generation.status == GenerationStatus::Succeeded {
-        let client = state.pool.get().await?;
-        generations::versions(&client, &[generation.id])
-            .await?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(GenerationView::new(state, generation, versions))
 }
 
 #[cfg(test)]

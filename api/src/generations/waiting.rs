@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use procmap_core::db::generations::{self, Generation};
 use tokio::time::Instant;
 
@@ -20,9 +21,14 @@ pub async fn wait_for(
     let mut subscription = state.events.subscribe(generation.id);
     let deadline = Instant::now() + window;
     loop {
-        let client = state.pool.get().await?;
+        let client = state
+            .pool
+            .get()
+            .await
+            .context("getting a database connection to re-read a generation")?;
         let latest = generations::get(&client, generation.id)
-            .await?
+            .await
+            .context("re-reading a waited-for generation")?
             .ok_or_else(|| {
                 anyhow::anyhow!("generation {} vanished while waited for", generation.id)
             })?;

@@ -1,10 +1,10 @@
-//! Parsing the body of `POST /generations` into a [`GenerationRequest`], field by field, so each
-//! mistake is reported with the `param` that caused it.
+//! The body of `POST /generations`: the documented request types, parsed with serde, and
+//! their conversion into a domain [`GenerationRequest`].
 
 use procmap_core::domain::{
-    GenerationRequest, RefinementSource, LANGUAGES, MAX_BPMN_XML_BYTES, MAX_PROMPT_CHARS,
+    GenerationRequest, Language, Prompt, RefinementSource, LANGUAGES, MAX_BPMN_XML_BYTES,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use utoipa::{
     openapi::{
@@ -15,14 +15,17 @@ use utoipa::{
 };
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::{
+    error::ApiError,
+    http::{deserialize, FromJson},
+};
 
-const TOP_LEVEL_FIELDS: &[&str] = &["mode", "prompt", "language", "source"];
-
-/// The body of `POST /api/v1/process-maps/generations`: one shape per `mode`. This is the
-/// documented contract; [`parse`] checks exactly it, field by field, so that each mistake is
-/// reported with its `param`. Unknown fields are refused, so a typo such as `promt` is caught.
-#[derive(Debug, Deserialize, ToSchema)]
+/// The body of `POST /api/v1/process-maps/generations`: one shape per `mode`. Each mistake is
+/// reported with its `param`, and unknown fields are refused, so a typo such as `promt` is
+/// caught.
+// The serde attributes here and on `RefinementRequest` describe the shape for the OpenAPI
+// document; `FromJson` below parses it: `mode` picks the shape, and serde parses the rest.
+#[derive(Debug, ToSchema)]
 #[serde(untagged)]
 pub enum CreateGeneration {
     Initial(InitialRequest),
@@ -47,7 +50,7 @@ pub struct InitialRequest {
 }
 
 /// One refined diagram from a follow-up prompt.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefinementRequest {
     pub mode: RefinementMode,
@@ -90,151 +93,159 @@ fn language_schema() -> impl Into<RefOr<Schema>> {
         .default(Some("english".into()))
 }
 
-pub fn parse(body: &Value) -> Result<GenerationRequest, ApiError> {
-    let Value::Object(fields) = body else {
-        return Err(ApiError::InvalidJson(
-            "the body must be a JSON object".into(),
-        ));
-    };
-    if let Some(unknown) = fields
-        .keys()
-        .find(|k| !TOP_LEVEL_FIELDS.contains(&k.as_str()))
-    {
-        return Err(ApiError::invalid(
-            unknown,
-            format!(
-                "unknown field {unknown:?}; expected one of {}",
-                TOP_LEVEL_FIELDS.join(", ")
-            ),
-        ));
-    }
-    let mode = required_string(fields, "mode")?;
-    let prompt = prompt(fields)?;
-    let language = language(fields)?;
-    match mode {
-        "initial" => {
-            if fields.contains_key("source") {
-                return Err(ApiError::invalid(
-                    "source",
-                    "source is only used with mode \"refinement\"",
-                ));
+impl FromJson for CreateGeneration {
+    fn from_json(value: Value) -> Result<Self, ApiError> {
+        let Value::Object(mut fields) = value else {
+            return Err(ApiError::InvalidJson(
+                "the body must be a JSON object".into(),
+            ));
+        };
+        match fields.get("mode") {
+            None | Some(Value::Null) => Err(ApiError::missing("mode")),
+            Some(Value::String(mode)) if mode == "initial" => {
+                Ok(Self::Initial(deserialize(Value::Object(fields), "")?))
             }
-            Ok(GenerationRequest::Initial { prompt, language })
+            Some(Value::String(mode)) if mode == "refinement" => {
+                let source = fields.remove("source");
+                let head: RefinementHead = deserialize(Value::Object(fields), "")?;
+                Ok(Self::Refinement(RefinementRequest {
+                    mode: head.mode,
+                    prompt: head.prompt,
+                    language: head.language,
+                    source: source_of(source)?,
+                }))
+            }
+            Some(Value::String(other)) => Err(ApiError::invalid(
+                "mode",
+                format!("mode must be \"initial\" or \"refinement\", not {other:?}"),
+            )),
+            Some(_) => Err(ApiError::invalid("mode", "mode must be a string")),
         }
-        "refinement" => Ok(GenerationRequest::Refinement {
-            prompt,
-            source: source(fields)?,
-        }),
-        other => Err(ApiError::invalid(
-            "mode",
-            format!("mode must be \"initial\" or \"refinement\", not {other:?}"),
-        )),
     }
 }
 
-fn required_string<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, ApiError> {
-    match fields.get(name) {
-        None | Some(Value::Null) => Err(ApiError::missing(name)),
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(ApiError::invalid(name, format!("{name} must be a string"))),
+/// A refinement's fields but its source, which has shapes of its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefinementHead {
+    mode: RefinementMode,
+    prompt: String,
+    #[serde(default)]
+    language: Option<String>,
+}
+
+impl CreateGeneration {
+    /// The request in domain terms: the prompt and language checked, the language's default
+    /// applied.
+    pub fn into_request(self) -> Result<GenerationRequest, ApiError> {
+        match self {
+            Self::Initial(request) => Ok(GenerationRequest::Initial {
+                prompt: prompt(&request.prompt)?,
+                language: language(request.language.as_deref())?,
+            }),
+            Self::Refinement(request) => {
+                let prompt = prompt(&request.prompt)?;
+                // A refinement keeps the source's language, but a wrong one is still a mistake.
+                language(request.language.as_deref())?;
+                Ok(GenerationRequest::Refinement {
+                    prompt,
+                    source: request.source,
+                })
+            }
+        }
     }
 }
 
-fn prompt(fields: &Map<String, Value>) -> Result<String, ApiError> {
-    let prompt = required_string(fields, "prompt")?.trim();
-    if prompt.is_empty() {
-        return Err(ApiError::MissingParameter {
+/// Parses a body into a domain request; what the handler's extractor and conversion do.
+pub fn parse(body: &Value) -> Result<GenerationRequest, ApiError> {
+    CreateGeneration::from_json(body.clone())?.into_request()
+}
+
+fn prompt(text: &str) -> Result<Prompt, ApiError> {
+    Prompt::parse(text).map_err(|e| match e {
+        procmap_core::domain::InvalidPrompt::Empty => ApiError::MissingParameter {
             param: "prompt".into(),
-            message: "prompt must not be empty".into(),
-        });
-    }
-    if prompt.chars().count() > MAX_PROMPT_CHARS {
-        return Err(ApiError::invalid(
-            "prompt",
-            format!("prompt is longer than {MAX_PROMPT_CHARS} characters"),
-        ));
-    }
-    if prompt.chars().any(|c| c.is_control() && !c.is_whitespace()) {
-        return Err(ApiError::invalid(
-            "prompt",
-            "prompt contains control characters",
-        ));
-    }
-    Ok(prompt.to_owned())
+            message: e.to_string(),
+        },
+        _ => ApiError::invalid("prompt", e.to_string()),
+    })
 }
 
-fn language(fields: &Map<String, Value>) -> Result<String, ApiError> {
-    match fields.get("language") {
-        None | Some(Value::Null) => Ok("english".to_owned()),
-        Some(Value::String(s)) if LANGUAGES.contains(&s.to_lowercase().as_str()) => {
-            Ok(s.to_lowercase())
-        }
-        Some(_) => Err(ApiError::invalid(
-            "language",
-            format!("language must be one of: {}", LANGUAGES.join(", ")),
-        )),
-    }
+fn language(name: Option<&str>) -> Result<Language, ApiError> {
+    name.map_or(Ok(Language::default()), |name| {
+        Language::parse(name).map_err(|e| ApiError::invalid("language", e.to_string()))
+    })
 }
 
-fn source(fields: &Map<String, Value>) -> Result<RefinementSource, ApiError> {
-    let source = match fields.get("source") {
+/// A stored option's version, named by its numbers.
+#[derive(Deserialize)]
+struct StoredSource {
+    #[serde(deserialize_with = "uuid")]
+    generation_id: Uuid,
+    #[serde(deserialize_with = "at_least_one")]
+    option_number: i32,
+    #[serde(deserialize_with = "at_least_one")]
+    version_number: i32,
+}
+
+/// A diagram sent inline.
+#[derive(Deserialize)]
+struct InlineSource {
+    bpmn_xml: String,
+}
+
+/// The `source` of a refinement. Which keys it has picks its shape; serde parses that shape.
+fn source_of(value: Option<Value>) -> Result<RefinementSource, ApiError> {
+    let fields: Map<String, Value> = match value {
         None | Some(Value::Null) => return Err(ApiError::missing("source")),
-        Some(Value::Object(source)) => source,
+        Some(Value::Object(fields)) => fields,
         Some(_) => return Err(ApiError::invalid("source", "source must be an object")),
     };
-    let has_stored = source.contains_key("generation_id");
-    let has_inline = source.contains_key("bpmn_xml");
-    match (has_stored, has_inline) {
+    match (fields.contains_key("generation_id"), fields.contains_key("bpmn_xml")) {
         (true, true) => Err(ApiError::invalid("source", "give either source.generation_id (with option_number and version_number) or source.bpmn_xml, not both")),
         (false, false) => Err(ApiError::MissingParameter {
             param: "source".into(),
             message: "source needs generation_id, option_number and version_number, or bpmn_xml".into(),
         }),
+        (true, false) => {
+            let stored: StoredSource = deserialize(Value::Object(fields), "source")?;
+            Ok(RefinementSource::Stored {
+                generation_id: stored.generation_id,
+                option_number: stored.option_number,
+                version_number: stored.version_number,
+            })
+        }
         (false, true) => {
-            let xml = match source.get("bpmn_xml") {
-                Some(Value::String(s)) if !s.trim().is_empty() => s,
-                Some(Value::String(_)) => return Err(ApiError::missing("source.bpmn_xml")),
-                _ => return Err(ApiError::invalid("source.bpmn_xml", "source.bpmn_xml must be a string")),
-            };
-            if xml.len() > MAX_BPMN_XML_BYTES {
+            let InlineSource { bpmn_xml } = deserialize(Value::Object(fields), "source")?;
+            if bpmn_xml.trim().is_empty() {
+                return Err(ApiError::missing("source.bpmn_xml"));
+            }
+            if bpmn_xml.len() > MAX_BPMN_XML_BYTES {
                 return Err(ApiError::invalid("source.bpmn_xml", format!("source.bpmn_xml is larger than {MAX_BPMN_XML_BYTES} bytes")));
             }
-            Ok(RefinementSource::Inline { bpmn_xml: xml.clone() })
-        }
-        (true, false) => {
-            let generation_id = match source.get("generation_id") {
-                Some(Value::String(s)) => Uuid::parse_str(s).map_err(|_| ApiError::invalid("source.generation_id", "source.generation_id must be a UUID"))?,
-                _ => return Err(ApiError::invalid("source.generation_id", "source.generation_id must be a UUID string")),
-            };
-            Ok(RefinementSource::Stored {
-                generation_id,
-                option_number: positive(source, "option_number")?,
-                version_number: positive(source, "version_number")?,
-            })
+            Ok(RefinementSource::Inline { bpmn_xml })
         }
     }
 }
 
-fn positive(source: &Map<String, Value>, name: &str) -> Result<i32, ApiError> {
-    let param = format!("source.{name}");
-    match source.get(name) {
-        None | Some(Value::Null) => Err(ApiError::missing(&param)),
-        Some(v) => v
-            .as_i64()
-            .and_then(|n| i32::try_from(n).ok())
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    &param,
-                    format!("{param} must be a whole number of at least 1"),
-                )
-            }),
-    }
+fn uuid<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Uuid, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Uuid::parse_str(&text).map_err(|_| serde::de::Error::custom("must be a UUID"))
+}
+
+fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
+    let number = i64::deserialize(deserializer)
+        .map_err(|_| serde::de::Error::custom("must be a whole number of at least 1"))?;
+    i32::try_from(number)
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| serde::de::Error::custom("must be a whole number of at least 1"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use procmap_core::domain::MAX_PROMPT_CHARS;
     use serde_json::json;
 
     fn param_of(body: Value) -> (String, Option<String>) {
@@ -260,8 +271,8 @@ mod tests {
         assert_eq!(
             request,
             GenerationRequest::Initial {
-                prompt: "Ship it".into(),
-                language: "english".into()
+                prompt: Prompt::parse("Ship it").expect("valid"),
+                language: Language::ENGLISH
             }
         );
     }

@@ -1,10 +1,11 @@
-//! API keys: minting secrets, and the extractor that authenticates each request.
+//! Authentication and scopes: the middleware that finds each request's key and counts it
+//! against the key's rate limit, and the [`Caller`] extractor that requires a scope.
 //!
-//! Secrets are `pm_sk_live_` or `pm_sk_test_` followed by 32 random base62 characters (about
-//! 190 bits). Only their SHA-256 is stored; a request's key is found by hashing what it sent and
-//! looking the hash up, so no secret is ever compared byte by byte and response timing reveals
-//! nothing about a stored secret. Keys are never logged: the request span records no headers.
+//! Keys are never logged: the request span records no headers.
 
+use std::marker::PhantomData;
+
+use anyhow::Context;
 use axum::{
     extract::{FromRequestParts, Request, State},
     http::{request::Parts, HeaderMap, HeaderValue},
@@ -12,65 +13,53 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::Utc;
-use procmap_core::db::{
-    api_keys::{self, ApiKey},
-    limits,
+use procmap_core::{
+    db::{api_keys, api_keys::ApiKey, limits},
+    domain::Scope,
 };
-use rand::{distributions::Alphanumeric, rngs::OsRng, Rng};
-use sha2::{Digest, Sha256};
 
-use crate::{error::ApiError, state::AppState};
-
-pub const LIVE_PREFIX: &str = "pm_sk_live_";
-pub const TEST_PREFIX: &str = "pm_sk_test_";
-const SECRET_CHARS: usize = 32;
-
-/// Scopes of seed 001.
-pub const SCOPES: &[&str] = &[
-    "diagrams:read",
-    "diagrams:write",
-    "folders:read",
-    "folders:write",
-    "generate",
-];
-
-pub fn new_secret(livemode: bool) -> String {
-    let random: String = OsRng
-        .sample_iter(&Alphanumeric)
-        .take(SECRET_CHARS)
-        .map(char::from)
-        .collect();
-    format!(
-        "{}{random}",
-        if livemode { LIVE_PREFIX } else { TEST_PREFIX }
-    )
-}
-
-pub fn hash_secret(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
+use crate::{
+    error::ApiError,
+    keys::{hash_secret, LIVE_PREFIX, TEST_PREFIX},
+    state::AppState,
+};
 
 /// A request whose API key is valid: present, known, not revoked and not expired. Put in the
-/// request's extensions by [`authenticate`]; handlers take it as an extractor.
+/// request's extensions by [`authenticate`].
 #[derive(Clone)]
-pub struct Authenticated(pub ApiKey);
+struct Authenticated(ApiKey);
 
-impl Authenticated {
-    /// Fails with `insufficient_scope` unless the key holds one of `scopes`.
-    pub fn require_any(&self, scopes: &[&str]) -> Result<(), ApiError> {
-        if scopes.iter().any(|s| self.0.has_scope(s)) {
-            Ok(())
-        } else {
-            Err(ApiError::InsufficientScope(scopes.join(" or ")))
-        }
-    }
+/// What an operation needs its caller's key to hold: any one of [`Permission::SCOPES`].
+pub trait Permission: Send + Sync + 'static {
+    const SCOPES: &'static [Scope];
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+/// Creating, canceling and deleting generations.
+pub struct Generate;
+
+impl Permission for Generate {
+    const SCOPES: &'static [Scope] = &[Scope::Generate];
+}
+
+/// Reading generations: who may generate, or read diagrams.
+pub struct ReadGenerations;
+
+impl Permission for ReadGenerations {
+    const SCOPES: &'static [Scope] = &[Scope::Generate, Scope::DiagramsRead];
+}
+
+/// The authenticated key of a request, holding permission `P`; otherwise the request is
+/// refused with `insufficient_scope`.
+pub struct Caller<P> {
+    pub key: ApiKey,
+    permission: PhantomData<P>,
+}
+
+impl<S: Send + Sync, P: Permission> FromRequestParts<S> for Caller<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
+        let Authenticated(key) = parts
             .extensions
             .get::<Authenticated>()
             .cloned()
@@ -78,7 +67,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
                 ApiError::Internal(anyhow::anyhow!(
                     "route is missing the authenticate middleware"
                 ))
-            })
+            })?;
+        if !P::SCOPES.iter().any(|s| key.has_scope(*s)) {
+            let names: Vec<&str> = P::SCOPES.iter().map(|s| s.as_str()).collect();
+            return Err(ApiError::InsufficientScope(names.join(" or ")));
+        }
+        Ok(Caller {
+            key,
+            permission: PhantomData,
+        })
     }
 }
 
@@ -96,8 +93,15 @@ pub async fn authenticate(
     let window = state.config.rate_limit_window;
     let limit = state.config.rate_limit;
     let counted = async {
-        let client = state.pool.get().await?;
-        Ok::<_, ApiError>(limits::count_request(&client, key.id, window).await?)
+        let client = state
+            .pool
+            .get()
+            .await
+            .context("getting a database connection to count the request")?;
+        let counted = limits::count_request(&client, key.id, window)
+            .await
+            .context("counting the request against the rate limit")?;
+        Ok::<_, ApiError>(counted)
     }
     .await;
     let counted = match counted {
@@ -145,9 +149,14 @@ async fn key_of(state: &AppState, headers: &HeaderMap) -> Result<ApiKey, ApiErro
     if !(token.starts_with(LIVE_PREFIX) || token.starts_with(TEST_PREFIX)) {
         return Err(ApiError::InvalidApiKey("the API key is not valid"));
     }
-    let client = state.pool.get().await?;
+    let client = state
+        .pool
+        .get()
+        .await
+        .context("getting a database connection to find the key")?;
     let key = api_keys::find_by_hash(&client, &hash_secret(token))
-        .await?
+        .await
+        .context("finding the key")?
         .ok_or(ApiError::InvalidApiKey("the API key is not valid"))?;
     if key.revoked_at.is_some() {
         return Err(ApiError::RevokedApiKey);
@@ -156,19 +165,4 @@ async fn key_of(state: &AppState, headers: &HeaderMap) -> Result<ApiKey, ApiErro
         return Err(ApiError::ExpiredApiKey);
     }
     Ok(key)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_carry_their_mode_and_enough_randomness() {
-        let live = new_secret(true);
-        assert!(live.starts_with(LIVE_PREFIX));
-        assert_eq!(live.len(), LIVE_PREFIX.len() + SECRET_CHARS);
-        assert!(new_secret(false).starts_with(TEST_PREFIX));
-        assert_ne!(new_secret(true), new_secret(true));
-        assert_eq!(hash_secret("x").len(), 32);
-    }
 }

@@ -1,0 +1,118 @@
+//! The commands of `procmap-api`: `serve`, `migrate`, and `keys create` / `keys revoke`.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use procmap_core::{db, domain::Owner, shutdown};
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+use crate::{keys, ApiConfig, Application};
+
+#[derive(Parser)]
+#[command(
+    name = "procmap-api",
+    version,
+    about = "The procmap HTTP API. Configured by PROCMAP_* environment variables."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API on PROCMAP_BIND.
+    Serve,
+    /// Create the database if needed and apply pending migrations.
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print its secret, which is shown only this once.
+    Create {
+        /// Whose generations the key creates and reads.
+        #[arg(long)]
+        owner: String,
+        /// Comma-separated scopes: generate, diagrams:read, diagrams:write, folders:read, folders:write.
+        #[arg(long, default_value = "generate,diagrams:read")]
+        scopes: String,
+        /// A test-mode key (pm_sk_test_…), which always uses the builtin modeler.
+        #[arg(long)]
+        test: bool,
+        /// When the key stops working, in RFC 3339 (2026-12-31T23:59:59Z).
+        #[arg(long, value_parser = parse_time)]
+        expires_at: Option<DateTime<Utc>>,
+        /// Print one JSON line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id.
+    Revoke { id: Uuid },
+}
+
+fn parse_time(value: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("not RFC 3339: {e}"))
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = ApiConfig::from_env()?;
+    let database_url = config
+        .infrastructure
+        .database_url
+        .expose_secret()
+        .to_owned();
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(config).await?;
+            tracing::info!(address = %app.local_addr()?, "procmap-api listening");
+            app.run_until(shutdown::on_signal()).await
+        }
+        Command::Migrate => {
+            db::create_database_if_missing(&database_url)
+                .await
+                .context("creating the database")?;
+            let pool = db::pool(&database_url, 2)?;
+            let applied = db::migrate(&pool).await.context("migrating the database")?;
+            tracing::info!(?applied, "database is up to date");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Create {
+            owner,
+            scopes,
+            test,
+            expires_at,
+            json,
+        }) => {
+            let owner = Owner::parse(&owner).map_err(keys::KeyError::from)?;
+            let scopes = keys::parse_scopes(&scopes)?;
+            let pool = db::pool(&database_url, 2)?;
+            let created = keys::create(&pool, &owner, scopes, !test, expires_at).await?;
+            if json {
+                println!("{}", serde_json::to_string(&created)?);
+            } else {
+                let scopes: Vec<&str> = created.scopes.iter().map(|s| s.as_str()).collect();
+                println!(
+                    "Created API key {} for {} (scopes: {}).",
+                    created.id,
+                    created.owner,
+                    scopes.join(",")
+                );
+                println!("Secret, shown only now: {}", created.key);
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Revoke { id }) => {
+            let pool = db::pool(&database_url, 2)?;
+            keys::revoke(&pool, id).await?;
+            println!("Revoked API key {id}.");
+            Ok(())
+        }
+    }
+}

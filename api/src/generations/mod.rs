@@ -1,0 +1,260 @@
+//! The generations service: what the handlers of `/process-maps/generations` call. Each
+//! function takes parsed domain values and answers generations with their stored BPMN.
+//!
+//! - [`accept`]: the idempotency record and the `queued` row in one transaction, then the
+//!   confirmed publish.
+//! - [`waiting`]: answering `wait=true` from status events.
+
+mod accept;
+mod waiting;
+
+use std::{collections::HashMap, time::Duration};
+
+use anyhow::Context;
+use procmap_core::{
+    db::{
+        api_keys::ApiKey,
+        generations::{self, Generation, SourceLookup},
+    },
+    domain::{GenerationRequest, GenerationStatus, Owner, RefinementSource, StoredVersion},
+    messages::StatusEvent,
+};
+use uuid::Uuid;
+
+use crate::{error::ApiError, http::ListParams, state::AppState};
+
+/// A generation with the BPMN it produced (none until it succeeds).
+pub struct WithVersions {
+    pub generation: Generation,
+    pub versions: Vec<StoredVersion>,
+}
+
+/// A generation just accepted, or found again by its Idempotency-Key.
+pub struct Created {
+    pub generation: WithVersions,
+    /// True when an earlier request with the same Idempotency-Key created it.
+    pub replayed: bool,
+}
+
+/// Accepts a generation for `key` and, with `wait`, waits up to the wait window for it to
+/// finish. A refinement whose source cannot be used is refused before anything is stored.
+pub async fn create(
+    state: &AppState,
+    key: &ApiKey,
+    request: GenerationRequest,
+    idempotency_key: Option<&str>,
+    request_id: &str,
+    wait: bool,
+) -> Result<Created, ApiError> {
+    check_source(state, &key.owner, &request).await?;
+    let accepted = accept::accept(state, key, &request, idempotency_key, request_id).await?;
+    tracing::Span::current().record(
+        "generation_id",
+        tracing::field::display(accepted.generation.id),
+    );
+    let window = if wait {
+        state.config.wait_timeout
+    } else {
+        Duration::ZERO
+    };
+    let generation = waiting::wait_for(state, accepted.generation, window).await?;
+    Ok(Created {
+        generation: with_versions(state, generation).await?,
+        replayed: accepted.replayed,
+    })
+}
+
+/// One of `owner`'s generations; `None` for another owner's, which looks like a missing one.
+pub async fn get(
+    state: &AppState,
+    owner: &Owner,
+    id: Uuid,
+) -> Result<Option<WithVersions>, ApiError> {
+    let client = state
+        .pool
+        .get()
+        .await
+        .context("getting a database connection")?;
+    let generation = generations::get_for_owner(&client, owner, id)
+        .await
+        .context("reading a generation")?;
+    drop(client);
+    match generation {
+        Some(generation) => Ok(Some(with_versions(state, generation).await?)),
+        None => Ok(None),
+    }
+}
+
+/// A page of `owner`'s generations, newest first.
+pub struct Page {
+    pub generations: Vec<WithVersions>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+}
+
+pub async fn list(state: &AppState, owner: &Owner, page: ListParams) -> Result<Page, ApiError> {
+    let client = state
+        .pool
+        .get()
+        .await
+        .context("getting a database connection")?;
+    let mut found = generations::list_for_owner(&client, owner, page.after, page.limit + 1)
+        .await
+        .context("listing generations")?;
+    let has_more = found.len() as i64 > page.limit;
+    found.truncate(page.limit as usize);
+    let next = has_more
+        .then(|| found.last().map(|g| (g.created_at, g.id)))
+        .flatten();
+    let succeeded: Vec<Uuid> = found
+        .iter()
+        .filter(|g| g.status == GenerationStatus::Succeeded)
+        .map(|g| g.id)
+        .collect();
+    let mut versions: HashMap<Uuid, Vec<StoredVersion>> = HashMap::new();
+    for (id, v) in generations::versions(&client, &succeeded)
+        .await
+        .context("reading the page's BPMN")?
+    {
+        versions.entry(id).or_default().push(v);
+    }
+    let generations = found
+        .into_iter()
+        .map(|generation| WithVersions {
+            versions: versions.remove(&generation.id).unwrap_or_default(),
+            generation,
+        })
+        .collect();
+    Ok(Page { generations, next })
+}
+
+/// Stops `owner`'s queued or running generation, and tells every replica. `None` when there is
+/// no such generation; a finished one is `generation_not_cancelable`.
+pub async fn cancel(
+    state: &AppState,
+    owner: &Owner,
+    id: Uuid,
+) -> Result<Option<WithVersions>, ApiError> {
+    let client = state
+        .pool
+        .get()
+        .await
+        .context("getting a database connection")?;
+    let Some(canceled) = generations::cancel(&client, owner, id)
+        .await
+        .context("canceling a generation")?
+    else {
+        let current = generations::get_for_owner(&client, owner, id)
+            .await
+            .context("reading a generation that was not canceled")?;
+        return match current {
+            Some(done) => Err(ApiError::Conflict {
+                code: "generation_not_cancelable",
+                message: format!("generation {id} is already {}; only a queued or running generation can be canceled", done.status),
+            }),
+            None => Ok(None),
+        };
+    };
+    drop(client);
+    if let Some(event) = StatusEvent::new(id, GenerationStatus::Canceled) {
+        // Wakes wait=true requests on every replica; they re-read the row.
+        if let Err(e) = state.publisher.publish_event(&event).await {
+            tracing::warn!(generation_id = %id, error = %e, "could not publish the cancel event");
+        }
+    }
+    Ok(Some(with_versions(state, canceled).await?))
+}
+
+/// Removes `owner`'s generation with its BPMN and idempotency record; answers whether it existed.
+pub async fn delete(state: &AppState, owner: &Owner, id: Uuid) -> Result<bool, ApiError> {
+    let client = state
+        .pool
+        .get()
+        .await
+        .context("getting a database connection")?;
+    Ok(generations::delete(&client, owner, id)
+        .await
+        .context("deleting a generation")?)
+}
+
+/// A generation with its stored BPMN, read only when it succeeded.
+async fn with_versions(state: &AppState, generation: Generation) -> Result<WithVersions, ApiError> {
+    let versions = if generation.status == GenerationStatus::Succeeded {
+        let client = state
+            .pool
+            .get()
+            .await
+            .context("getting a database connection")?;
+        generations::versions(&client, &[generation.id])
+            .await
+            .context("reading a generation's BPMN")?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(WithVersions {
+        generation,
+        versions,
+    })
+}
+
+/// Refuses a refinement whose source cannot be used, before anything is stored.
+async fn check_source(
+    state: &AppState,
+    owner: &Owner,
+    request: &GenerationRequest,
+) -> Result<(), ApiError> {
+    let GenerationRequest::Refinement { source, .. } = request else {
+        return Ok(());
+    };
+    match source {
+        RefinementSource::Inline { bpmn_xml } => {
+            procmap_engine::check_source(bpmn_xml).map_err(|problems| ApiError::ValidationFailed {
+                param: Some("source.bpmn_xml".into()),
+                message: format!(
+                    "source.bpmn_xml is not a usable BPMN 2.0 diagram: {}",
+                    problems[0].message
+                ),
+                problems,
+            })
+        }
+        RefinementSource::Stored {
+            generation_id,
+            option_number,
+            version_number,
+        } => {
+            let client = state
+                .pool
+                .get()
+                .await
+                .context("getting a database connection")?;
+            let lookup = generations::find_source(
+                &client,
+                owner,
+                *generation_id,
+                *option_number,
+                *version_number,
+            )
+            .await
+            .context("looking up the source")?;
+            match lookup {
+                SourceLookup::Found(_) => Ok(()),
+                SourceLookup::NoGeneration => Err(ApiError::not_found(
+                    Some("source.generation_id"),
+                    format!("no generation with id {generation_id}"),
+                )),
+                SourceLookup::NotSucceeded(status) => Err(ApiError::ValidationFailed {
+                    param: Some("source.generation_id".into()),
+                    message: format!("generation {generation_id} is {status}; only a succeeded generation can be refined"),
+                    problems: Vec::new(),
+                }),
+                SourceLookup::NoVersion => Err(ApiError::not_found(
+                    Some("source.option_number"),
+                    format!("generation {generation_id} has no option {option_number} version {version_number}"),
+                )),
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! What every handler needs from a request, as typed extractors whose rejections use the error
+//! envelope: the caller's key with the scope an operation requires ([`auth`]), a JSON body
+//! parsed with serde ([`body`]), the query, list parameters and path ids ([`params`]), and the
+//! request id and Idempotency-Key ([`headers`]).
+
+pub mod auth;
+pub mod body;
+pub mod headers;
+pub mod params;
+
+pub use auth::{authenticate, Caller, Generate, Permission, ReadGenerations};
+pub use body::{deserialize, Body, FromJson};
+pub use headers::{IdempotencyKey, RequestId};
+pub use params::{true_or_false, ListParams, PathId, Query, Resource};

@@ -1,0 +1,179 @@
+//! Status events, as an API replica hears them, and the waiters they wake.
+//!
+//! Each replica binds its own exclusive queue to the events exchange, so every replica hears
+//! every event and any replica can answer any `wait=true` request. An event only says "look
+//! again": the waiter re-reads Postgres, which stays the truth.
+
+use std::{collections::HashMap, sync::Arc};
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use lapin::{
+    options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions},
+    types::FieldTable,
+};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::connection::{reconnecting, Broker};
+use crate::messages::StatusEvent;
+
+/// Waiters by generation. A `watch` channel per waited-for generation: its value is bumped on
+/// every event, so a waiter that subscribed before the event cannot miss it.
+#[derive(Clone, Default)]
+pub struct EventHub {
+    waiters: Arc<std::sync::Mutex<HashMap<Uuid, watch::Sender<u64>>>>,
+}
+
+/// A subscription to one generation's events; unsubscribes when dropped.
+pub struct Subscription {
+    hub: EventHub,
+    id: Uuid,
+    receiver: Option<watch::Receiver<u64>>,
+}
+
+impl Subscription {
+    /// Resolves at the next event for this generation (or a resync of every waiter).
+    pub async fn changed(&mut self) {
+        match self.receiver.as_mut() {
+            Some(rx) => {
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        let mut waiters = self.hub.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if waiters
+            .get(&self.id)
+            .is_some_and(|tx| tx.receiver_count() == 0)
+        {
+            waiters.remove(&self.id);
+        }
+    }
+}
+
+impl EventHub {
+    pub fn subscribe(&self, id: Uuid) -> Subscription {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        let receiver = waiters
+            .entry(id)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe();
+        Subscription {
+            hub: self.clone(),
+            id,
+            receiver: Some(receiver),
+        }
+    }
+
+    pub fn notify(&self, id: Uuid) {
+        let waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = waiters.get(&id) {
+            tx.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Wakes every waiter to re-read its generation, after events may have been missed.
+    pub fn notify_all(&self) {
+        let waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        for tx in waiters.values() {
+            tx.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// How many generations are being waited for; for tests and metrics.
+    pub fn waiting(&self) -> usize {
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+impl Broker {
+    /// Hears status events until `shutdown`, waking `hub`'s waiters, and reconnects after any
+    /// broker failure. `ready` says whether it is consuming right now.
+    pub async fn listen_for_events(
+        &self,
+        hub: EventHub,
+        ready: watch::Sender<bool>,
+        shutdown: CancellationToken,
+    ) {
+        reconnecting(
+            "the status event listener",
+            &shutdown,
+            || async {
+                tokio::select! {
+                    _ = shutdown.cancelled() => Ok(()),
+                    outcome = self.hear_events(&hub, &ready) => outcome,
+                }
+            },
+            || {
+                let _ = ready.send(false);
+                // Events may have been missed while disconnected; let every waiter look again.
+                hub.notify_all();
+            },
+        )
+        .await;
+    }
+
+    async fn hear_events(&self, hub: &EventHub, ready: &watch::Sender<bool>) -> anyhow::Result<()> {
+        let (_connection, channel) = self
+            .open()
+            .await
+            .context("connecting to hear status events")?;
+        // Server-named, exclusive and auto-deleted: this instance's private copy of the event stream,
+        // gone when the instance goes. Events are hints, so a classic non-durable queue is right.
+        let queue = channel
+            .queue_declare(
+                "",
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .context("declaring this replica's event queue")?;
+        channel
+            .queue_bind(
+                queue.name().as_str(),
+                &self.topology.events_exchange,
+                "generation.*",
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .context("binding this replica's event queue")?;
+        // no_ack: a lost event costs at most a wait window, and acks would only add round trips.
+        let mut consumer = channel
+            .basic_consume(
+                queue.name().as_str(),
+                "procmap-api-events",
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .context("consuming status events")?;
+        let _ = ready.send(true);
+        // Anything that finished while we were connecting is picked up by a re-read.
+        hub.notify_all();
+        while let Some(delivery) = consumer.next().await {
+            let delivery = delivery.context("hearing a status event")?;
+            match serde_json::from_slice::<StatusEvent>(&delivery.data) {
+                Ok(event) => hub.notify(event.generation_id()),
+                Err(e) => tracing::warn!(error = %e, "ignoring a status event that does not parse"),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! A lazily connected, self-healing publisher of jobs and status events.
+//!
+//! A failed publish never loses a job: the row is already committed, and the relay republishes
+//! it. So the publisher only needs to drop a broken connection and connect again on the next
+//! use; it never waits for a broker that is down, so a request that publishes fails fast.
+
+use std::sync::Arc;
+
+use lapin::{
+    options::BasicPublishOptions, publisher_confirm::Confirmation, BasicProperties, Channel,
+    Connection,
+};
+use tokio::sync::Mutex;
+
+use super::connection::Broker;
+use super::topology::event_routing_key;
+use crate::messages::{Job, StatusEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("broker error: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("the broker refused the message (nack)")]
+    Nacked,
+    #[error("the broker could not route the message to any queue")]
+    Unroutable,
+    #[error("message could not be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl Broker {
+    /// A publisher that connects on first use.
+    pub fn publisher(&self) -> Publisher {
+        Publisher::new(self.clone())
+    }
+}
+
+#[derive(Clone)]
+pub struct Publisher {
+    broker: Broker,
+    link: Arc<Mutex<Option<(Connection, Channel)>>>,
+}
+
+impl Publisher {
+    fn new(broker: Broker) -> Self {
+        Publisher {
+            broker,
+            link: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// A connected confirm channel, opening one (and declaring the topology) if needed.
+    pub async fn channel(&self) -> lapin::Result<Channel> {
+        let mut link = self.link.lock().await;
+        if let Some((connection, channel)) = link.as_ref() {
+            if connection.status().connected() && channel.status().connected() {
+                return Ok(channel.clone());
+            }
+        }
+        *link = None;
+        let (connection, channel) = self.broker.open_confirmed().await?;
+        *link = Some((connection, channel.clone()));
+        Ok(channel)
+    }
+
+    /// Whether the broker can be reached now; for readiness probes.
+    pub async fn is_reachable(&self) -> bool {
+        self.channel().await.is_ok()
+    }
+
+    async fn forget(&self) {
+        *self.link.lock().await = None;
+    }
+
+    /// Publishes a job and waits for the broker's confirm; only then is the job safe.
+    pub async fn publish_job(&self, job: &Job) -> Result<(), PublishError> {
+        let result = match self.channel().await {
+            Ok(channel) => publish_job(&channel, &self.broker.topology.jobs_queue, job).await,
+            Err(e) => Err(e.into()),
+        };
+        if matches!(result, Err(PublishError::Broker(_))) {
+            self.forget().await;
+        }
+        result
+    }
+
+    /// Publishes a status event. Transient: events only speed up answers, they carry no state.
+    pub async fn publish_event(&self, event: &StatusEvent) -> Result<(), PublishError> {
+        let channel = self.channel().await?;
+        let payload = serde_json::to_vec(event)?;
+        let published = channel
+            .basic_publish(
+                &self.broker.topology.events_exchange,
+                &event_routing_key(event),
+                BasicPublishOptions::default(),
+                &payload,
+                BasicProperties::default()
+                    // 1 = transient: an event is a hint, not worth a disk write.
+                    .with_delivery_mode(1)
+                    .with_content_type("application/json".into()),
+            )
+            .await;
+        match published {
+            Ok(confirm) => {
+                confirm.await?;
+                Ok(())
+            }
+            Err(e) => {
+                self.forget().await;
+                Err(e.into())
+            }
+        }
+    }
+}
+
+async fn publish_job(channel: &Channel, queue: &str, job: &Job) -> Result<(), PublishError> {
+    let payload = serde_json::to_vec(job)?;
+    let confirmation = channel
+        .basic_publish(
+            "",
+            queue,
+            // Mandatory: an unroutable job (queue deleted) comes back instead of vanishing.
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            &payload,
+            BasicProperties::default()
+                // 2 = persistent: written to disk before the confirm.
+                .with_delivery_mode(2)
+                .with_content_type("application/json".into()),
+        )
+        .await?
+        .await?;
+    match confirmation {
+        Confirmation::Ack(None) => Ok(()),
+        Confirmation::Ack(Some(_returned)) => Err(PublishError::Unroutable),
+        Confirmation::Nack(_) => Err(PublishError::Nacked),
+        // Only reachable on a channel without confirms, which the publisher never opens.
+        Confirmation::NotRequested => Ok(()),
+    }
+}
