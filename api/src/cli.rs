@@ -63,26 +63,13 @@ fn parse_time(value: &str) -> Result<DateTime<Utc>, String> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = ApiConfig::from_env()?;
-    let database_url = config
-        .infrastructure
-        .database_url
-        .expose_secret()
-        .to_owned();
     match cli.command {
         Command::Serve => {
             let app = Application::build(config).await?;
             tracing::info!(address = %app.local_addr()?, "procmap-api listening");
             app.run_until(shutdown::on_signal()).await
         }
-        Command::Migrate => {
-            db::create_database_if_missing(&database_url)
-                .await
-                .context("creating the database")?;
-            let pool = db::pool(&database_url, 2)?;
-            let applied = db::migrate(&pool).await.context("migrating the database")?;
-            tracing::info!(?applied, "database is up to date");
-            Ok(())
-        }
+        Command::Migrate => migrate(&config).await,
         Command::Keys(KeysCommand::Create {
             owner,
             scopes,
@@ -92,27 +79,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let owner = Owner::parse(&owner).map_err(keys::KeyError::from)?;
             let scopes = keys::parse_scopes(&scopes)?;
-            let pool = db::pool(&database_url, 2)?;
-            let created = keys::create(&pool, &owner, scopes, !test, expires_at).await?;
-            if json {
-                println!("{}", serde_json::to_string(&created)?);
-            } else {
-                let scopes: Vec<&str> = created.scopes.iter().map(|s| s.as_str()).collect();
-                println!(
-                    "Created API key {} for {} (scopes: {}).",
-                    created.id,
-                    created.owner,
-                    scopes.join(",")
-                );
-                println!("Secret, shown only now: {}", created.key);
-            }
-            Ok(())
+            let created = keys::create(&pool(&config)?, &owner, scopes, !test, expires_at).await?;
+            print_key(&created, json)
         }
         Command::Keys(KeysCommand::Revoke { id }) => {
-            let pool = db::pool(&database_url, 2)?;
-            keys::revoke(&pool, id).await?;
+            keys::revoke(&pool(&config)?, id).await?;
             println!("Revoked API key {id}.");
             Ok(())
         }
     }
+}
+
+/// A small pool for a command that makes a few queries.
+fn pool(config: &ApiConfig) -> anyhow::Result<db::Pool> {
+    db::pool(config.infrastructure.database_url.expose_secret(), 2)
+}
+
+async fn migrate(config: &ApiConfig) -> anyhow::Result<()> {
+    db::create_database_if_missing(config.infrastructure.database_url.expose_secret())
+        .await
+        .context("creating the database")?;
+    let applied = db::migrate(&pool(config)?)
+        .await
+        .context("migrating the database")?;
+    tracing::info!(?applied, "database is up to date");
+    Ok(())
+}
+
+/// The new key, shown this once: as text, or as one JSON line.
+fn print_key(created: &keys::CreatedKey, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(created)?);
+    } else {
+        let scopes: Vec<&str> = created.scopes.iter().map(|s| s.as_str()).collect();
+        println!(
+            "Created API key {} for {} (scopes: {}).",
+            created.id,
+            created.owner,
+            scopes.join(",")
+        );
+        println!("Secret, shown only now: {}", created.key);
+    }
+    Ok(())
 }

@@ -163,7 +163,7 @@ impl Infrastructure {
 mod tests {
     use super::*;
 
-    pub(crate) fn vars(pairs: &[(&str, &str)]) -> Vars {
+    fn vars(pairs: &[(&str, &str)]) -> Vars {
         Vars::from_map(
             pairs
                 .iter()

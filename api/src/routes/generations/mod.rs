@@ -29,10 +29,10 @@ use crate::{
     state::AppState,
 };
 
-/// Generations, as paths name them.
-pub struct Generation;
+/// Generations, as paths name them: `PathId<Generations>` is a generation's `{id}`.
+pub struct Generations;
 
-impl Resource for Generation {
+impl Resource for Generations {
     const NAME: &'static str = "generation";
     const SPAN_FIELD: &'static str = "generation_id";
 }
@@ -165,7 +165,7 @@ pub async fn create(
 pub async fn retrieve(
     State(state): State<AppState>,
     caller: Caller<ReadGenerations>,
-    id: PathId<Generation>,
+    id: PathId<Generations>,
 ) -> Result<Json<GenerationView>, ApiError> {
     let found = generations::get(&state, &caller.key.owner, id.id)
         .await?
@@ -227,7 +227,7 @@ pub async fn list(
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller<Generate>,
-    id: PathId<Generation>,
+    id: PathId<Generations>,
 ) -> Result<Json<GenerationView>, ApiError> {
     let canceled = generations::cancel(&state, &caller.key.owner, id.id)
         .await?
@@ -253,7 +253,7 @@ pub async fn cancel(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller<Generate>,
-    id: PathId<Generation>,
+    id: PathId<Generations>,
 ) -> Result<StatusCode, ApiError> {
     if generations::delete(&state, &caller.key.owner, id.id).await? {
         Ok(StatusCode::NO_CONTENT)
