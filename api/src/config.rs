@@ -66,23 +66,11 @@ impl ApiConfig {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> Vars {
-        Vars::from_map(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
 
     #[test]
     fn defaults_work_on_a_developer_machine() {
-        let config =
-            ApiConfig::from_vars(&Vars::from_map(HashMap::new())).expect("defaults are valid");
+        let config = ApiConfig::from_vars(&Vars::default()).expect("defaults are valid");
         assert_eq!(config.wait_timeout, Duration::from_secs(60));
         assert_eq!(config.public_base_url, "http://127.0.0.1:8080");
         assert_eq!(
@@ -103,7 +91,7 @@ mod tests {
             ("PROCMAP_PUBLIC_BASE_URL", "example.com"),
             ("PROCMAP_DATABASE_URL", "postgres://[bad"),
         ] {
-            let err = ApiConfig::from_vars(&vars(&[(name, value)])).expect_err(name);
+            let err = ApiConfig::from_vars(&Vars::from_pairs(&[(name, value)])).expect_err(name);
             assert_eq!(err.variable, name);
             assert!(err.to_string().contains(name), "{err}");
         }
@@ -111,9 +99,11 @@ mod tests {
 
     #[test]
     fn the_public_base_url_loses_its_trailing_slash() {
-        let config =
-            ApiConfig::from_vars(&vars(&[("PROCMAP_PUBLIC_BASE_URL", "https://x.example/")]))
-                .expect("valid");
+        let config = ApiConfig::from_vars(&Vars::from_pairs(&[(
+            "PROCMAP_PUBLIC_BASE_URL",
+            "https://x.example/",
+        )]))
+        .expect("valid");
         assert_eq!(config.public_base_url, "https://x.example");
     }
 }

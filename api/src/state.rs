@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use procmap_core::{
     broker::{EventHub, Publisher},
-    db::Pool,
+    db::{Client, Pool},
     relay::Relay,
 };
 
@@ -23,6 +24,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A connection from the pool.
+    pub async fn db(&self) -> anyhow::Result<Client> {
+        self.pool
+            .get()
+            .await
+            .context("getting a database connection")
+    }
+
     /// The absolute URL of a generation, for `links.self`.
     pub fn generation_url(&self, id: uuid::Uuid) -> String {
         format!(

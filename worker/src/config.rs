@@ -59,23 +59,11 @@ fn llm_provider(vars: &Vars) -> Result<LlmProvider, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> Vars {
-        Vars::from_map(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
 
     #[test]
     fn defaults_work_on_a_developer_machine() {
-        let config =
-            WorkerConfig::from_vars(&Vars::from_map(HashMap::new())).expect("defaults are valid");
+        let config = WorkerConfig::from_vars(&Vars::default()).expect("defaults are valid");
         assert_eq!(config.llm_provider, LlmProvider::Builtin);
     }
 
@@ -87,7 +75,7 @@ mod tests {
             ("PROCMAP_LLM_PROVIDER", "magic"),
             ("PROCMAP_QUEUE_PREFIX", "has space"),
         ] {
-            let err = WorkerConfig::from_vars(&vars(&[(name, value)])).expect_err(name);
+            let err = WorkerConfig::from_vars(&Vars::from_pairs(&[(name, value)])).expect_err(name);
             assert_eq!(err.variable, name);
             assert!(err.to_string().contains(name), "{err}");
         }
@@ -95,7 +83,7 @@ mod tests {
 
     #[test]
     fn the_model_servers_key_never_prints() {
-        let config = WorkerConfig::from_vars(&vars(&[
+        let config = WorkerConfig::from_vars(&Vars::from_pairs(&[
             ("PROCMAP_LLM_PROVIDER", "openai"),
             ("PROCMAP_OPENAI_API_KEY", "sk-very-secret"),
         ]))

@@ -38,11 +38,7 @@ pub async fn accept(
     idempotency_key: Option<&str>,
     request_id: &str,
 ) -> Result<Accepted, ApiError> {
-    let mut client = state
-        .pool
-        .get()
-        .await
-        .context("getting a database connection to accept a generation")?;
+    let mut client = state.db().await?;
     let tx = client
         .transaction()
         .await

@@ -70,11 +70,7 @@ pub async fn get(
     owner: &Owner,
     id: Uuid,
 ) -> Result<Option<WithVersions>, ApiError> {
-    let client = state
-        .pool
-        .get()
-        .await
-        .context("getting a database connection")?;
+    let client = state.db().await?;
     let generation = generations::get_for_owner(&client, owner, id)
         .await
         .context("reading a generation")?;
@@ -93,11 +89,7 @@ pub struct Page {
 }
 
 pub async fn list(state: &AppState, owner: &Owner, page: ListParams) -> Result<Page, ApiError> {
-    let client = state
-        .pool
-        .get()
-        .await
-        .context("getting a database connection")?;
+    let client = state.db().await?;
     let mut found = generations::list_for_owner(&client, owner, page.after, page.limit + 1)
         .await
         .context("listing generations")?;
@@ -135,11 +127,7 @@ pub async fn cancel(
     owner: &Owner,
     id: Uuid,
 ) -> Result<Option<WithVersions>, ApiError> {
-    let client = state
-        .pool
-        .get()
-        .await
-        .context("getting a database connection")?;
+    let client = state.db().await?;
     let Some(canceled) = generations::cancel(&client, owner, id)
         .await
         .context("canceling a generation")?
@@ -167,11 +155,7 @@ pub async fn cancel(
 
 /// Removes `owner`'s generation with its BPMN and idempotency record; answers whether it existed.
 pub async fn delete(state: &AppState, owner: &Owner, id: Uuid) -> Result<bool, ApiError> {
-    let client = state
-        .pool
-        .get()
-        .await
-        .context("getting a database connection")?;
+    let client = state.db().await?;
     Ok(generations::delete(&client, owner, id)
         .await
         .context("deleting a generation")?)
@@ -180,11 +164,7 @@ pub async fn delete(state: &AppState, owner: &Owner, id: Uuid) -> Result<bool, A
 /// A generation with its stored BPMN, read only when it succeeded.
 async fn with_versions(state: &AppState, generation: Generation) -> Result<WithVersions, ApiError> {
     let versions = if generation.status == GenerationStatus::Succeeded {
-        let client = state
-            .pool
-            .get()
-            .await
-            .context("getting a database connection")?;
+        let client = state.db().await?;
         generations::versions(&client, &[generation.id])
             .await
             .context("reading a generation's BPMN")?
@@ -225,11 +205,7 @@ async fn check_source(
             option_number,
             version_number,
         } => {
-            let client = state
-                .pool
-                .get()
-                .await
-                .context("getting a database connection")?;
+            let client = state.db().await?;
             let lookup = generations::find_source(
                 &client,
                 owner,

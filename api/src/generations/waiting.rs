@@ -21,11 +21,7 @@ pub async fn wait_for(
     let mut subscription = state.events.subscribe(generation.id);
     let deadline = Instant::now() + window;
     loop {
-        let client = state
-            .pool
-            .get()
-            .await
-            .context("getting a database connection to re-read a generation")?;
+        let client = state.db().await?;
         let latest = generations::get(&client, generation.id)
             .await
             .context("re-reading a waited-for generation")?

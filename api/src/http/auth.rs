@@ -93,11 +93,7 @@ pub async fn authenticate(
     let window = state.config.rate_limit_window;
     let limit = state.config.rate_limit;
     let counted = async {
-        let client = state
-            .pool
-            .get()
-            .await
-            .context("getting a database connection to count the request")?;
+        let client = state.db().await?;
         let counted = limits::count_request(&client, key.id, window)
             .await
             .context("counting the request against the rate limit")?;
@@ -149,11 +145,7 @@ async fn key_of(state: &AppState, headers: &HeaderMap) -> Result<ApiKey, ApiErro
     if !(token.starts_with(LIVE_PREFIX) || token.starts_with(TEST_PREFIX)) {
         return Err(ApiError::InvalidApiKey("the API key is not valid"));
     }
-    let client = state
-        .pool
-        .get()
-        .await
-        .context("getting a database connection to find the key")?;
+    let client = state.db().await?;
     let key = api_keys::find_by_hash(&client, &hash_secret(token))
         .await
         .context("finding the key")?

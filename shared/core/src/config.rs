@@ -37,6 +37,16 @@ impl Vars {
         Vars(map)
     }
 
+    /// Like [`Vars::from_map`], from `(name, value)` pairs.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Vars(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
     /// A variable's value; an empty one counts as unset.
     fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -163,15 +173,6 @@ impl Infrastructure {
 mod tests {
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> Vars {
-        Vars::from_map(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn defaults_work_on_a_developer_machine() {
         let config = Infrastructure::from_vars(&Vars::default()).expect("defaults are valid");
@@ -185,7 +186,8 @@ mod tests {
             ("PROCMAP_AMQP_URL", "http://x"),
             ("PROCMAP_DATABASE_URL", "postgres://[bad"),
         ] {
-            let err = Infrastructure::from_vars(&vars(&[(name, value)])).expect_err(name);
+            let err =
+                Infrastructure::from_vars(&Vars::from_pairs(&[(name, value)])).expect_err(name);
             assert_eq!(err.variable, name);
             assert!(err.to_string().contains(name), "{err}");
         }
@@ -193,14 +195,17 @@ mod tests {
 
     #[test]
     fn connection_strings_never_print() {
-        let config = Infrastructure::from_vars(&vars(&[(
+        let config = Infrastructure::from_vars(&Vars::from_pairs(&[(
             "PROCMAP_DATABASE_URL",
             "postgres://app:s3cret@db:5432/procmap",
         )]))
         .expect("valid");
         assert!(!format!("{config:?}").contains("s3cret"));
-        let err = Infrastructure::from_vars(&vars(&[("PROCMAP_AMQP_URL", "http://u:s3cret@x")]))
-            .expect_err("not amqp");
+        let err = Infrastructure::from_vars(&Vars::from_pairs(&[(
+            "PROCMAP_AMQP_URL",
+            "http://u:s3cret@x",
+        )]))
+        .expect_err("not amqp");
         assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 }

@@ -13,7 +13,7 @@ use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-pub use deadpool_postgres::{GenericClient, Pool};
+pub use deadpool_postgres::{GenericClient, Object as Client, Pool};
 
 /// A row that could not be read: Postgres failed, or a text column holds a value the code does
 /// not know, because something other than this code's migrations changed the database.
@@ -116,61 +116,81 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<Vec<&'static str>> {
 /// Creates the database named in `database_url` if it does not exist, connecting to the
 /// `postgres` maintenance database of the same server to do so.
 pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()> {
-    let config: tokio_postgres::Config = database_url
-        .parse()
-        .context("the database URL does not parse")?;
-    let name = config.get_dbname().unwrap_or("postgres").to_owned();
-    let mut admin = config.clone();
-    admin.dbname("postgres");
-    let (client, connection) = admin
-        .connect(NoTls)
-        .await
-        .context("connecting to the server's postgres database")?;
-    let task = tokio::spawn(connection);
-    let exists = client
+    let maintenance = Maintenance::connect(database_url).await?;
+    let name = maintenance.database.as_deref().unwrap_or("postgres");
+    let exists = maintenance
+        .client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
         .await
         .context("looking for the database")?
         .is_some();
     if !exists {
-        // Identifiers cannot be bound as parameters; quote it instead.
-        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        if let Err(e) = client
-            .batch_execute(&format!("CREATE DATABASE {quoted}"))
-            .await
-        {
+        let created = maintenance
+            .client
+            .batch_execute(&format!("CREATE DATABASE {}", quoted(name)))
+            .await;
+        match created {
             // Another process may have created it between our check and our CREATE.
-            if e.code() != Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) {
-                return Err(anyhow::Error::new(e).context(format!("creating the database {name}")));
+            Err(e) if e.code() != Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {
+                return Err(anyhow::Error::new(e).context(format!("creating the database {name}")))
             }
+            _ => {}
         }
     }
-    drop(client);
-    task.abort();
     Ok(())
 }
 
 /// Drops the database named in `database_url`, disconnecting anyone still using it.
 pub async fn drop_database(database_url: &str) -> anyhow::Result<()> {
-    let config: tokio_postgres::Config = database_url
-        .parse()
-        .context("the database URL does not parse")?;
-    let name = config.get_dbname().unwrap_or_default().to_owned();
-    let mut admin = config.clone();
-    admin.dbname("postgres");
-    let (client, connection) = admin
-        .connect(NoTls)
+    let maintenance = Maintenance::connect(database_url).await?;
+    let name = maintenance.database.clone().unwrap_or_default();
+    maintenance
+        .client
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quoted(&name)
+        ))
         .await
-        .context("connecting to the server's postgres database")?;
-    let task = tokio::spawn(connection);
-    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-        .await
-        .with_context(|| format!("dropping the database {name}"))?;
-    drop(client);
-    task.abort();
-    Ok(())
+        .with_context(|| format!("dropping the database {name}"))
+}
+
+/// A connection to the `postgres` maintenance database of the server a URL names, for creating
+/// and dropping the database the URL names. Closed when dropped.
+struct Maintenance {
+    client: tokio_postgres::Client,
+    connection: tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+    /// The database the URL names.
+    database: Option<String>,
+}
+
+impl Maintenance {
+    async fn connect(database_url: &str) -> anyhow::Result<Self> {
+        let mut config: tokio_postgres::Config = database_url
+            .parse()
+            .context("the database URL does not parse")?;
+        let database = config.get_dbname().map(str::to_owned);
+        config.dbname("postgres");
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .context("connecting to the server's postgres database")?;
+        Ok(Maintenance {
+            client,
+            connection: tokio::spawn(connection),
+            database,
+        })
+    }
+}
+
+impl Drop for Maintenance {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
+}
+
+/// A database name as an identifier: names cannot be bound as parameters.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]
