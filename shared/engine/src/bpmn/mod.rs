@@ -15,7 +15,7 @@ pub mod drawing;
 pub mod kept;
 pub mod layout;
 pub mod reader;
-pub mod source;
+pub(crate) mod source;
 pub mod validate;
 mod vocabulary;
 mod writer;

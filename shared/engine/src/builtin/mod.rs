@@ -8,7 +8,7 @@
 pub mod builder;
 pub mod follow_ups;
 pub mod prose;
-pub mod wording;
+pub(crate) mod wording;
 
 use crate::bpmn::{self, source::SourceDiagram};
 use crate::error::EngineError;

@@ -6,9 +6,9 @@
 //! parsed, checked, compiled and validated, and its problems go back to the model for repair
 //! ([`provider`]). What is said to the model is in [`prompts`].
 
-pub mod operations;
-pub mod prompts;
-pub mod provider;
+mod operations;
+mod prompts;
+mod provider;
 pub mod wire;
 
 use futures_util::future::try_join_all;
@@ -87,7 +87,7 @@ impl OpenAiModeler {
     /// Applies a follow-up to a source diagram: the model answers with edit operations on the
     /// source's model, so untouched elements keep their ids and places. Answers the refined
     /// document and the refinement's warnings.
-    pub async fn refine(
+    pub(crate) async fn refine(
         &self,
         source: &SourceDiagram,
         prompt: &str,
