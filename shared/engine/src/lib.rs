@@ -8,6 +8,8 @@
 //! refinement.
 //!
 //! - [`model`]: the process model every diagram is compiled from and read back into.
+//! - [`blocks`]: the block-structured process a modeler writes, and its compiler into a model,
+//!   sound by construction.
 //! - [`bpmn`]: BPMN 2.0 XML both ways: layout, writer, reader, validator, and what a
 //!   refinement copies through from its source.
 //! - [`builtin`]: the offline modeler: prose reading, wording, the builder, follow-ups.
@@ -23,6 +25,7 @@
 //! refined, listing every [`Problem`]. The stage modules are public for the conformance tools
 //! and the tests, which check each stage on its own.
 
+pub mod blocks;
 pub mod bpmn;
 pub mod builtin;
 mod error;

@@ -1,8 +1,10 @@
 //! Builds process models from a read description, in the three styles of an initial generation
-//! (see [`OptionStyle`]).
+//! (see [`OptionStyle`]): the description's steps become a block tree, which
+//! [`blocks::compile`] turns into a model, as it does a language model's answer.
 
 use super::prose::{self, Description, Step};
 use super::wording::capitalise;
+use crate::blocks::{self, Lanes};
 use crate::model::{EventTrigger, NodeKind, ProcessModel, TaskKind};
 use crate::options::OptionStyle;
 
@@ -59,194 +61,68 @@ pub fn describe(prompt: &str) -> Description {
     templated
 }
 
-/// Builds one option's model.
+/// Builds one option's model: the description's block tree, compiled with lanes for the
+/// lane-per-actor option, with exception handling added for the exception-handling one.
 pub fn build(description: &Description, style: OptionStyle) -> ProcessModel {
-    let mut builder = Builder {
-        model: ProcessModel {
-            id: "Process_1".into(),
-            name: description.title.clone(),
-            ..Default::default()
+    let process = blocks::Process {
+        name: description.title.clone(),
+        start: blocks::Start {
+            name: description.start_label.clone(),
+            trigger: blocks::StartTrigger::None,
         },
-        lanes: style == OptionStyle::LanePerActor,
-        current_lane: None,
+        steps: block(&description.steps),
+        end: description.end_label.clone(),
     };
-    let first_actor = first_actor(&description.steps);
-    builder.current_lane = builder.lane_for(first_actor.as_deref());
-    let start = builder.add(
-        NodeKind::StartEvent(EventTrigger::None),
-        &description.start_label,
-    );
-    let tail = builder.steps(&description.steps, Tail::from(start));
-    if let Some(tail) = tail {
-        let end = builder.add(
-            NodeKind::EndEvent(EventTrigger::None),
-            &description.end_label,
-        );
-        builder.link(&tail, &end);
-    }
-    let mut model = builder.model;
+    let lanes = match style {
+        OptionStyle::LanePerActor => Lanes::PerActor,
+        OptionStyle::Concise | OptionStyle::WithExceptionHandling => Lanes::None,
+    };
+    let mut model = blocks::compile(&process, lanes);
     if style == OptionStyle::WithExceptionHandling {
         add_input_check(&mut model);
     }
     model
 }
 
-/// Where the next node attaches: a node, and the branch label if it leaves a gateway.
-#[derive(Debug, Clone)]
-struct Tail {
-    node: String,
-    branch: Branch,
-}
-
-#[derive(Debug, Clone)]
-enum Branch {
-    Plain,
-    Conditional { label: String, condition: String },
-    Default { label: String },
-}
-
-impl From<String> for Tail {
-    fn from(node: String) -> Self {
-        Tail {
-            node,
-            branch: Branch::Plain,
-        }
-    }
-}
-
-struct Builder {
-    model: ProcessModel,
-    lanes: bool,
-    current_lane: Option<String>,
-}
-
-impl Builder {
-    fn lane_for(&mut self, actor: Option<&str>) -> Option<String> {
-        if !self.lanes {
-            return None;
-        }
-        let name = actor
-            .map(capitalise)
-            .unwrap_or_else(|| "Process owner".to_owned());
-        Some(self.model.lane_named(&name))
-    }
-
-    fn add(&mut self, kind: NodeKind, name: &str) -> String {
-        self.model.add_node(kind, name, self.current_lane.clone())
-    }
-
-    fn link(&mut self, tail: &Tail, target: &str) {
-        match &tail.branch {
-            Branch::Plain => self.model.connect(&tail.node, target, ""),
-            Branch::Conditional { label, condition } => self
-                .model
-                .connect_branch(&tail.node, target, label, condition),
-            Branch::Default { label } => self.model.connect_default(&tail.node, target, label),
-        };
-    }
-
-    /// Emits steps after `tail`; answers the new tail, or None when every path ended.
-    fn steps(&mut self, steps: &[Step], mut tail: Tail) -> Option<Tail> {
-        for step in steps {
-            tail = match step {
-                Step::Task { actor, label, kind } => {
-                    if self.lanes && actor.is_some() {
-                        self.current_lane = self.lane_for(actor.as_deref());
-                    }
-                    let id = self.add(NodeKind::Task(*kind), label);
-                    self.link(&tail, &id);
-                    Tail::from(id)
-                }
-                Step::End { label } => {
-                    let id = self.add(NodeKind::EndEvent(EventTrigger::None), label);
-                    self.link(&tail, &id);
-                    return None;
-                }
-                Step::Decision { question, yes, no } => {
-                    let split = self.add(NodeKind::ExclusiveGateway, question);
-                    self.link(&tail, &split);
-                    let lane = self.current_lane.clone();
-                    let condition = question.trim_end_matches('?').to_owned();
-                    let yes_tail = self.steps(
-                        yes,
-                        Tail {
-                            node: split.clone(),
-                            branch: Branch::Conditional {
-                                label: "Yes".into(),
-                                condition,
-                            },
-                        },
-                    );
-                    self.current_lane = lane.clone();
-                    let no_tail = self.steps(
-                        no,
-                        Tail {
-                            node: split.clone(),
-                            branch: Branch::Default { label: "No".into() },
-                        },
-                    );
-                    self.current_lane = lane;
-                    self.join(NodeKind::ExclusiveGateway, vec![yes_tail, no_tail])?
-                }
-                Step::Loop { body, question } => {
-                    // merge → body → "question?": Yes continues, No goes back to the merge.
-                    let merge = self.add(NodeKind::ExclusiveGateway, "");
-                    self.link(&tail, &merge);
-                    let body_tail = self.steps(body, Tail::from(merge.clone()))?;
-                    let check = self.add(NodeKind::ExclusiveGateway, question);
-                    self.link(&body_tail, &check);
-                    let condition = question.trim_end_matches('?');
-                    self.model
-                        .connect_branch(&check, &merge, "No", &format!("not ({condition})"));
-                    Tail {
-                        node: check,
-                        branch: Branch::Default {
-                            label: "Yes".into(),
-                        },
-                    }
-                }
-                Step::Parallel { branches } => {
-                    let split = self.add(NodeKind::ParallelGateway, "");
-                    self.link(&tail, &split);
-                    let lane = self.current_lane.clone();
-                    let mut tails = Vec::new();
-                    for branch in branches {
-                        self.current_lane = lane.clone();
-                        tails.push(self.steps(branch, Tail::from(split.clone())));
-                    }
-                    self.current_lane = lane;
-                    self.join(NodeKind::ParallelGateway, tails)?
-                }
-            };
-        }
-        Some(tail)
-    }
-
-    /// Merges the branches that did not end. One survivor needs no join gateway.
-    fn join(&mut self, kind: NodeKind, tails: Vec<Option<Tail>>) -> Option<Tail> {
-        let open: Vec<Tail> = tails.into_iter().flatten().collect();
-        match open.len() {
-            0 => None,
-            1 => open.into_iter().next(),
-            _ => {
-                let join = self.add(kind, "");
-                for tail in &open {
-                    self.link(tail, &join);
-                }
-                Some(Tail::from(join))
+/// The block tree of steps read from prose. A decision's yes-branch is conditioned on its
+/// question and its no-branch is the default, as an analyst would draw it.
+fn block(steps: &[Step]) -> Vec<blocks::Step> {
+    steps
+        .iter()
+        .map(|step| match step {
+            Step::Task { actor, label, kind } => blocks::Step::Task(blocks::Task {
+                name: label.clone(),
+                kind: *kind,
+                actor: actor.clone(),
+                deadline: None,
+            }),
+            Step::Decision { question, yes, no } => blocks::Step::Choice {
+                question: question.clone(),
+                branches: vec![
+                    blocks::Branch {
+                        when: "Yes".into(),
+                        condition: Some(question.trim_end_matches('?').to_owned()),
+                        steps: block(yes),
+                    },
+                    blocks::Branch {
+                        when: "No".into(),
+                        condition: None,
+                        steps: block(no),
+                    },
+                ],
+            },
+            Step::Parallel { branches } => {
+                blocks::Step::Parallel(branches.iter().map(|b| block(b)).collect())
             }
-        }
-    }
-}
-
-fn first_actor(steps: &[Step]) -> Option<String> {
-    steps.iter().find_map(|s| match s {
-        Step::Task { actor, .. } => actor.clone(),
-        Step::Decision { yes, no, .. } => first_actor(yes).or_else(|| first_actor(no)),
-        Step::Parallel { branches } => branches.iter().find_map(|b| first_actor(b)),
-        Step::Loop { body, .. } => first_actor(body),
-        Step::End { .. } => None,
-    })
+            Step::Loop { body, question } => blocks::Step::Repeat {
+                steps: block(body),
+                until: question.clone(),
+            },
+            Step::End { label } => blocks::Step::End {
+                name: label.clone(),
+            },
+        })
+        .collect()
 }
 
 /// Exception handling: after the first task, check that its result is complete and valid; a

@@ -1,0 +1,16 @@
+//! The block-structured process: what a modeler writes when it writes a whole process.
+//!
+//! A process is a sequence of steps, and every step that branches holds blocks of its own
+//! (choices, parallel splits, loops, sub-processes, a deadline's path). There are no ids and no
+//! flows: [`compile`] assigns the ids and draws the flows, so every tree compiles to a process
+//! model that the validator accepts and that is sound: every split is joined by its own kind of
+//! gateway, every path ends, and no join waits for a branch that cannot come.
+//!
+//! The builtin modeler reads prose into this tree, and a language model writes it through the
+//! bounded wire form of `llm::answer`.
+
+mod compile;
+mod tree;
+
+pub use compile::{compile, Lanes};
+pub use tree::{Branch, Deadline, Process, Start, StartTrigger, Step, Task, WaitFor};
