@@ -2,11 +2,6 @@
 //! protocol: usage is recorded, and test-mode keys never reach the model server.
 
 use procmap_api::keys;
-use procmap_engine::{
-    builtin::builder::{build, describe},
-    llm::wire::ProcessSpec,
-    options::OptionStyle,
-};
 use serde_json::json;
 use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
 
@@ -15,11 +10,20 @@ use crate::helpers::*;
 #[tokio::test]
 async fn live_keys_use_the_configured_model_and_test_keys_the_builtin_modeler() {
     let model_server = MockServer::start().await;
-    let spec = serde_json::to_string(&ProcessSpec::from_model(&build(
-        &describe(SEED_PROMPT),
-        OptionStyle::Concise,
-    )))
-    .expect("json");
+    // A process as a model writes it: a block tree.
+    let spec = json!({
+        "process": "Ticket triage", "start": "Ticket submitted",
+        "steps": [
+            {"task": "Log ticket", "actor": "Support agent"},
+            {"choice": "Known issue?", "branches": [
+                {"when": "Yes", "steps": [{"task": "Send solution"}]},
+                {"when": "No", "steps": [{"task": "Investigate issue", "actor": "Engineer"}]}
+            ]},
+            {"task": "Close ticket"}
+        ],
+        "end": "Ticket closed"
+    })
+    .to_string();
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "choices": [{"index": 0, "message": {"role": "assistant", "content": spec}, "finish_reason": "stop"}],

@@ -1,23 +1,34 @@
 //! Runs the conformance corpus through a real language model with the OpenAI-compatible
-//! provider, exactly as a worker would, and writes every option it gets so the outside
-//! validators can check them. Prints, per description, what came back and what it cost.
+//! provider, exactly as a worker would, and writes every diagram it gets so the outside
+//! validators can check them. Prints, per description: succeeded or failed and why, the repair
+//! rounds, the output tokens, the seconds, and the activities of each option; then the same for
+//! refinements of the first diagrams; then medians.
 //!
-//! Usage: `cargo run --release -p procmap-engine --example model_corpus -- CORPUS OUT_DIR BASE_URL MODEL [COUNT]`
+//! Usage: `cargo run --release -p procmap-engine --example model_corpus -- CORPUS OUT_DIR BASE_URL MODEL [COUNT] [REFINEMENTS]`
 //! (`deploy/model_corpus.sh` starts a local model and runs this.)
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration, time::Instant};
 
-use procmap_engine::{llm::OpenAiModeler, Modeler, OpenAiConfig};
+use procmap_engine::{bpmn::reader, llm::OpenAiModeler, Modeler, OpenAiConfig, Usage};
 
 #[path = "support/corpus.rs"]
 mod corpus;
 use corpus::{median, write};
 
+/// Follow-ups for the refinements, one per refined diagram.
+const FOLLOW_UPS: &[&str] = &[
+    "Add a final step that archives the case.",
+    "Add an approval by a manager before the last step.",
+    "Remove the first task.",
+    "Rename the first task to Register request.",
+    "Add a reminder if the second task takes longer than 2 days.",
+];
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [corpus_path, out, base_url, model, rest @ ..] = args.as_slice() else {
-        eprintln!("usage: model_corpus CORPUS OUT_DIR BASE_URL MODEL [COUNT]");
+        eprintln!("usage: model_corpus CORPUS OUT_DIR BASE_URL MODEL [COUNT] [REFINEMENTS]");
         return ExitCode::FAILURE;
     };
     let descriptions = match corpus::read(corpus_path) {
@@ -27,17 +38,15 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let count = rest
-        .first()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(descriptions.len());
+    let number =
+        |i: usize, default: usize| rest.get(i).and_then(|c| c.parse().ok()).unwrap_or(default);
+    let (count, refinements) = (number(0, descriptions.len()), number(1, 0));
     let out = PathBuf::from(out);
     if let Err(e) = std::fs::create_dir_all(&out) {
         eprintln!("cannot create {}: {e}", out.display());
         return ExitCode::FAILURE;
     }
-    // The worker's defaults, with room for a CPU that decodes a few tokens a second. A whole
-    // process model takes 300–1500 tokens; 2048 cuts a looping answer off after minutes, not ten.
+    // The worker's defaults, with room for a CPU that decodes a few tokens a second.
     let config = OpenAiConfig {
         base_url: base_url.clone(),
         api_key: None,
@@ -54,52 +63,139 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-
-    let mut seconds_per_option = Vec::new();
-    let (mut succeeded, mut repairs, mut tokens) = (0, 0, 0);
+    let mut run = Run::default();
     for (i, description) in descriptions.iter().take(count).enumerate() {
+        run.generate(&modeler, &out, i, description).await;
+    }
+    let sources = run.sources.clone();
+    for (i, (name, source)) in sources.iter().take(refinements).enumerate() {
+        let follow_up = FOLLOW_UPS[i % FOLLOW_UPS.len()];
+        run.refine(&modeler, &out, name, source, follow_up).await;
+    }
+    let tried = count.min(descriptions.len());
+    println!(
+        "model corpus ({model}): {}/{tried} generations succeeded ({} options written), \
+         {}/{} refinements succeeded; median {:.0} output tokens per answer, {:.0} s per \
+         generation, {:.0} s per refinement",
+        run.succeeded,
+        3 * run.succeeded,
+        run.refined,
+        refinements.min(sources.len()),
+        median(&mut run.tokens_per_answer),
+        median(&mut run.seconds_per_generation),
+        median(&mut run.seconds_per_refinement),
+    );
+    ExitCode::SUCCESS
+}
+
+#[derive(Default)]
+struct Run {
+    succeeded: usize,
+    refined: usize,
+    tokens_per_answer: Vec<f64>,
+    seconds_per_generation: Vec<f64>,
+    seconds_per_refinement: Vec<f64>,
+    /// The first option of each succeeded generation, to refine: (file name, BPMN).
+    sources: Vec<(String, String)>,
+}
+
+impl Run {
+    async fn generate(&mut self, modeler: &Modeler, out: &std::path::Path, i: usize, text: &str) {
         let started = Instant::now();
-        let result = modeler.generate(description, "english").await;
-        let elapsed = started.elapsed().as_secs_f64();
+        let result = modeler.generate(text, "english").await;
+        let seconds = started.elapsed().as_secs_f64();
         let usage = match &result {
             Ok(output) => output.usage.clone(),
             Err(failure) => failure.usage.clone(),
         }
         .unwrap_or_default();
-        repairs += usage.repair_rounds;
-        tokens += usage.total_tokens;
+        let figures = self.figures(&usage, seconds);
         match result {
             Ok(output) => {
-                succeeded += 1;
-                seconds_per_option.push(elapsed / output.bpmn_xml.len() as f64);
+                self.succeeded += 1;
+                self.seconds_per_generation.push(seconds);
+                let mut activities = Vec::new();
                 for (n, xml) in output.bpmn_xml.iter().enumerate() {
-                    write(&out.join(format!("d{i:02}_option{}.bpmn", n + 1)), xml);
+                    let name = format!("d{i:02}_option{}", n + 1);
+                    write(&out.join(format!("{name}.bpmn")), xml);
+                    activities.push(format!("option {}: {}", n + 1, activities_of(xml)));
+                    if n == 0 {
+                        self.sources.push((name, xml.clone()));
+                    }
                 }
-                println!(
-                    "d{i:02}: 3 valid options in {elapsed:.0} s, {} repair rounds, {} tokens",
-                    usage.repair_rounds, usage.total_tokens
-                );
+                println!("d{i:02}: succeeded; {figures}");
+                for line in activities {
+                    println!("      {line}");
+                }
             }
             Err(failure) => println!(
-                "d{i:02}: failed ({}) in {elapsed:.0} s, {} repair rounds, {} tokens: {}",
+                "d{i:02}: failed ({}); {figures}: {}",
                 failure.code(),
-                usage.repair_rounds,
-                usage.total_tokens,
-                failure
-                    .error
-                    .to_string()
-                    .chars()
-                    .take(200)
-                    .collect::<String>()
+                first_chars(&failure.error.to_string(), 200)
             ),
         }
     }
-    let tried = count.min(descriptions.len());
-    println!(
-        "model corpus ({model}): {succeeded}/{tried} generations succeeded ({} options written); \
-         {repairs} repair rounds; {tokens} tokens; median {:.0} s per option of a succeeded generation",
-        3 * succeeded,
-        median(&mut seconds_per_option)
-    );
-    ExitCode::SUCCESS
+
+    async fn refine(
+        &mut self,
+        modeler: &Modeler,
+        out: &std::path::Path,
+        name: &str,
+        source: &str,
+        follow_up: &str,
+    ) {
+        let started = Instant::now();
+        let result = modeler.refine(source, follow_up).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let usage = match &result {
+            Ok(output) => output.usage.clone(),
+            Err(failure) => failure.usage.clone(),
+        }
+        .unwrap_or_default();
+        let figures = self.figures(&usage, seconds);
+        match result {
+            Ok(output) => {
+                self.refined += 1;
+                self.seconds_per_refinement.push(seconds);
+                let xml = &output.bpmn_xml[0];
+                write(&out.join(format!("{name}_refined.bpmn")), xml);
+                println!("{name} + {follow_up:?}: succeeded; {figures}");
+                println!("      after: {}", activities_of(xml));
+            }
+            Err(failure) => println!(
+                "{name} + {follow_up:?}: failed ({}); {figures}: {}",
+                failure.code(),
+                first_chars(&failure.error.to_string(), 200)
+            ),
+        }
+    }
+
+    /// Repair rounds, output tokens (in all and per answer) and seconds, as one line.
+    fn figures(&mut self, usage: &Usage, seconds: f64) -> String {
+        let per_answer = usage.completion_tokens as f64 / f64::from(usage.requests.max(1));
+        self.tokens_per_answer.push(per_answer);
+        format!(
+            "{} repair rounds, {} requests, {} output tokens ({per_answer:.0} per answer), {seconds:.0} s",
+            usage.repair_rounds, usage.requests, usage.completion_tokens
+        )
+    }
+}
+
+/// The names of a diagram's activities, in document order.
+fn activities_of(xml: &str) -> String {
+    reader::read(xml)
+        .map(|d| {
+            d.model
+                .nodes
+                .iter()
+                .filter(|n| n.kind.is_activity())
+                .map(|n| n.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+fn first_chars(text: &str, count: usize) -> String {
+    text.chars().take(count).collect()
 }

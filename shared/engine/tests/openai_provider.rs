@@ -12,7 +12,6 @@ use std::{
 use procmap_engine::{
     bpmn::{self, reader, validate::validate},
     builtin::builder::{build, describe},
-    llm::wire::ProcessSpec,
     model::{NodeKind, ProcessModel},
     options::OptionStyle,
     EngineError, LlmProvider, Modeler, OpenAiConfig,
@@ -22,26 +21,28 @@ use wiremock::{matchers::method, Mock, MockServer, Request, Respond, ResponseTem
 
 const PROMPT: &str = "Map the customer support ticket triage process.";
 
-fn valid_spec() -> String {
-    serde_json::to_string(&ProcessSpec::from_model(&build(
-        &describe(PROMPT),
-        OptionStyle::Concise,
-    )))
-    .expect("json")
+/// A process as a model writes it: a block tree with a choice, actors and an early end.
+fn valid_answer() -> String {
+    json!({
+        "process": "Ticket triage", "start": "Ticket submitted",
+        "steps": [
+            {"task": "Log ticket", "actor": "Support agent"},
+            {"task": "Classify ticket", "actor": "Support agent", "kind": "user"},
+            {"choice": "Known issue?", "branches": [
+                {"when": "Yes", "steps": [{"task": "Send solution", "kind": "send"}]},
+                {"when": "Duplicate", "steps": [{"end": "Ticket merged"}]},
+                {"when": "No", "steps": [{"task": "Investigate issue", "actor": "Engineer"}]}
+            ]},
+            {"task": "Close ticket", "actor": "Support agent"}
+        ],
+        "end": "Ticket closed"
+    })
+    .to_string()
 }
 
-/// A well-formed model that breaks a rule: it has no end event.
-fn spec_without_end() -> String {
-    let mut spec = ProcessSpec::from_model(&build(&describe(PROMPT), OptionStyle::Concise));
-    let ends: Vec<String> = spec
-        .nodes
-        .iter()
-        .filter(|n| format!("{:?}", n.node_type).contains("End"))
-        .map(|n| n.id.clone())
-        .collect();
-    spec.nodes.retain(|n| !ends.contains(&n.id));
-    spec.flows.retain(|f| !ends.contains(&f.target));
-    serde_json::to_string(&spec).expect("json")
+/// Well-formed JSON that is not a process: a step of no known kind, and no steps at all.
+fn answer_outside_the_schema() -> String {
+    json!({"process": "x", "start": "a", "steps": [{"rocket": "launch"}], "end": "b"}).to_string()
 }
 
 fn completion(content: &str) -> ResponseTemplate {
@@ -112,7 +113,7 @@ fn modeler(fake: &Fake, timeout: Duration, max_retries: usize) -> Modeler {
 
 #[tokio::test]
 async fn three_valid_answers_become_three_valid_distinct_options_with_usage() {
-    let fake = fake(|_, _| completion(&valid_spec())).await;
+    let fake = fake(|_, _| completion(&valid_answer())).await;
     let output = modeler(&fake, Duration::from_secs(5), 2)
         .generate(PROMPT, "english")
         .await
@@ -138,8 +139,8 @@ async fn three_valid_answers_become_three_valid_distinct_options_with_usage() {
         assert!(
             format["json_schema"]["schema"]
                 .to_string()
-                .contains("exclusive_gateway"),
-            "the process model's schema is sent"
+                .contains("parallel"),
+            "the block tree's schema is sent"
         );
         assert_eq!(bodies[0]["model"], "test-model");
     }
@@ -159,7 +160,7 @@ async fn malformed_json_is_sent_back_and_repaired() {
         if messages == 2 {
             completion("this is not JSON {")
         } else {
-            completion(&valid_spec())
+            completion(&valid_answer())
         }
     })
     .await;
@@ -185,12 +186,12 @@ async fn malformed_json_is_sent_back_and_repaired() {
 
 #[tokio::test]
 async fn schema_violating_output_is_repaired() {
-    let bad = json!({"name": "x", "nodes": [{"id": "a", "type": "rocket_launch", "name": "Go"}], "flows": []}).to_string();
+    let bad = json!({"process": "x", "start": "a", "steps": [{"task": "Go", "kind": "rocket_launch"}], "end": "b"}).to_string();
     let fake = fake(move |_, messages| {
         if messages == 2 {
             completion(&bad)
         } else {
-            completion(&valid_spec())
+            completion(&valid_answer())
         }
     })
     .await;
@@ -202,12 +203,12 @@ async fn schema_violating_output_is_repaired() {
 }
 
 #[tokio::test]
-async fn an_invalid_model_is_repaired_on_the_second_round_with_the_validators_problems() {
+async fn an_answer_that_is_not_a_process_is_shown_back_with_what_is_wrong() {
     let fake = fake(|_, messages| {
         if messages == 2 {
-            completion(&spec_without_end())
+            completion(&answer_outside_the_schema())
         } else {
-            completion(&valid_spec())
+            completion(&valid_answer())
         }
     })
     .await;
@@ -222,7 +223,7 @@ async fn an_invalid_model_is_repaired_on_the_second_round_with_the_validators_pr
         .find(|b| b["messages"].as_array().map_or(0, Vec::len) == 4)
         .expect("a repair request");
     let feedback = repair["messages"][3]["content"].as_str().unwrap_or("");
-    assert!(feedback.contains("no end event"), "{feedback}");
+    assert!(feedback.contains("does not match the schema"), "{feedback}");
     assert_eq!(
         repair["messages"][2]["role"], "assistant",
         "the bad answer is shown back"
@@ -231,7 +232,7 @@ async fn an_invalid_model_is_repaired_on_the_second_round_with_the_validators_pr
 
 #[tokio::test]
 async fn a_model_that_never_becomes_valid_fails_cleanly_after_the_repair_rounds() {
-    let fake = fake(|_, _| completion(&spec_without_end())).await;
+    let fake = fake(|_, _| completion(&answer_outside_the_schema())).await;
     let error = modeler(&fake, Duration::from_secs(5), 0)
         .generate(PROMPT, "english")
         .await
@@ -266,7 +267,7 @@ async fn a_model_that_never_becomes_valid_fails_cleanly_after_the_repair_rounds(
 
 #[tokio::test]
 async fn timeouts_are_retried_then_reported_as_provider_unavailable() {
-    let fake = fake(|_, _| completion(&valid_spec()).set_delay(Duration::from_secs(3))).await;
+    let fake = fake(|_, _| completion(&valid_answer()).set_delay(Duration::from_secs(3))).await;
     let error = modeler(&fake, Duration::from_millis(200), 2)
         .generate(PROMPT, "english")
         .await
@@ -290,7 +291,7 @@ async fn a_429_storm_is_ridden_out_honouring_retry_after() {
         1..=3 => ResponseTemplate::new(429)
             .insert_header("retry-after", "0")
             .set_body_string("slow down"),
-        _ => completion(&valid_spec()),
+        _ => completion(&valid_answer()),
     })
     .await;
     let started = Instant::now();
@@ -331,7 +332,7 @@ async fn server_errors_are_retried_but_client_errors_are_not() {
         if n < 3 {
             ResponseTemplate::new(503)
         } else {
-            completion(&valid_spec())
+            completion(&valid_answer())
         }
     })
     .await;
@@ -402,4 +403,54 @@ async fn a_refinement_is_answered_with_edit_operations_that_keep_untouched_ids()
             .contains("move_to_lane"),
         "the edit schema is sent"
     );
+}
+
+#[tokio::test]
+async fn a_refinement_may_restate_a_part_as_steps_naming_nodes_by_name() {
+    let source = bpmn::compile(&build(&describe(PROMPT), OptionStyle::Concise));
+    let source_model = reader::read(&source).expect("readable").model;
+    let plan = json!({"operations": [
+        {"op": "insert_steps", "after": "Resolve ticket", "steps": [
+            {"choice": "Customer satisfied?", "branches": [
+                {"when": "No", "steps": [{"task": "Reopen ticket"}]},
+                {"when": "Yes", "steps": []}
+            ]}
+        ]},
+        {"op": "replace_with_steps", "node": "develop fix", "steps": [
+            {"task": "Reproduce problem"}, {"task": "Write fix", "deadline": {"after": "2 days", "steps": [{"task": "Escalate"}]}}
+        ]}
+    ]})
+    .to_string();
+    let fake = fake(move |_, _| completion(&plan)).await;
+    let output = modeler(&fake, Duration::from_secs(5), 0)
+        .refine(
+            &source,
+            "Ask whether the customer is satisfied, and break the fix down",
+        )
+        .await
+        .expect("refined");
+    let xml = &output.bpmn_xml[0];
+    assert_eq!(validate(xml), vec![]);
+    let refined = reader::read(xml).expect("readable").model;
+    let id_of = |m: &ProcessModel, name: &str| {
+        m.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.id.clone())
+    };
+    let resolve = id_of(&source_model, "Resolve ticket").expect("resolve");
+    let satisfied = id_of(&refined, "Customer satisfied?").expect("the choice was added");
+    assert!(
+        refined.outgoing(&resolve).any(|f| f.target == satisfied),
+        "right after Resolve ticket"
+    );
+    assert!(id_of(&refined, "Develop fix").is_none(), "replaced");
+    assert!(
+        id_of(&refined, "Reproduce problem").is_some() && id_of(&refined, "Escalate").is_some()
+    );
+    for node in &source_model.nodes {
+        if node.name != "Develop fix" {
+            assert!(refined.node(&node.id).is_some(), "{} kept its id", node.id);
+        }
+    }
 }

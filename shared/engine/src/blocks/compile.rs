@@ -43,6 +43,69 @@ pub fn compile(process: &Process, lanes: Lanes) -> ProcessModel {
     compiler.model
 }
 
+/// Compiles `steps` into `model` right after `node`, which keeps its place: the flow that left
+/// it now leaves the last of the steps. The steps go into the node's lane and sub-process (an
+/// actor takes them into the lane of that name, when the model has lanes).
+pub fn insert_after(model: &mut ProcessModel, node: &str, steps: &[Step]) -> Result<(), String> {
+    let anchor = model
+        .node(node)
+        .ok_or_else(|| format!("there is no node {node}"))?
+        .clone();
+    if matches!(anchor.kind, NodeKind::EndEvent(_)) {
+        return Err(format!("{node} is an end event; nothing follows it"));
+    }
+    let leaving: Vec<String> = model.outgoing(node).map(|f| f.id.clone()).collect();
+    if leaving.len() > 1 {
+        return Err(format!(
+            "{node} splits the flow; insert the steps after one of the steps that follow it"
+        ));
+    }
+    // The flow that left the node stays in the model while the steps are compiled, so that no
+    // new flow takes its id; afterwards it leaves the last of the steps.
+    let after = leaving.into_iter().next();
+    let mut compiler = Compiler {
+        lanes: if model.lanes.is_empty() {
+            Lanes::None
+        } else {
+            Lanes::PerActor
+        },
+        model: std::mem::take(model),
+        current_lane: anchor.lane.clone(),
+        parent: anchor.parent.clone(),
+        concurrent: 0,
+    };
+    let tail = compiler.steps(steps, Tail::from(node.to_owned()));
+    let flows = &mut compiler.model.flows;
+    let index = after.and_then(|id| flows.iter().position(|f| f.id == id));
+    match (index, tail) {
+        (Some(i), Some(tail)) => {
+            let flow = &mut flows[i];
+            flow.source.clone_from(&tail.node);
+            match tail.flow {
+                Flow::Plain => {}
+                Flow::Conditional { label, condition } => {
+                    flow.name = label;
+                    flow.condition = Some(condition);
+                }
+                Flow::Default { label } => {
+                    flow.name = label;
+                    flow.condition = None;
+                    flow.is_default = true;
+                }
+            }
+        }
+        // Every path of the steps ends: what followed the node follows nothing now.
+        (Some(i), None) => {
+            flows.remove(i);
+        }
+        // The node led nowhere (an unfinished sketch): the steps end the process.
+        (None, Some(tail)) => compiler.end("Process completed", &tail),
+        (None, None) => {}
+    }
+    *model = compiler.model;
+    Ok(())
+}
+
 /// Where the next node attaches: a node, and the branch label if it leaves a gateway.
 #[derive(Debug, Clone)]
 struct Tail {
@@ -727,5 +790,74 @@ mod tests {
             model.nodes.iter().all(|n| n.name != "Never"),
             "nothing runs after an end"
         );
+    }
+
+    #[test]
+    fn a_sub_process_is_drawn_open_with_its_content_and_its_loop_inside_its_box() {
+        use crate::bpmn::{layout, reader};
+        let model = compiled(
+            vec![
+                by("Shop", "Receive order"),
+                Step::SubProcess {
+                    name: "Pack order".into(),
+                    actor: None,
+                    steps: vec![Step::Repeat {
+                        steps: vec![task("Pick items")],
+                        until: "Complete".into(),
+                    }],
+                },
+                task("Ship order"),
+            ],
+            Lanes::PerActor,
+        );
+        let sub = model
+            .nodes
+            .iter()
+            .find(|n| n.name == "Pack order")
+            .expect("sub")
+            .id
+            .clone();
+        let xml = bpmn::compile(&model);
+        assert!(xml.contains(&format!(r#"bpmnElement="{sub}" isExpanded="true""#)));
+        let back = reader::read(&xml).expect("reads");
+        let pick = model
+            .nodes
+            .iter()
+            .find(|n| n.name == "Pick items")
+            .expect("pick");
+        assert_eq!(back.model.parent_of(&pick.id), Some(sub.as_str()));
+        // The content sits inside the box, and the box in its lane, clear of the rest.
+        let placed = layout::layout(&model);
+        let b = placed.nodes[&sub];
+        for child in model.children(&sub) {
+            let c = placed.nodes[&child.id];
+            assert!(
+                c.x > b.x && c.right() < b.right() && c.y > b.y && c.bottom() < b.bottom(),
+                "{} is outside its sub-process",
+                child.id
+            );
+        }
+        for other in model
+            .nodes
+            .iter()
+            .filter(|n| n.parent.is_none() && n.id != sub)
+        {
+            let o = placed.nodes[&other.id];
+            let apart =
+                o.right() <= b.x || b.right() <= o.x || o.bottom() <= b.y || b.bottom() <= o.y;
+            assert!(apart, "{} overlaps the sub-process", other.id);
+        }
+        let lane = placed.lanes.values().next().expect("a lane");
+        assert!(b.y >= lane.y && b.bottom() <= lane.bottom());
+        let back_flow = model
+            .flows
+            .iter()
+            .find(|f| {
+                f.target.starts_with("Gateway") && f.condition.as_deref() == Some("not (Complete)")
+            })
+            .expect("the loop's way back");
+        assert!(placed.flows[&back_flow.id]
+            .iter()
+            .all(|&(_, y)| y < b.bottom()));
     }
 }

@@ -12,5 +12,5 @@
 mod compile;
 mod tree;
 
-pub use compile::{compile, Lanes};
+pub use compile::{compile, insert_after, Lanes};
 pub use tree::{Branch, Deadline, Process, Start, StartTrigger, Step, Task, WaitFor};

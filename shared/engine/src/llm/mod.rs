@@ -1,13 +1,16 @@
 //! Language models as modelers, through any OpenAI-compatible endpoint.
 //!
-//! The model never writes XML. For a new diagram it writes the process in procmap's wire form
-//! ([`wire`]), and for a refinement typed edit operations on the source's model
-//! ([`operations`]); both are asked for through JSON-schema structured output. Every answer is
-//! parsed, checked, compiled and validated, and its problems go back to the model for repair
-//! ([`provider`]). What is said to the model is in [`prompts`].
+//! The model never writes XML, ids or flows. For a new diagram it writes a block tree
+//! ([`answer`]), which compiles to a valid, sound process whatever it holds; for a refinement
+//! it writes typed edit operations on the source's model ([`operations`]), which may restate a
+//! part of the process as a block. The source is shown to it in the wire form ([`wire`]). Both
+//! answers are asked for through JSON-schema structured output, parsed, compiled and validated,
+//! and what is wrong goes back to the model for repair ([`provider`]). What is said to the
+//! model is in [`prompts`].
 
-mod operations;
-mod prompts;
+pub mod answer;
+pub mod operations;
+pub mod prompts;
 mod provider;
 pub mod wire;
 
@@ -15,12 +18,14 @@ use futures_util::future::try_join_all;
 
 pub use provider::{ChatClient, OpenAiConfig};
 
+use crate::blocks::{self, Lanes};
 use crate::bpmn::{self, source::SourceDiagram, Problem};
 use crate::builtin::builder::add_input_check;
 use crate::error::EngineError;
 use crate::model::ProcessModel;
 use crate::options::OptionStyle;
 use crate::usage::Ledger;
+use answer::ProcessAnswer;
 use wire::ProcessSpec;
 
 /// The OpenAI-compatible modeler.
@@ -74,13 +79,25 @@ impl OpenAiModeler {
         ledger: &Ledger,
     ) -> Result<ProcessModel, EngineError> {
         let user = prompts::generation(prompt, language, style);
+        let lanes = match style {
+            OptionStyle::LanePerActor => Lanes::PerActor,
+            OptionStyle::Concise | OptionStyle::WithExceptionHandling => Lanes::None,
+        };
         self.client
-            .converse(user, "process_model", wire::schema(), ledger, |content| {
-                let spec: ProcessSpec = parse_answer(content)?;
-                let model = spec.into_model()?;
-                bpmn::compile_checked(&model)?;
-                Ok(model)
-            })
+            .converse(
+                prompts::generation_system(),
+                user,
+                "process",
+                answer::schema(),
+                ledger,
+                |content| {
+                    let answer: ProcessAnswer = parse_answer(content)?;
+                    let model = blocks::compile(&answer.into_process(), lanes);
+                    // Sound by construction; were it not, the model would be told what is wrong.
+                    bpmn::compile_checked(&model)?;
+                    Ok(model)
+                },
+            )
             .await
     }
 
@@ -93,22 +110,29 @@ impl OpenAiModeler {
         prompt: &str,
         ledger: &Ledger,
     ) -> Result<(String, Vec<String>), EngineError> {
-        let current = serde_json::to_string_pretty(&ProcessSpec::from_model(&source.model))
-            .unwrap_or_default();
+        let current =
+            serde_json::to_string(&ProcessSpec::from_model(&source.model)).unwrap_or_default();
         let user = prompts::refinement(&current, prompt);
         self.client
-            .converse(user, "edit_plan", operations::schema(), ledger, |content| {
-                let plan: operations::EditPlan = parse_answer(content)?;
-                let mut model = source.model.clone();
-                operations::apply(&mut model, &plan.operations)?;
-                let (xml, warnings) = source.compile(&model);
-                let introduced = source.new_problems(&xml);
-                if introduced.is_empty() {
-                    Ok((xml, warnings))
-                } else {
-                    Err(introduced)
-                }
-            })
+            .converse(
+                prompts::refinement_system(),
+                user,
+                "edit_plan",
+                operations::schema(),
+                ledger,
+                |content| {
+                    let plan: operations::EditPlan = parse_answer(content)?;
+                    let mut model = source.model.clone();
+                    operations::apply(&mut model, &plan.operations)?;
+                    let (xml, warnings) = source.compile(&model);
+                    let introduced = source.new_problems(&xml);
+                    if introduced.is_empty() {
+                        Ok((xml, warnings))
+                    } else {
+                        Err(introduced)
+                    }
+                },
+            )
             .await
     }
 }

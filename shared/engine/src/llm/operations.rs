@@ -1,11 +1,19 @@
 //! Typed edit operations: how a language model refines a diagram. It answers with operations
 //! on the source's model, never with a new diagram, so untouched elements keep their ids.
+//!
+//! Where a change is more than one node, the model restates that part as a block of steps
+//! (`insert_steps`, `replace_with_steps`), which compiles like a new process's steps, so it
+//! cannot be structurally wrong. Existing nodes may be named by id or by name: small models
+//! handle names better than ids.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::answer::{IntoStep, Step};
 use super::wire::{is_valid_id, NodeType};
+use crate::blocks;
 use crate::bpmn::Problem;
+use crate::builtin::follow_ups::find_node;
 use crate::model::{Flow, Node, NodeKind, ProcessModel};
 
 /// What the model answers for a refinement.
@@ -20,6 +28,18 @@ pub struct EditPlan {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Operation {
+    /// Adds steps after a node (its id or name): what followed it follows the steps.
+    InsertSteps {
+        after: String,
+        #[schemars(length(max = 8))]
+        steps: Vec<Step>,
+    },
+    /// Replaces a node (its id or name) with steps, between what came before and after it.
+    ReplaceWithSteps {
+        node: String,
+        #[schemars(length(max = 8))]
+        steps: Vec<Step>,
+    },
     /// Adds a node; connect it with `add_flow` and `reconnect`.
     AddNode {
         id: String,
@@ -88,7 +108,9 @@ fn yes() -> bool {
 
 /// The JSON Schema of [`EditPlan`], for structured output.
 pub fn schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(EditPlan)).unwrap_or_default()
+    super::answer::compact(
+        serde_json::to_value(schemars::schema_for!(EditPlan)).unwrap_or_default(),
+    )
 }
 
 /// Applies operations in order; an operation naming something that does not exist is a problem.
@@ -111,7 +133,18 @@ pub fn apply(model: &mut ProcessModel, operations: &[Operation]) -> Result<(), V
 }
 
 fn apply_one(model: &mut ProcessModel, operation: &Operation) -> Result<(), String> {
+    let node = |model: &ProcessModel, reference: &str| node_named(model, reference);
     match operation {
+        Operation::InsertSteps { after, steps } => {
+            let after = node(model, after)?;
+            blocks::insert_after(model, &after, &steps_of(steps))
+        }
+        Operation::ReplaceWithSteps { node: named, steps } => {
+            let replaced = node(model, named)?;
+            blocks::insert_after(model, &replaced, &steps_of(steps))?;
+            model.remove_node(&replaced);
+            Ok(())
+        }
         Operation::AddNode {
             id,
             node_type,
@@ -122,25 +155,27 @@ fn apply_one(model: &mut ProcessModel, operation: &Operation) -> Result<(), Stri
             interrupting,
         } => {
             fresh(model, id)?;
+            let attached_to = attached_to.as_deref().map(|a| node(model, a)).transpose()?;
+            let parent = parent.as_deref().map(|p| node(model, p)).transpose()?;
             let kind = node_type.kind(attached_to.as_deref(), *interrupting);
             add_node(model, id, kind, name, lane.as_deref(), parent.as_deref())
         }
         Operation::RemoveNode { id } => {
-            if model.remove_node(id) {
-                Ok(())
-            } else {
-                Err(format!("there is no node {id}"))
-            }
-        }
-        Operation::Rename { id, name } => {
-            model
-                .node_mut(id)
-                .ok_or(format!("there is no node {id}"))?
-                .name
-                .clone_from(name);
+            let id = node(model, id)?;
+            model.remove_node(&id);
             Ok(())
         }
-        Operation::Retype { id, node_type } => retype(model, id, *node_type),
+        Operation::Rename { id, name } => {
+            let id = node(model, id)?;
+            if let Some(n) = model.node_mut(&id) {
+                n.name.clone_from(name);
+            }
+            Ok(())
+        }
+        Operation::Retype { id, node_type } => {
+            let id = node(model, id)?;
+            retype(model, &id, *node_type)
+        }
         Operation::AddFlow {
             id,
             source,
@@ -150,11 +185,11 @@ fn apply_one(model: &mut ProcessModel, operation: &Operation) -> Result<(), Stri
             is_default,
         } => {
             fresh(model, id)?;
-            nodes_exist(model, [source, target])?;
+            let (source, target) = (node(model, source)?, node(model, target)?);
             model.flows.push(Flow {
                 id: id.clone(),
-                source: source.clone(),
-                target: target.clone(),
+                source,
+                target,
                 name: label.clone().unwrap_or_default(),
                 condition: condition.clone().filter(|c| !c.trim().is_empty()),
                 is_default: *is_default,
@@ -170,27 +205,57 @@ fn apply_one(model: &mut ProcessModel, operation: &Operation) -> Result<(), Stri
             Ok(())
         }
         Operation::Reconnect { id, source, target } => {
-            nodes_exist(model, [source, target].into_iter().flatten())?;
+            let source = source.as_deref().map(|s| node(model, s)).transpose()?;
+            let target = target.as_deref().map(|t| node(model, t)).transpose()?;
             let flow = model
                 .flows
                 .iter_mut()
                 .find(|f| &f.id == id)
                 .ok_or(format!("there is no flow {id}"))?;
             if let Some(s) = source {
-                flow.source.clone_from(s);
+                flow.source = s;
             }
             if let Some(t) = target {
-                flow.target.clone_from(t);
+                flow.target = t;
             }
             Ok(())
         }
         Operation::MoveToLane { id, lane } => {
+            let id = node(model, id)?;
             model
-                .put_in_lane(id, lane)
+                .put_in_lane(&id, lane)
                 .ok_or(format!("there is no node {id}"))?;
             Ok(())
         }
     }
+}
+
+/// The id of the node a reference names: its id, its exact name (in any case), or failing
+/// those the node whose name shares the most words with it.
+fn node_named(model: &ProcessModel, reference: &str) -> Result<String, String> {
+    let reference = reference.trim();
+    if model.node(reference).is_some() {
+        return Ok(reference.to_owned());
+    }
+    let named: Vec<&Node> = model
+        .nodes
+        .iter()
+        .filter(|n| n.name.trim().eq_ignore_ascii_case(reference))
+        .collect();
+    match named.as_slice() {
+        [only] => return Ok(only.id.clone()),
+        [_, _, ..] => {
+            return Err(format!(
+                "several nodes are named {reference:?}; name one by its id"
+            ))
+        }
+        [] => {}
+    }
+    find_node(model, reference).ok_or_else(|| format!("there is no node {reference}"))
+}
+
+fn steps_of(steps: &[Step]) -> Vec<blocks::Step> {
+    steps.iter().cloned().map(IntoStep::into_step).collect()
 }
 
 /// An id a new element can take: valid, and used by nothing yet.
@@ -205,16 +270,6 @@ fn fresh(model: &ProcessModel, id: &str) -> Result<(), String> {
         return Err(format!("the id {id} is already used"));
     }
     Ok(())
-}
-
-fn nodes_exist<'a>(
-    model: &ProcessModel,
-    ids: impl IntoIterator<Item = &'a String>,
-) -> Result<(), String> {
-    match ids.into_iter().find(|id| model.node(id).is_none()) {
-        Some(missing) => Err(format!("there is no node {missing}")),
-        None => Ok(()),
-    }
 }
 
 /// Adds a node: a boundary event where its activity is, a node inside a sub-process without a

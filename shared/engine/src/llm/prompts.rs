@@ -1,46 +1,87 @@
-//! Everything procmap says to a language model, in one place: the system prompt, the request for
-//! each option style, the request for a refinement, and the message that sends problems back.
+//! Everything procmap says to a language model, in one place: what a process is written as, what
+//! each option asks for, what a refinement may do, and the message that sends problems back.
+//!
+//! Prompts are short, since a small model on two CPU cores reads every token of them: the format
+//! is shown by example, and the schema behind structured output keeps the answer to it.
 
 use crate::bpmn::Problem;
 use crate::options::OptionStyle;
 
-pub const SYSTEM_PROMPT: &str = "You are a senior business process analyst. You model processes as BPMN 2.0 and answer \
-only with compact JSON (no indentation, no line breaks) matching the given schema. Keep names short. Rules: exactly one start event and at least one end event; every node is \
-reachable from the start and can reach an end; tasks are named verb-first (\"Review claim\"); a splitting exclusive \
-or inclusive gateway is named as a question and each outgoing flow has a label and a condition, except one flow \
-marked is_default; branches split by an exclusive gateway are joined by an exclusive gateway, branches split by a \
-parallel gateway by a parallel gateway; ids start with a letter and use only letters, digits, _, - and .; when \
-there are lanes, every node names its lane; a deadline or failure while a task runs is a boundary event (timer_boundary_event, error_boundary_event, ...) with attached_to naming the task, no incoming flow, and an outgoing flow to its own path; a group of steps that belongs together may be a sub_process whose steps name it as \
-in_sub_process, with a start_event and an end_event of their own inside it, and no flow crossing its border.";
+/// The steps a process is written in, for both kinds of answer.
+const STEPS: &str = r#"Each step is one of:
+{"task":"Verb object","actor":"who does it","kind":"user|service|send|receive|manual"} (actor and kind are optional)
+{"choice":"Question?","branches":[{"when":"answer","steps":[...]}]} (one branch runs; the last one runs when no other applies)
+{"inclusive":"Question?","branches":[{"when":"case","steps":[...]}]} (every branch that applies runs)
+{"parallel":[[steps],[steps]]} (blocks that run at the same time)
+{"repeat":[steps],"until":"condition"}
+{"optional":"Question?","steps":[...]}
+{"subprocess":"Name","steps":[...]}
+{"wait":"3 days","for":"timer"} or {"wait":"Payment received","for":"message"}
+{"end":"Outcome"} (the process ends here on this path)
+A task may have "deadline":{"after":"2 days","steps":[...]}: what happens when it takes longer."#;
+
+/// A description and the process written for it, so that a small model sees a whole answer.
+const EXAMPLE: &str = r#"Example. Description: "A customer orders online. The shop checks the payment; if it fails, the order is cancelled. The warehouse ships the goods."
+Answer: {"process":"Online order","start":"Order placed","steps":[{"task":"Check payment","actor":"Shop"},{"choice":"Payment OK?","branches":[{"when":"No","steps":[{"end":"Order cancelled"}]},{"when":"Yes","steps":[]}]},{"task":"Ship goods","actor":"Warehouse"}],"end":"Goods shipped"}"#;
+
+/// The system prompt of a new process.
+pub fn generation_system() -> String {
+    format!(
+        "You are a business process analyst. You write a process as one compact JSON object, \
+         with no indentation and no line breaks: \
+         {{\"process\":\"name\",\"start\":\"what starts it\",\"steps\":[...],\"end\":\"the outcome\"}}\n\
+         {STEPS}\n\
+         Name tasks verb first in two to four words (\"Review claim\"). Put the steps in the order \
+         they happen, each step once. Use what the description says; when it only names a \
+         process, write that process's usual four to eight steps.\n\
+         {EXAMPLE}"
+    )
+}
 
 fn style_instruction(style: OptionStyle) -> &'static str {
     match style {
-        OptionStyle::Concise => "Model the process as described, concisely, without lanes.",
+        OptionStyle::Concise => {
+            "Model only the main path, in as few steps as the description allows. Leave out actors."
+        }
         OptionStyle::WithExceptionHandling => {
-            "Model the process without lanes and with exception handling: add checks where things can go wrong, \
-             and give each failure its own path to an error end event (type error_end_event). Where a task can \
-             overrun or fail while it runs, attach a timer or error boundary event to it."
+            "Model the main path and every exception or alternative the description mentions, each \
+             with its own choice and its own outcome. Leave out actors."
         }
-        OptionStyle::LanePerActor => {
-            "Model the process with one lane per actor or role, every node in the lane of who performs it."
-        }
+        OptionStyle::LanePerActor => "Give every task the actor who performs it.",
     }
 }
 
-/// Asks for one option of an initial generation.
+/// Asks for one option of an initial generation. The description comes first, so that the three
+/// options' requests share their start and a server can reuse what it already read.
 pub fn generation(prompt: &str, language: &str, style: OptionStyle) -> String {
     format!(
-        "Describe this process as a process model. {}\nWrite names in {language}.\n\nProcess description:\n{prompt}",
+        "Process description:\n{prompt}\n\n{} Write the names in {language}.",
         style_instruction(style)
+    )
+}
+
+/// The system prompt of a refinement.
+pub fn refinement_system() -> String {
+    format!(
+        "You change business process diagrams. You answer with one compact JSON object, with no \
+         indentation: {{\"operations\":[...]}}, one operation per change and nothing else. Name an \
+         existing element by its id or by its name.\n\
+         Operations:\n\
+         {{\"op\":\"insert_steps\",\"after\":\"element\",\"steps\":[...]}} adds steps after an element\n\
+         {{\"op\":\"replace_with_steps\",\"node\":\"element\",\"steps\":[...]}} replaces a task with steps\n\
+         {{\"op\":\"remove_node\",\"id\":\"element\"}}\n\
+         {{\"op\":\"rename\",\"id\":\"element\",\"name\":\"New name\"}}\n\
+         {{\"op\":\"retype\",\"id\":\"element\",\"type\":\"user_task\"}}\n\
+         {{\"op\":\"move_to_lane\",\"id\":\"element\",\"lane\":\"Lane name\"}}\n\
+         add_node, add_flow, remove_flow and reconnect change single nodes and flows.\n\
+         {STEPS}\n\
+         Change only what is asked; everything else stays as it is."
     )
 }
 
 /// Asks for edit operations on `current`, the source's model in its wire form.
 pub fn refinement(current: &str, prompt: &str) -> String {
-    format!(
-        "Here is a process model:\n{current}\n\nChange it as asked, answering only with edit operations. \
-         Keep every element you do not need to change. New ids must not collide with existing ones.\n\nRequest: {prompt}"
-    )
+    format!("The process now:\n{current}\n\nChange it as asked: {prompt}")
 }
 
 /// Sends an answer's problems back for repair.

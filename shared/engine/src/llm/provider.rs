@@ -103,10 +103,11 @@ impl ChatClient {
         Ok(ChatClient { http, config })
     }
 
-    /// Asks, checks the answer with `accept`, and sends its problems back until it passes or the
-    /// repair rounds are spent.
+    /// Asks (`system` says how to answer, `user` what to answer), checks the answer with
+    /// `accept`, and sends its problems back until it passes or the repair rounds are spent.
     pub async fn converse<T>(
         &self,
+        system: String,
         user: String,
         schema_name: &str,
         schema: Value,
@@ -116,7 +117,7 @@ impl ChatClient {
         let mut messages = vec![
             Message {
                 role: "system",
-                content: prompts::SYSTEM_PROMPT.into(),
+                content: system,
             },
             Message {
                 role: "user",
