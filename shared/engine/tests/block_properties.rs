@@ -102,8 +102,10 @@ fn process(steps: Vec<Step>, trigger: StartTrigger) -> Process {
 /// every state that can be reached, all tokens can still be consumed, and no state is stuck
 /// with tokens left. Choices take one branch (inclusive ones too, which only removes states),
 /// a parallel split sends a token down every branch and its join waits for all of them, and a
-/// terminate end clears every token. A boundary event's path is a scope of its own here, since
-/// nothing joins it.
+/// terminate end clears every token. An interrupting boundary event may take the token of the
+/// activity it sits on (one waiting on the activity's incoming flow) and send it down its own
+/// path. A reminder's path (a boundary event that does not interrupt) is a scope of its own
+/// here, since it takes no token and nothing joins it.
 fn sound(model: &ProcessModel) -> Result<(), String> {
     let scopes = std::iter::once(None).chain(
         model
@@ -115,7 +117,14 @@ fn sound(model: &ProcessModel) -> Result<(), String> {
     for scope in scopes {
         let starts = model.nodes.iter().filter(|n| {
             n.parent.as_deref() == scope
-                && (matches!(n.kind, NodeKind::StartEvent(_)) || n.kind.host().is_some())
+                && (matches!(n.kind, NodeKind::StartEvent(_))
+                    || matches!(
+                        n.kind,
+                        NodeKind::BoundaryEvent {
+                            interrupting: false,
+                            ..
+                        }
+                    ))
         });
         for start in starts {
             let first: Vec<usize> = flows_of(model, |f| f.source == start.id);
@@ -148,7 +157,15 @@ fn play(model: &ProcessModel, initial: Vec<usize>) -> Result<(), String> {
     let moves = |m: &Marking| -> Vec<Marking> {
         let mut next = Vec::new();
         for node in &model.nodes {
-            let incoming = flows_of(model, |f| f.target == node.id);
+            let incoming = match &node.kind {
+                NodeKind::BoundaryEvent {
+                    host,
+                    interrupting: true,
+                    ..
+                } => flows_of(model, |f| &f.target == host),
+                NodeKind::BoundaryEvent { .. } => continue,
+                _ => flows_of(model, |f| f.target == node.id),
+            };
             let outgoing = flows_of(model, |f| f.source == node.id);
             let has = |f: &usize| m.get(f).copied().unwrap_or(0) > 0;
             let consume = |m: &Marking, flows: &[usize]| {
@@ -266,44 +283,78 @@ proptest! {
     }
 }
 
-/// Whether a block holds an end anywhere.
-fn ends(steps: &[Step]) -> bool {
+/// Whether every path through a block ends the process, so that nothing can follow it.
+fn always_ends(steps: &[Step]) -> bool {
     steps.iter().any(|step| match step {
         Step::End { .. } => true,
-        Step::Task(t) => t.deadline.as_ref().is_some_and(|d| ends(&d.steps)),
         Step::Choice { branches, .. } | Step::Inclusive { branches, .. } => {
-            branches.iter().any(|b| ends(&b.steps))
+            branches.len() >= 2 && branches.iter().all(|b| always_ends(&b.steps))
         }
-        Step::Parallel(blocks) => blocks.iter().any(|b| ends(b)),
-        Step::Repeat { steps, .. }
-        | Step::Optional { steps, .. }
-        | Step::SubProcess { steps, .. } => ends(steps),
-        Step::Wait { .. } => false,
+        Step::Parallel(blocks) => blocks.iter().any(|b| always_ends(b)),
+        Step::Repeat { steps, .. } => always_ends(steps),
+        Step::Task(_) | Step::Optional { .. } | Step::SubProcess { .. } | Step::Wait { .. } => {
+            false
+        }
     })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+/// Where a refinement restates steps into an existing diagram.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    After,
+    Before,
+    Deadline { interrupting: bool },
+}
 
-    /// Steps a refinement restates go in after any node that does not split the flow, and the
-    /// diagram stays valid and sound (steps that end every path are left out here: they make
-    /// what followed unreachable on purpose, which the validator then reports).
+fn place() -> impl Strategy<Value = Place> {
+    prop_oneof![
+        Just(Place::After),
+        Just(Place::Before),
+        any::<bool>().prop_map(|interrupting| Place::Deadline { interrupting }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(384))]
+
+    /// Steps a refinement restates go in after any node that does not split the flow, before
+    /// any node that one flow leads to, or on any activity's border as a deadline, and the
+    /// diagram stays valid and sound. Steps that end every path are left out before and after
+    /// a node: they make what followed unreachable on purpose, which the validator reports.
     #[test]
-    fn steps_inserted_after_any_node_keep_the_diagram_valid_and_sound(
+    fn steps_restated_into_a_diagram_keep_it_valid_and_sound(
         steps in block(),
-        inserted in block().prop_filter("no ends", |b| !ends(b)),
+        inserted in block().prop_filter("goes on", |b| !always_ends(b)),
         lanes in prop::sample::select(vec![Lanes::None, Lanes::PerActor]),
+        place in place(),
         pick in any::<prop::sample::Index>(),
     ) {
         let mut model = blocks::compile(&process(steps, StartTrigger::None), lanes);
+        let fits = |n: &procmap_engine::model::Node| match place {
+            Place::After => {
+                !matches!(n.kind, NodeKind::EndEvent(_)) && model.outgoing(&n.id).count() == 1
+            }
+            Place::Before => model.incoming(&n.id).count() == 1,
+            Place::Deadline { .. } => n.kind.is_activity(),
+        };
         let anchors: Vec<String> = model
             .nodes
             .iter()
-            .filter(|n| !matches!(n.kind, NodeKind::EndEvent(_)) && model.outgoing(&n.id).count() == 1)
+            .filter(|n| fits(n))
             .map(|n| n.id.clone())
             .collect();
+        prop_assume!(!anchors.is_empty());
         let anchor = pick.get(&anchors).clone();
-        blocks::insert_after(&mut model, &anchor, &inserted).expect("inserted");
+        match place {
+            Place::After => blocks::insert_after(&mut model, &anchor, &inserted),
+            Place::Before => blocks::insert_before(&mut model, &anchor, &inserted),
+            Place::Deadline { interrupting } => blocks::add_deadline(
+                &mut model,
+                &anchor,
+                &Deadline { after: "2 days".into(), interrupting, steps: inserted },
+            ),
+        }
+        .expect("restated");
         prop_assert_eq!(validate::validate(&bpmn::compile(&model)), vec![]);
         let soundness = sound(&model);
         prop_assert!(soundness.is_ok(), "{:?}", soundness);

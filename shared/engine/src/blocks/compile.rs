@@ -5,7 +5,7 @@
 //! parallel block with a block that always ends never completes, so nothing follows it.
 
 use super::tree::{Branch, Deadline, Process, StartTrigger, Step, Task, WaitFor};
-use crate::model::{EventTrigger, NodeKind, ProcessModel};
+use crate::model::{EventTrigger, Node, NodeKind, ProcessModel};
 
 /// Whether actors become lanes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,79 +43,16 @@ pub fn compile(process: &Process, lanes: Lanes) -> ProcessModel {
     compiler.model
 }
 
-/// Compiles `steps` into `model` right after `node`, which keeps its place: the flow that left
-/// it now leaves the last of the steps. The steps go into the node's lane and sub-process (an
-/// actor takes them into the lane of that name, when the model has lanes).
-pub fn insert_after(model: &mut ProcessModel, node: &str, steps: &[Step]) -> Result<(), String> {
-    let anchor = model
-        .node(node)
-        .ok_or_else(|| format!("there is no node {node}"))?
-        .clone();
-    if matches!(anchor.kind, NodeKind::EndEvent(_)) {
-        return Err(format!("{node} is an end event; nothing follows it"));
-    }
-    let leaving: Vec<String> = model.outgoing(node).map(|f| f.id.clone()).collect();
-    if leaving.len() > 1 {
-        return Err(format!(
-            "{node} splits the flow; insert the steps after one of the steps that follow it"
-        ));
-    }
-    // The flow that left the node stays in the model while the steps are compiled, so that no
-    // new flow takes its id; afterwards it leaves the last of the steps.
-    let after = leaving.into_iter().next();
-    let mut compiler = Compiler {
-        lanes: if model.lanes.is_empty() {
-            Lanes::None
-        } else {
-            Lanes::PerActor
-        },
-        model: std::mem::take(model),
-        current_lane: anchor.lane.clone(),
-        parent: anchor.parent.clone(),
-        concurrent: 0,
-    };
-    let tail = compiler.steps(steps, Tail::from(node.to_owned()));
-    let flows = &mut compiler.model.flows;
-    let index = after.and_then(|id| flows.iter().position(|f| f.id == id));
-    match (index, tail) {
-        (Some(i), Some(tail)) => {
-            let flow = &mut flows[i];
-            flow.source.clone_from(&tail.node);
-            match tail.flow {
-                Flow::Plain => {}
-                Flow::Conditional { label, condition } => {
-                    flow.name = label;
-                    flow.condition = Some(condition);
-                }
-                Flow::Default { label } => {
-                    flow.name = label;
-                    flow.condition = None;
-                    flow.is_default = true;
-                }
-            }
-        }
-        // Every path of the steps ends: what followed the node follows nothing now.
-        (Some(i), None) => {
-            flows.remove(i);
-        }
-        // The node led nowhere (an unfinished sketch): the steps end the process.
-        (None, Some(tail)) => compiler.end("Process completed", &tail),
-        (None, None) => {}
-    }
-    *model = compiler.model;
-    Ok(())
-}
-
 /// Where the next node attaches: a node, and the branch label if it leaves a gateway.
 #[derive(Debug, Clone)]
-struct Tail {
-    node: String,
-    flow: Flow,
+pub(super) struct Tail {
+    pub(super) node: String,
+    pub(super) flow: Flow,
 }
 
 /// The flow that will leave a tail.
 #[derive(Debug, Clone)]
-enum Flow {
+pub(super) enum Flow {
     Plain,
     Conditional { label: String, condition: String },
     Default { label: String },
@@ -130,8 +67,8 @@ impl From<String> for Tail {
     }
 }
 
-struct Compiler {
-    model: ProcessModel,
+pub(super) struct Compiler {
+    pub(super) model: ProcessModel,
     lanes: Lanes,
     /// The lane new nodes go into, when there are lanes.
     current_lane: Option<String>,
@@ -143,6 +80,28 @@ struct Compiler {
 }
 
 impl Compiler {
+    /// A compiler that adds to an existing model, in the lane and sub-process of `context`.
+    /// Whether what it adds runs beside something else is not known from the block structure
+    /// there, so a scope with a parallel split counts as concurrent: an end added in it
+    /// terminates, which is sound wherever the steps land.
+    pub(super) fn within(model: ProcessModel, context: &Node) -> Compiler {
+        let concurrent = model
+            .nodes
+            .iter()
+            .any(|n| n.kind == NodeKind::ParallelGateway && n.parent == context.parent);
+        Compiler {
+            lanes: if model.lanes.is_empty() {
+                Lanes::None
+            } else {
+                Lanes::PerActor
+            },
+            model,
+            current_lane: context.lane.clone(),
+            parent: context.parent.clone(),
+            concurrent: usize::from(concurrent),
+        }
+    }
+
     fn lane_for(&mut self, actor: Option<&str>) -> Option<String> {
         if self.lanes == Lanes::None {
             return None;
@@ -181,7 +140,7 @@ impl Compiler {
     }
 
     /// Compiles `steps` after `tail`; answers the new tail, or `None` when every path ended.
-    fn steps(&mut self, steps: &[Step], mut tail: Tail) -> Option<Tail> {
+    pub(super) fn steps(&mut self, steps: &[Step], mut tail: Tail) -> Option<Tail> {
         for step in steps {
             tail = self.step(step, tail)?;
         }
@@ -244,7 +203,7 @@ impl Compiler {
     }
 
     /// An end event; inside a parallel block it terminates the process, so no join waits.
-    fn end(&mut self, name: &str, tail: &Tail) {
+    pub(super) fn end(&mut self, name: &str, tail: &Tail) {
         let trigger = if self.concurrent > 0 {
             EventTrigger::Terminate
         } else {
@@ -254,9 +213,11 @@ impl Compiler {
         self.link(tail, &end);
     }
 
-    /// A timer on the task's border, and its path to an end of its own. The path is not joined
-    /// with anything, so a plain end is sound on it.
-    fn deadline(&mut self, host: &str, deadline: &Deadline) {
+    /// A timer on the task's border, and its path to an end of its own. A reminder's path is not
+    /// joined with anything, so a plain end is sound on it. A deadline that cancels the task
+    /// takes the task's token: inside a parallel block its path must terminate, or the join
+    /// would wait for the cancelled task for ever.
+    pub(super) fn deadline(&mut self, host: &str, deadline: &Deadline) {
         let timer = self.add(
             NodeKind::BoundaryEvent {
                 trigger: EventTrigger::Timer,
@@ -266,7 +227,9 @@ impl Compiler {
             &deadline.after,
         );
         let (lane, concurrent) = (self.current_lane.clone(), self.concurrent);
-        self.concurrent = 0;
+        if !deadline.interrupting {
+            self.concurrent = 0;
+        }
         if let Some(tail) = self.steps(&deadline.steps, Tail::from(timer)) {
             let name = if deadline.interrupting {
                 "Timed out"

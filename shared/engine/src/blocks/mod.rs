@@ -7,10 +7,13 @@
 //! gateway, every path ends, and no join waits for a branch that cannot come.
 //!
 //! The builtin modeler reads prose into this tree, and a language model writes it through the
-//! bounded wire form of `llm::answer`.
+//! bounded wire form of `llm::answer`. A refinement may restate part of an existing process as
+//! steps ([`insert_after`], [`insert_before`], [`add_deadline`]).
 
 mod compile;
+mod edit;
 mod tree;
 
-pub use compile::{compile, insert_after, Lanes};
+pub use compile::{compile, Lanes};
+pub use edit::{add_deadline, insert_after, insert_before};
 pub use tree::{Branch, Deadline, Process, Start, StartTrigger, Step, Task, WaitFor};
