@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The OpenAI-compatible provider end to end against a real model: starts llama.cpp's server
-# (xllamacpp, from PyPI) with SmolLM2-135M on a free port, then runs the ignored test
-# `real_model` through the built binaries against it. Expects Postgres and RabbitMQ up and the
-# binaries built, as deploy/test.sh leaves them.
+# (xllamacpp, from PyPI) with SmolLM2-135M on a free port, runs the ignored test `real_model`
+# through the built binaries against it (every generation must succeed), then checks every
+# option it got against the BPMN 2.0 XSD, bpmnlint and bpmn-js (deploy/check_bpmn.sh).
+# Expects Postgres and RabbitMQ up and the binaries built, as deploy/test.sh leaves them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +22,8 @@ for _ in $(seq 1 120); do
 done
 curl -fsS "http://127.0.0.1:$port/health" >/dev/null || { tail -n 20 "$log" >&2; exit 1; }
 
-PROCMAP_TEST_LLM_BASE_URL="http://127.0.0.1:$port/v1" \
+out=target/real-model-options
+rm -rf "$out" && mkdir -p "$out"
+PROCMAP_TEST_LLM_BASE_URL="http://127.0.0.1:$port/v1" PROCMAP_TEST_LLM_OUT="$(pwd)/$out" \
     cargo test -p procmap-api --test api real_model -- --ignored --nocapture
+bash deploy/check_bpmn.sh "$out"

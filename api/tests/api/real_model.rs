@@ -2,9 +2,11 @@
 //! with SmolLM2-135M, through the built binaries, as deployed.
 //!
 //! `bash deploy/real_model.sh` starts that server and runs this test; a plain `cargo test` skips
-//! it, since it needs the server. The small model's content is poor, so the test checks the
-//! pipeline's guarantees, not the content: every result is valid BPMN or a clean `failed`, and
-//! what the model was asked, repairs included, is recorded as usage.
+//! it, since it needs the server. The small model's content is poor, but it writes a block tree,
+//! which cannot be structurally wrong: every generation must succeed with three options that
+//! pass the validator, and what the model was asked, repairs included, is recorded as usage.
+//! The options are written to `PROCMAP_TEST_LLM_OUT` when it is set, so that the script can check
+//! them against the BPMN 2.0 XSD and bpmnlint as well.
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +28,7 @@ const REPAIR_ROUNDS: u32 = 1;
 
 #[tokio::test]
 #[ignore = "needs a local model server: run `bash deploy/real_model.sh`"]
-async fn a_real_model_gives_valid_diagrams_or_clean_failures_with_usage_recorded() {
+async fn a_real_model_gives_three_valid_options_for_every_prompt_with_usage_recorded() {
     let base_url = std::env::var("PROCMAP_TEST_LLM_BASE_URL")
         .expect("PROCMAP_TEST_LLM_BASE_URL (deploy/real_model.sh sets it)");
     let env = Environment::new().await;
@@ -75,8 +77,8 @@ async fn a_real_model_gives_valid_diagrams_or_clean_failures_with_usage_recorded
         results.push(poll_until_done(&client, &api, &key, id, started).await);
     }
 
-    let mut repairs = 0;
-    for generation in &results {
+    let out = std::env::var_os("PROCMAP_TEST_LLM_OUT").map(std::path::PathBuf::from);
+    for (n, generation) in results.iter().enumerate() {
         assert_eq!(generation["livemode"], true, "a live key reaches the model");
         // The figures that matter, for messages; the diagrams themselves are long.
         let result = json!({
@@ -93,47 +95,28 @@ async fn a_real_model_gives_valid_diagrams_or_clean_failures_with_usage_recorded
             "real model: {} {} in {:?}; usage {usage}",
             result["id"], result["status"], result["error"]["code"]
         );
+        assert_eq!(result["status"], "succeeded", "{result}");
         assert!(usage["total_tokens"].as_u64().unwrap_or(0) > 0, "{result}");
         assert!(rounds <= 3 * u64::from(REPAIR_ROUNDS), "{result}");
-        repairs += rounds;
-        match result["status"].as_str() {
-            Some("succeeded") => {
-                // One answer per option, one more per repair round (retries would add more).
-                assert!(requests >= 3 + rounds, "{result}");
-                let options = generation["options"].as_array().expect("options");
-                assert_eq!(options.len(), 3, "{result}");
-                for option in options {
-                    let xml = option["versions"][0]["bpmn_xml"]
-                        .as_str()
-                        .expect("bpmn_xml");
-                    let problems = validate::validate(xml);
-                    assert!(
-                        problems.is_empty(),
-                        "an emitted option is invalid: {problems:?}"
-                    );
-                }
+        // One answer per option, one more per repair round (retries would add more).
+        assert!(requests >= 3 + rounds, "{result}");
+        let options = generation["options"].as_array().expect("options");
+        assert_eq!(options.len(), 3, "{result}");
+        for (i, option) in options.iter().enumerate() {
+            let xml = option["versions"][0]["bpmn_xml"]
+                .as_str()
+                .expect("bpmn_xml");
+            let problems = validate::validate(xml);
+            assert!(
+                problems.is_empty(),
+                "an emitted option is invalid: {problems:?}"
+            );
+            if let Some(out) = &out {
+                let file = out.join(format!("prompt{n}_option{}.bpmn", i + 1));
+                std::fs::write(&file, xml).expect("write the option");
             }
-            Some("failed") => {
-                let code = result["error"]["code"].as_str().unwrap_or_default();
-                assert!(
-                    ["invalid_output", "provider_unavailable"].contains(&code),
-                    "{result}"
-                );
-                assert!(
-                    result["error"]["message"]
-                        .as_str()
-                        .is_some_and(|m| !m.is_empty()),
-                    "{result}"
-                );
-                assert!(generation.get("options").is_none(), "{result}");
-                assert!(requests >= 1, "{result}");
-            }
-            _ => panic!("not a final status: {result}"),
         }
     }
-    // SmolLM2-135M never writes a process the validator accepts for every option of all three
-    // prompts at the first try; its mistakes must have gone back to it.
-    assert!(repairs > 0, "no repair round was recorded");
     env.teardown().await;
 }
 

@@ -5,7 +5,8 @@
 //! refinements of the first diagrams; then medians.
 //!
 //! Usage: `cargo run --release -p procmap-engine --example model_corpus -- CORPUS OUT_DIR BASE_URL MODEL [COUNT] [REFINEMENTS]`
-//! (`deploy/model_corpus.sh` starts a local model and runs this.)
+//! (`deploy/model_corpus.sh` starts a local model and runs this). With
+//! `RUST_LOG=procmap_engine=debug` it also prints every answer that went back for repair.
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration, time::Instant};
 
@@ -26,6 +27,11 @@ const FOLLOW_UPS: &[&str] = &[
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    // RUST_LOG=procmap_engine=debug shows every answer that went back for repair.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [corpus_path, out, base_url, model, rest @ ..] = args.as_slice() else {
         eprintln!("usage: model_corpus CORPUS OUT_DIR BASE_URL MODEL [COUNT] [REFINEMENTS]");
@@ -75,15 +81,17 @@ async fn main() -> ExitCode {
     let tried = count.min(descriptions.len());
     println!(
         "model corpus ({model}): {}/{tried} generations succeeded ({} options written), \
-         {}/{} refinements succeeded; median {:.0} output tokens per answer, {:.0} s per \
-         generation, {:.0} s per refinement",
+         median {:.0} output tokens per option and {:.0} s per generation; {}/{} refinements \
+         succeeded, median {:.0} output tokens and {:.0} s per refinement (medians over every \
+         attempt, failed ones included)",
         run.succeeded,
         3 * run.succeeded,
+        median(&mut run.generation_tokens_per_option),
+        median(&mut run.generation_seconds),
         run.refined,
         refinements.min(sources.len()),
-        median(&mut run.tokens_per_answer),
-        median(&mut run.seconds_per_generation),
-        median(&mut run.seconds_per_refinement),
+        median(&mut run.refinement_tokens),
+        median(&mut run.refinement_seconds),
     );
     ExitCode::SUCCESS
 }
@@ -92,9 +100,12 @@ async fn main() -> ExitCode {
 struct Run {
     succeeded: usize,
     refined: usize,
-    tokens_per_answer: Vec<f64>,
-    seconds_per_generation: Vec<f64>,
-    seconds_per_refinement: Vec<f64>,
+    /// Output tokens of a generation, repairs included, over its three options.
+    generation_tokens_per_option: Vec<f64>,
+    generation_seconds: Vec<f64>,
+    /// Output tokens of a refinement, repairs included.
+    refinement_tokens: Vec<f64>,
+    refinement_seconds: Vec<f64>,
     /// The first option of each succeeded generation, to refine: (file name, BPMN).
     sources: Vec<(String, String)>,
 }
@@ -109,11 +120,13 @@ impl Run {
             Err(failure) => failure.usage.clone(),
         }
         .unwrap_or_default();
-        let figures = self.figures(&usage, seconds);
+        let figures = figures(&usage, seconds);
+        self.generation_tokens_per_option
+            .push(usage.completion_tokens as f64 / 3.0);
+        self.generation_seconds.push(seconds);
         match result {
             Ok(output) => {
                 self.succeeded += 1;
-                self.seconds_per_generation.push(seconds);
                 let mut activities = Vec::new();
                 for (n, xml) in output.bpmn_xml.iter().enumerate() {
                     let name = format!("d{i:02}_option{}", n + 1);
@@ -152,11 +165,12 @@ impl Run {
             Err(failure) => failure.usage.clone(),
         }
         .unwrap_or_default();
-        let figures = self.figures(&usage, seconds);
+        let figures = figures(&usage, seconds);
+        self.refinement_tokens.push(usage.completion_tokens as f64);
+        self.refinement_seconds.push(seconds);
         match result {
             Ok(output) => {
                 self.refined += 1;
-                self.seconds_per_refinement.push(seconds);
                 let xml = &output.bpmn_xml[0];
                 write(&out.join(format!("{name}_refined.bpmn")), xml);
                 println!("{name} + {follow_up:?}: succeeded; {figures}");
@@ -169,16 +183,15 @@ impl Run {
             ),
         }
     }
+}
 
-    /// Repair rounds, output tokens (in all and per answer) and seconds, as one line.
-    fn figures(&mut self, usage: &Usage, seconds: f64) -> String {
-        let per_answer = usage.completion_tokens as f64 / f64::from(usage.requests.max(1));
-        self.tokens_per_answer.push(per_answer);
-        format!(
-            "{} repair rounds, {} requests, {} output tokens ({per_answer:.0} per answer), {seconds:.0} s",
-            usage.repair_rounds, usage.requests, usage.completion_tokens
-        )
-    }
+/// Repair rounds, output tokens (in all and per answer) and seconds, as one line.
+fn figures(usage: &Usage, seconds: f64) -> String {
+    let per_answer = usage.completion_tokens as f64 / f64::from(usage.requests.max(1));
+    format!(
+        "{} repair rounds, {} requests, {} output tokens ({per_answer:.0} per answer), {seconds:.0} s",
+        usage.repair_rounds, usage.requests, usage.completion_tokens
+    )
 }
 
 /// The names of a diagram's activities, in document order.

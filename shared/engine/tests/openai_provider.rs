@@ -410,7 +410,7 @@ async fn a_refinement_may_restate_a_part_as_steps_naming_nodes_by_name() {
     let source = bpmn::compile(&build(&describe(PROMPT), OptionStyle::Concise));
     let source_model = reader::read(&source).expect("readable").model;
     let plan = json!({"operations": [
-        {"op": "insert_steps", "after": "Resolve ticket", "steps": [
+        {"op": "insert_after", "node": "Resolve ticket", "steps": [
             {"choice": "Customer satisfied?", "branches": [
                 {"when": "No", "steps": [{"task": "Reopen ticket"}]},
                 {"when": "Yes", "steps": []}

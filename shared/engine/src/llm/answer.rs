@@ -257,7 +257,7 @@ impl ProcessAnswer {
                     Some(Trigger::Timer) => blocks::StartTrigger::Timer,
                 },
             },
-            steps: self.steps.into_iter().map(IntoStep::into_step).collect(),
+            steps: block(self.steps),
             end: text(self.end, "Process completed"),
         }
     }
@@ -268,8 +268,18 @@ pub trait IntoStep {
     fn into_step(self) -> blocks::Step;
 }
 
-fn block<S: IntoStep>(steps: Vec<S>) -> Vec<blocks::Step> {
-    steps.into_iter().map(IntoStep::into_step).collect()
+/// The steps of a block, each once: a step that repeats an earlier one of the same block word
+/// for word is left out. Small models decoding near-greedily fall into loops ("Send offer
+/// letter" ten times over) that the schema's bounds stop but do not prevent, and a process
+/// that does exactly the same thing twice in one sequence reads as that loop anyway.
+pub fn block<S: IntoStep>(steps: Vec<S>) -> Vec<blocks::Step> {
+    let mut kept: Vec<blocks::Step> = Vec::new();
+    for step in steps.into_iter().map(IntoStep::into_step) {
+        if !kept.contains(&step) {
+            kept.push(step);
+        }
+    }
+    kept
 }
 
 impl IntoStep for Step {
@@ -372,5 +382,51 @@ fn kind(kind: Option<Kind>) -> TaskKind {
         Some(Kind::Receive) => TaskKind::Receive,
         Some(Kind::Script) => TaskKind::Script,
         Some(Kind::Rule) => TaskKind::BusinessRule,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(answer: serde_json::Value) -> blocks::Process {
+        serde_json::from_value::<ProcessAnswer>(answer)
+            .expect("in the schema")
+            .into_process()
+    }
+
+    fn names(steps: &[blocks::Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| match s {
+                blocks::Step::Task(t) => t.name.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_step_repeated_word_for_word_in_its_block_is_kept_once() {
+        let looped = process(
+            serde_json::json!({"process": "Onboarding", "start": "Hired",
+            "steps": [{"task": "Review application"}, {"task": "Send offer letter"},
+                {"task": "Send offer letter"}, {"task": "Sign contract"}, {"task": "Send offer letter"},
+                {"choice": "Accepted?", "branches": [{"when": "No", "steps": [
+                    {"task": "Call candidate"}, {"task": "Call candidate"}]}]}],
+            "end": "Started"}),
+        );
+        assert_eq!(
+            names(&looped.steps[..3]),
+            ["Review application", "Send offer letter", "Sign contract"]
+        );
+        let blocks::Step::Choice { branches, .. } = &looped.steps[3] else {
+            panic!("the choice follows: {:?}", looped.steps);
+        };
+        assert_eq!(names(&branches[0].steps), ["Call candidate"]);
+        // The same task by another actor is another step.
+        let two_actors = process(serde_json::json!({"process": "Claim", "start": "Filed",
+            "steps": [{"task": "Approve claim", "actor": "Manager"}, {"task": "Approve claim", "actor": "Director"}],
+            "end": "Approved"}));
+        assert_eq!(two_actors.steps.len(), 2);
     }
 }

@@ -2,18 +2,21 @@
 //! on the source's model, never with a new diagram, so untouched elements keep their ids.
 //!
 //! Where a change is more than one node, the model restates that part as a block of steps
-//! (`insert_steps`, `replace_with_steps`), which compiles like a new process's steps, so it
-//! cannot be structurally wrong. Existing nodes may be named by id or by name: small models
-//! handle names better than ids.
+//! (`insert_after`, `insert_before`, `replace_with_steps`, `add_deadline`), which compiles like a new process's
+//! steps, so it cannot be structurally wrong. Existing nodes may be named by id or by name, and
+//! new elements need no id: small models handle names better than ids, and invent ids that
+//! clash.
+
+use std::collections::HashMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::answer::{IntoStep, Step};
-use super::wire::{is_valid_id, NodeType};
+use super::answer::{self, Step};
+use super::wire::NodeType;
 use crate::blocks;
 use crate::bpmn::Problem;
-use crate::builtin::follow_ups::find_node;
+use crate::builtin::follow_ups::nodes_meant_by;
 use crate::model::{Flow, Node, NodeKind, ProcessModel};
 
 /// What the model answers for a refinement.
@@ -25,56 +28,87 @@ pub struct EditPlan {
     pub operations: Vec<Operation>,
 }
 
+/// One edit. A field naming an existing node takes its id or its name. The ids an answer gives
+/// new nodes and flows are optional, and name them within the answer only: the diagram gives
+/// every new element a fresh id in its own style, so a model cannot clash with an id in use.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Operation {
-    /// Adds steps after a node (its id or name): what followed it follows the steps.
-    InsertSteps {
-        after: String,
+    /// Adds steps after a node: what followed it follows the steps.
+    InsertAfter {
+        node: String,
         #[schemars(length(max = 8))]
         steps: Vec<Step>,
     },
-    /// Replaces a node (its id or name) with steps, between what came before and after it.
+    /// Adds steps before a node: what led to it leads to the steps.
+    InsertBefore {
+        node: String,
+        #[schemars(length(max = 8))]
+        steps: Vec<Step>,
+    },
+    /// Replaces a node with steps, between what came before and after it.
     ReplaceWithSteps {
         node: String,
         #[schemars(length(max = 8))]
         steps: Vec<Step>,
     },
+    /// Puts a time limit on a task: a timer on its border and the steps it starts. `cancel`
+    /// stops the task; without it the task goes on (a reminder).
+    AddDeadline {
+        task: String,
+        #[schemars(length(max = 60))]
+        after: String,
+        #[serde(default)]
+        cancel: bool,
+        #[schemars(length(max = 6))]
+        steps: Vec<Step>,
+    },
+    /// Removes a node, joining its predecessors to its successors. Removing a boundary event, or
+    /// the activity it sits on, removes the path the event starts.
+    RemoveNode {
+        #[serde(alias = "id")]
+        node: String,
+    },
+    Rename {
+        #[serde(alias = "id")]
+        node: String,
+        name: String,
+    },
+    /// Changes a node's type, keeping its id and flows.
+    Retype {
+        #[serde(alias = "id")]
+        node: String,
+        #[serde(rename = "type")]
+        node_type: NodeType,
+    },
+    /// Moves a node into the lane with this name, creating the lane if needed.
+    MoveToLane {
+        #[serde(alias = "id")]
+        node: String,
+        lane: String,
+    },
     /// Adds a node; connect it with `add_flow` and `reconnect`.
     AddNode {
-        id: String,
+        #[serde(default)]
+        id: Option<String>,
         #[serde(rename = "type")]
         node_type: NodeType,
         name: String,
         #[serde(default)]
         lane: Option<String>,
-        /// The id of the sub-process to add the node inside; omit at the top level.
+        /// The sub-process to add the node inside; omit at the top level.
         #[serde(default, rename = "in_sub_process")]
         parent: Option<String>,
-        /// Boundary events only: the id of the task or sub-process the event sits on.
+        /// Boundary events only: the task or sub-process the event sits on.
         #[serde(default)]
         attached_to: Option<String>,
         /// Boundary events only: false when the activity goes on after the event fires.
         #[serde(default = "yes")]
         interrupting: bool,
     },
-    /// Removes a node, joining its predecessors to its successors. Removing a boundary event, or
-    /// the activity it sits on, removes the path the event starts.
-    RemoveNode {
-        id: String,
-    },
-    Rename {
-        id: String,
-        name: String,
-    },
-    /// Changes a node's type, keeping its id and flows.
-    Retype {
-        id: String,
-        #[serde(rename = "type")]
-        node_type: NodeType,
-    },
     AddFlow {
-        id: String,
+        #[serde(default)]
+        id: Option<String>,
         source: String,
         target: String,
         #[serde(default)]
@@ -95,11 +129,6 @@ pub enum Operation {
         #[serde(default)]
         target: Option<String>,
     },
-    /// Moves a node into the lane with this name, creating the lane if needed.
-    MoveToLane {
-        id: String,
-        lane: String,
-    },
 }
 
 fn yes() -> bool {
@@ -115,9 +144,13 @@ pub fn schema() -> serde_json::Value {
 
 /// Applies operations in order; an operation naming something that does not exist is a problem.
 pub fn apply(model: &mut ProcessModel, operations: &[Operation]) -> Result<(), Vec<Problem>> {
+    let mut edit = Edit {
+        model,
+        given: HashMap::new(),
+    };
     let mut problems = Vec::new();
     for (i, operation) in operations.iter().enumerate() {
-        if let Err(message) = apply_one(model, operation) {
+        if let Err(message) = edit.apply(operation) {
             problems.push(Problem {
                 code: "invalid_operation",
                 message: format!("operation {}: {message}", i + 1),
@@ -132,163 +165,222 @@ pub fn apply(model: &mut ProcessModel, operations: &[Operation]) -> Result<(), V
     }
 }
 
-fn apply_one(model: &mut ProcessModel, operation: &Operation) -> Result<(), String> {
-    let node = |model: &ProcessModel, reference: &str| node_named(model, reference);
-    match operation {
-        Operation::InsertSteps { after, steps } => {
-            let after = node(model, after)?;
-            blocks::insert_after(model, &after, &steps_of(steps))
-        }
-        Operation::ReplaceWithSteps { node: named, steps } => {
-            let replaced = node(model, named)?;
-            blocks::insert_after(model, &replaced, &steps_of(steps))?;
-            model.remove_node(&replaced);
-            Ok(())
-        }
-        Operation::AddNode {
-            id,
-            node_type,
-            name,
-            lane,
-            parent,
-            attached_to,
-            interrupting,
-        } => {
-            fresh(model, id)?;
-            let attached_to = attached_to.as_deref().map(|a| node(model, a)).transpose()?;
-            let parent = parent.as_deref().map(|p| node(model, p)).transpose()?;
-            let kind = node_type.kind(attached_to.as_deref(), *interrupting);
-            add_node(model, id, kind, name, lane.as_deref(), parent.as_deref())
-        }
-        Operation::RemoveNode { id } => {
-            let id = node(model, id)?;
-            model.remove_node(&id);
-            Ok(())
-        }
-        Operation::Rename { id, name } => {
-            let id = node(model, id)?;
-            if let Some(n) = model.node_mut(&id) {
-                n.name.clone_from(name);
+/// A refinement's operations being applied to a model.
+struct Edit<'a> {
+    model: &'a mut ProcessModel,
+    /// The ids the answer gave new elements, and the ids they got.
+    given: HashMap<String, String>,
+}
+
+impl Edit<'_> {
+    fn apply(&mut self, operation: &Operation) -> Result<(), String> {
+        match operation {
+            Operation::InsertAfter { node, steps } => {
+                let node = self.node(node)?;
+                // Steps "after the end" are meant as the new last steps, before it.
+                if self
+                    .model
+                    .node(&node)
+                    .is_some_and(|n| matches!(n.kind, NodeKind::EndEvent(_)))
+                {
+                    blocks::insert_before(self.model, &node, &steps_of(steps))
+                } else {
+                    blocks::insert_after(self.model, &node, &steps_of(steps))
+                }
             }
-            Ok(())
-        }
-        Operation::Retype { id, node_type } => {
-            let id = node(model, id)?;
-            retype(model, &id, *node_type)
-        }
-        Operation::AddFlow {
-            id,
-            source,
-            target,
-            label,
-            condition,
-            is_default,
-        } => {
-            fresh(model, id)?;
-            let (source, target) = (node(model, source)?, node(model, target)?);
-            model.flows.push(Flow {
-                id: id.clone(),
+            Operation::InsertBefore { node, steps } => {
+                let node = self.node(node)?;
+                blocks::insert_before(self.model, &node, &steps_of(steps))
+            }
+            Operation::ReplaceWithSteps { node, steps } => {
+                let replaced = self.node(node)?;
+                blocks::insert_after(self.model, &replaced, &steps_of(steps))?;
+                self.model.remove_node(&replaced);
+                Ok(())
+            }
+            Operation::AddDeadline {
+                task,
+                after,
+                cancel,
+                steps,
+            } => {
+                let task = self.node(task)?;
+                let deadline = blocks::Deadline {
+                    after: after.clone(),
+                    interrupting: *cancel,
+                    steps: steps_of(steps),
+                };
+                blocks::add_deadline(self.model, &task, &deadline)
+            }
+            Operation::RemoveNode { node } => {
+                let node = self.node(node)?;
+                self.model.remove_node(&node);
+                Ok(())
+            }
+            Operation::Rename { node, name } => {
+                let node = self.node(node)?;
+                if let Some(n) = self.model.node_mut(&node) {
+                    n.name.clone_from(name);
+                }
+                Ok(())
+            }
+            Operation::Retype { node, node_type } => {
+                let node = self.node(node)?;
+                retype(self.model, &node, *node_type)
+            }
+            Operation::MoveToLane { node, lane } => {
+                let node = self.node(node)?;
+                self.model
+                    .put_in_lane(&node, lane)
+                    .ok_or(format!("there is no node {node}"))?;
+                Ok(())
+            }
+            Operation::AddNode {
+                id,
+                node_type,
+                name,
+                lane,
+                parent,
+                attached_to,
+                interrupting,
+            } => {
+                let attached_to = attached_to.as_deref().map(|a| self.node(a)).transpose()?;
+                let parent = parent.as_deref().map(|p| self.node(p)).transpose()?;
+                let kind = node_type.kind(attached_to.as_deref(), *interrupting);
+                let new = add_node(self.model, kind, name, lane.as_deref(), parent.as_deref())?;
+                self.remember(id.as_deref(), new);
+                Ok(())
+            }
+            Operation::AddFlow {
+                id,
                 source,
                 target,
-                name: label.clone().unwrap_or_default(),
-                condition: condition.clone().filter(|c| !c.trim().is_empty()),
-                is_default: *is_default,
-            });
-            Ok(())
-        }
-        Operation::RemoveFlow { id } => {
-            let before = model.flows.len();
-            model.flows.retain(|f| &f.id != id);
-            if model.flows.len() == before {
-                return Err(format!("there is no flow {id}"));
+                label,
+                condition,
+                is_default,
+            } => {
+                let (source, target) = (self.node(source)?, self.node(target)?);
+                let new = self.model.fresh_id("Flow");
+                self.model.flows.push(Flow {
+                    id: new.clone(),
+                    source,
+                    target,
+                    name: label.clone().unwrap_or_default(),
+                    condition: condition.clone().filter(|c| !c.trim().is_empty()),
+                    is_default: *is_default,
+                });
+                self.remember(id.as_deref(), new);
+                Ok(())
             }
-            Ok(())
-        }
-        Operation::Reconnect { id, source, target } => {
-            let source = source.as_deref().map(|s| node(model, s)).transpose()?;
-            let target = target.as_deref().map(|t| node(model, t)).transpose()?;
-            let flow = model
-                .flows
-                .iter_mut()
-                .find(|f| &f.id == id)
-                .ok_or(format!("there is no flow {id}"))?;
-            if let Some(s) = source {
-                flow.source = s;
+            Operation::RemoveFlow { id } => {
+                let id = self.flow(id)?;
+                self.model.flows.retain(|f| f.id != id);
+                Ok(())
             }
-            if let Some(t) = target {
-                flow.target = t;
+            Operation::Reconnect { id, source, target } => {
+                let id = self.flow(id)?;
+                let source = source.as_deref().map(|s| self.node(s)).transpose()?;
+                let target = target.as_deref().map(|t| self.node(t)).transpose()?;
+                if let Some(flow) = self.model.flows.iter_mut().find(|f| f.id == id) {
+                    if let Some(s) = source {
+                        flow.source = s;
+                    }
+                    if let Some(t) = target {
+                        flow.target = t;
+                    }
+                }
+                Ok(())
             }
-            Ok(())
         }
-        Operation::MoveToLane { id, lane } => {
-            let id = node(model, id)?;
-            model
-                .put_in_lane(&id, lane)
-                .ok_or(format!("there is no node {id}"))?;
-            Ok(())
+    }
+
+    /// Records the id an answer gave a new element, so that later operations can name it so.
+    fn remember(&mut self, given: Option<&str>, assigned: String) {
+        if let Some(given) = given.map(str::trim).filter(|g| !g.is_empty()) {
+            self.given.insert(given.to_owned(), assigned);
+        }
+    }
+
+    fn node(&self, reference: &str) -> Result<String, String> {
+        match self.given.get(reference.trim()) {
+            Some(id) => Ok(id.clone()),
+            None => node_named(self.model, reference),
+        }
+    }
+
+    fn flow(&self, reference: &str) -> Result<String, String> {
+        let reference = reference.trim();
+        let id = self.given.get(reference).map_or(reference, String::as_str);
+        if self.model.flows.iter().any(|f| f.id == id) {
+            Ok(id.to_owned())
+        } else {
+            Err(format!("there is no flow {reference}"))
         }
     }
 }
 
-/// The id of the node a reference names: its id, its exact name (in any case), or failing
-/// those the node whose name shares the most words with it.
+/// The id of the node a reference names: its id, its exact name (in any case), or the one node
+/// whose name means it loosely ("check the payment"). Anything else is a problem that lists
+/// the names there are, for the model's next attempt.
 fn node_named(model: &ProcessModel, reference: &str) -> Result<String, String> {
     let reference = reference.trim();
     if model.node(reference).is_some() {
         return Ok(reference.to_owned());
     }
-    let named: Vec<&Node> = model
+    let exact: Vec<&Node> = model
         .nodes
         .iter()
         .filter(|n| n.name.trim().eq_ignore_ascii_case(reference))
         .collect();
-    match named.as_slice() {
-        [only] => return Ok(only.id.clone()),
-        [_, _, ..] => {
-            return Err(format!(
-                "several nodes are named {reference:?}; name one by its id"
+    let candidates = if exact.is_empty() {
+        nodes_meant_by(model, reference)
+    } else {
+        exact
+    };
+    match candidates.as_slice() {
+        [only] => Ok(only.id.clone()),
+        [] => {
+            let names: Vec<String> = model
+                .nodes
+                .iter()
+                .filter(|n| !n.name.is_empty())
+                .map(|n| format!("{:?}", n.name))
+                .collect();
+            Err(format!(
+                "there is no node {reference:?}; the nodes are named {}",
+                names.join(", ")
             ))
         }
-        [] => {}
+        several => {
+            let ids: Vec<&str> = several.iter().map(|n| n.id.as_str()).collect();
+            Err(format!(
+                "{reference:?} could be any of {}; name one by its id",
+                ids.join(", ")
+            ))
+        }
     }
-    find_node(model, reference).ok_or_else(|| format!("there is no node {reference}"))
 }
 
 fn steps_of(steps: &[Step]) -> Vec<blocks::Step> {
-    steps.iter().cloned().map(IntoStep::into_step).collect()
+    answer::block(steps.to_vec())
 }
 
-/// An id a new element can take: valid, and used by nothing yet.
-fn fresh(model: &ProcessModel, id: &str) -> Result<(), String> {
-    if !is_valid_id(id) {
-        return Err(format!("{id:?} is not a valid id"));
-    }
-    let taken = model.node(id).is_some()
-        || model.flows.iter().any(|f| f.id == id)
-        || model.lanes.iter().any(|l| l.id == id);
-    if taken {
-        return Err(format!("the id {id} is already used"));
-    }
-    Ok(())
-}
-
-/// Adds a node: a boundary event where its activity is, a node inside a sub-process without a
-/// lane, any other in the lane it names (or the first lane).
+/// Adds a node, with a fresh id, and answers the id: a boundary event where its activity is, a
+/// node inside a sub-process without a lane, any other in the lane it names (or the first lane).
 fn add_node(
     model: &mut ProcessModel,
-    id: &str,
     kind: NodeKind,
     name: &str,
     lane: Option<&str>,
     parent: Option<&str>,
-) -> Result<(), String> {
+) -> Result<String, String> {
     if let Some(parent) = parent {
         if !model
             .node(parent)
             .is_some_and(|p| p.kind == NodeKind::SubProcess)
         {
             return Err(format!(
-                "{parent:?} is not a sub-process to add {id} inside"
+                "{parent:?} is not a sub-process to add {name:?} inside"
             ));
         }
     }
@@ -303,14 +395,11 @@ fn add_node(
         (None, Some(name), None) => (Some(model.lane_named(name)), None),
         (None, None, None) => (model.lanes.first().map(|l| l.id.clone()), None),
     };
-    model.nodes.push(Node {
-        id: id.to_owned(),
-        kind,
-        name: name.to_owned(),
-        lane,
-        parent,
-    });
-    Ok(())
+    let id = model.add_node(kind, name, lane);
+    if let Some(node) = model.node_mut(&id) {
+        node.parent = parent;
+    }
+    Ok(id)
 }
 
 /// Changes a node's type, keeping its id and flows. A sub-process with content stays one, and
@@ -336,4 +425,155 @@ fn retype(model: &mut ProcessModel, id: &str, node_type: NodeType) -> Result<(),
     }
     node.kind = kind;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocks::{Lanes, Process, Start, StartTrigger, Task};
+    use crate::bpmn::{self, validate::validate};
+    use crate::model::{EventTrigger, TaskKind};
+
+    /// Order placed → Check payment → Ship goods → Goods shipped.
+    fn order() -> ProcessModel {
+        let task = |name: &str| {
+            blocks::Step::Task(Task {
+                name: name.into(),
+                kind: TaskKind::Plain,
+                actor: None,
+                deadline: None,
+            })
+        };
+        blocks::compile(
+            &Process {
+                name: "Online order".into(),
+                start: Start {
+                    name: "Order placed".into(),
+                    trigger: StartTrigger::None,
+                },
+                steps: vec![task("Check payment"), task("Ship goods")],
+                end: "Goods shipped".into(),
+            },
+            Lanes::None,
+        )
+    }
+
+    fn edited(model: &ProcessModel, plan: serde_json::Value) -> Result<ProcessModel, Vec<Problem>> {
+        let plan: EditPlan = serde_json::from_value(plan).expect("an answer in the schema");
+        let mut model = model.clone();
+        apply(&mut model, &plan.operations)?;
+        assert_eq!(validate(&bpmn::compile(&model)), vec![]);
+        Ok(model)
+    }
+
+    fn id_of(model: &ProcessModel, name: &str) -> String {
+        let node = model.nodes.iter().find(|n| n.name == name);
+        node.map(|n| n.id.clone()).unwrap_or_default()
+    }
+
+    fn follows(model: &ProcessModel, first: &str, second: &str) -> bool {
+        let (first, second) = (id_of(model, first), id_of(model, second));
+        let leads = model.outgoing(&first).any(|f| f.target == second);
+        leads
+    }
+
+    #[test]
+    fn steps_go_in_before_a_node_named_by_its_name() {
+        let source = order();
+        let model = edited(
+            &source,
+            serde_json::json!({"operations": [{"op": "insert_before", "node": "ship goods",
+                "steps": [{"task": "Approve order"}]}]}),
+        )
+        .expect("applied");
+        assert!(follows(&model, "Check payment", "Approve order"));
+        assert!(follows(&model, "Approve order", "Ship goods"));
+        for node in &source.nodes {
+            assert!(model.node(&node.id).is_some(), "{} kept", node.id);
+        }
+    }
+
+    #[test]
+    fn steps_after_the_end_are_the_new_last_steps() {
+        let model = edited(
+            &order(),
+            serde_json::json!({"operations": [{"op": "insert_after", "node": "Goods shipped",
+                "steps": [{"task": "Archive order"}]}]}),
+        )
+        .expect("applied");
+        assert!(follows(&model, "Ship goods", "Archive order"));
+        assert!(follows(&model, "Archive order", "Goods shipped"));
+    }
+
+    #[test]
+    fn a_deadline_goes_on_an_existing_task_which_keeps_its_id() {
+        let source = order();
+        let model = edited(
+            &source,
+            serde_json::json!({"operations": [{"op": "add_deadline", "task": "Ship goods",
+                "after": "2 days", "steps": [{"task": "Remind warehouse"}]}]}),
+        )
+        .expect("applied");
+        let ship = id_of(&source, "Ship goods");
+        let timer = model
+            .nodes
+            .iter()
+            .find(|n| n.kind.host() == Some(ship.as_str()))
+            .expect("a timer on the task");
+        assert!(matches!(
+            timer.kind,
+            NodeKind::BoundaryEvent {
+                trigger: EventTrigger::Timer,
+                interrupting: false,
+                ..
+            }
+        ));
+        assert!(follows(&model, "2 days", "Remind warehouse"));
+    }
+
+    #[test]
+    fn ids_an_answer_gives_new_elements_name_them_within_the_answer_only() {
+        let source = order();
+        let check = id_of(&source, "Check payment");
+        let ship = id_of(&source, "Ship goods");
+        let leaving = source.outgoing(&check).next().expect("a flow").id.clone();
+        // The model reuses ids the diagram already has, for a new task and a new flow.
+        let model = edited(
+            &source,
+            serde_json::json!({"operations": [
+                {"op": "add_node", "id": check, "type": "user_task", "name": "Approve order"},
+                {"op": "reconnect", "id": leaving, "target": check},
+                {"op": "add_flow", "id": leaving, "source": check, "target": ship}
+            ]}),
+        )
+        .expect("applied");
+        let approve = id_of(&model, "Approve order");
+        assert_ne!(approve, check, "a fresh id");
+        assert_eq!(
+            model.node(&check).map(|n| n.name.as_str()),
+            Some("Check payment")
+        );
+        assert!(follows(&model, "Check payment", "Approve order"));
+        assert!(follows(&model, "Approve order", "Ship goods"));
+        assert_eq!(model.flows.len(), source.flows.len() + 1);
+    }
+
+    #[test]
+    fn a_node_that_does_not_exist_is_a_problem_naming_the_operation() {
+        let problems = edited(
+            &order(),
+            serde_json::json!({"operations": [{"op": "rename", "node": "Check payment", "name": "Verify payment"},
+                {"op": "remove_node", "id": "Refund payment"}]}),
+        )
+        .expect_err("no such node");
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].message.starts_with("operation 2:"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[0].message.contains("\"Verify payment\""),
+            "the names there are: {problems:?}"
+        );
+    }
 }

@@ -60,22 +60,29 @@ pub fn generation(prompt: &str, language: &str, style: OptionStyle) -> String {
     )
 }
 
-/// The system prompt of a refinement.
+/// The system prompt of a refinement. Every operation is shown as it would be written, with a
+/// node named by its name: small models copy a shape they have seen far better than they
+/// follow a description of one.
 pub fn refinement_system() -> String {
     format!(
         "You change business process diagrams. You answer with one compact JSON object, with no \
-         indentation: {{\"operations\":[...]}}, one operation per change and nothing else. Name an \
-         existing element by its id or by its name.\n\
+         indentation: {{\"operations\":[...]}}, one operation per change and nothing else. Name \
+         a node by its name.\n\
          Operations:\n\
-         {{\"op\":\"insert_steps\",\"after\":\"element\",\"steps\":[...]}} adds steps after an element\n\
-         {{\"op\":\"replace_with_steps\",\"node\":\"element\",\"steps\":[...]}} replaces a task with steps\n\
-         {{\"op\":\"remove_node\",\"id\":\"element\"}}\n\
-         {{\"op\":\"rename\",\"id\":\"element\",\"name\":\"New name\"}}\n\
-         {{\"op\":\"retype\",\"id\":\"element\",\"type\":\"user_task\"}}\n\
-         {{\"op\":\"move_to_lane\",\"id\":\"element\",\"lane\":\"Lane name\"}}\n\
-         add_node, add_flow, remove_flow and reconnect change single nodes and flows.\n\
+         {{\"op\":\"insert_after\",\"node\":\"Check payment\",\"steps\":[...]}}\n\
+         {{\"op\":\"insert_before\",\"node\":\"Ship goods\",\"steps\":[...]}}\n\
+         {{\"op\":\"replace_with_steps\",\"node\":\"Ship goods\",\"steps\":[...]}}\n\
+         {{\"op\":\"add_deadline\",\"task\":\"Ship goods\",\"after\":\"2 days\",\"steps\":[...]}} what happens when a task takes longer (\"cancel\":true stops the task)\n\
+         {{\"op\":\"remove_node\",\"node\":\"Ship goods\"}}\n\
+         {{\"op\":\"rename\",\"node\":\"Ship goods\",\"name\":\"Send parcel\"}}\n\
+         {{\"op\":\"retype\",\"node\":\"Ship goods\",\"type\":\"user_task\"}}\n\
+         {{\"op\":\"move_to_lane\",\"node\":\"Ship goods\",\"lane\":\"Warehouse\"}}\n\
+         add_node, add_flow, remove_flow and reconnect change single nodes and flows; use them \
+         only for what the operations above cannot say.\n\
          {STEPS}\n\
-         Change only what is asked; everything else stays as it is."
+         Change only what is asked; everything else stays as it is.\n\
+         Example. Change: \"Add an approval by a manager before shipping.\"\n\
+         Answer: {{\"operations\":[{{\"op\":\"insert_before\",\"node\":\"Ship goods\",\"steps\":[{{\"task\":\"Approve order\",\"actor\":\"Manager\"}}]}}]}}"
     )
 }
 

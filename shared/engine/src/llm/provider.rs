@@ -133,6 +133,7 @@ impl ChatClient {
             match accept(&content) {
                 Ok(value) => return Ok(value),
                 Err(found) => {
+                    tracing::debug!(round, answer = %content, problems = ?found, "the model's answer goes back for repair");
                     messages.push(Message {
                         role: "assistant",
                         content,

@@ -11,7 +11,7 @@ mod edit;
 mod insert;
 mod restructure;
 
-pub use anchor::find_node;
+pub use anchor::{find_node, nodes_meant_by};
 pub use edit::Edit;
 
 use insert::{add_approval, add_decision, add_escalation, add_step};

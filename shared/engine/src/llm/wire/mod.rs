@@ -18,9 +18,6 @@ pub struct ProcessSpec {
     pub flows: Vec<FlowSpec>,
 }
 
-/// Longest id a new element may take (see [`is_valid_id`]).
-pub const MAX_ID: u32 = 100;
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LaneSpec {
     pub id: String,
@@ -179,16 +176,6 @@ impl NodeType {
             NodeKind::Other(_) => Self::Task,
         }
     }
-}
-
-/// Whether an id can be used as an XML id (an NCName, kept to ASCII).
-pub fn is_valid_id(id: &str) -> bool {
-    let mut chars = id.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && id.len() <= MAX_ID as usize
 }
 
 impl ProcessSpec {
