@@ -88,24 +88,7 @@ pub enum Operation {
         lane: String,
     },
     /// Adds a node; connect it with `add_flow` and `reconnect`.
-    AddNode {
-        #[serde(default)]
-        id: Option<String>,
-        #[serde(rename = "type")]
-        node_type: NodeType,
-        name: String,
-        #[serde(default)]
-        lane: Option<String>,
-        /// The sub-process to add the node inside; omit at the top level.
-        #[serde(default, rename = "in_sub_process")]
-        parent: Option<String>,
-        /// Boundary events only: the task or sub-process the event sits on.
-        #[serde(default)]
-        attached_to: Option<String>,
-        /// Boundary events only: false when the activity goes on after the event fires.
-        #[serde(default = "yes")]
-        interrupting: bool,
-    },
+    AddNode(NewNode),
     AddFlow {
         #[serde(default)]
         id: Option<String>,
@@ -129,6 +112,28 @@ pub enum Operation {
         #[serde(default)]
         target: Option<String>,
     },
+}
+
+/// A node an answer adds by itself, with `add_node`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewNode {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub node_type: NodeType,
+    pub name: String,
+    #[serde(default)]
+    pub lane: Option<String>,
+    /// The sub-process to add the node inside; omit at the top level.
+    #[serde(default, rename = "in_sub_process")]
+    pub parent: Option<String>,
+    /// Boundary events only: the task or sub-process the event sits on.
+    #[serde(default)]
+    pub attached_to: Option<String>,
+    /// Boundary events only: false when the activity goes on after the event fires.
+    #[serde(default = "yes")]
+    pub interrupting: bool,
 }
 
 fn yes() -> bool {
@@ -178,15 +183,16 @@ impl Edit<'_> {
             Operation::InsertAfter { node, steps } => {
                 let node = self.node(node)?;
                 // Steps "after the end" are meant as the new last steps, before it.
-                if self
+                let is_end = self
                     .model
                     .node(&node)
-                    .is_some_and(|n| matches!(n.kind, NodeKind::EndEvent(_)))
-                {
-                    blocks::insert_before(self.model, &node, &steps_of(steps))
+                    .is_some_and(|n| matches!(n.kind, NodeKind::EndEvent(_)));
+                let insert = if is_end {
+                    blocks::insert_before
                 } else {
-                    blocks::insert_after(self.model, &node, &steps_of(steps))
-                }
+                    blocks::insert_after
+                };
+                insert(self.model, &node, &steps_of(steps))
             }
             Operation::InsertBefore { node, steps } => {
                 let node = self.node(node)?;
@@ -235,22 +241,7 @@ impl Edit<'_> {
                     .ok_or(format!("there is no node {node}"))?;
                 Ok(())
             }
-            Operation::AddNode {
-                id,
-                node_type,
-                name,
-                lane,
-                parent,
-                attached_to,
-                interrupting,
-            } => {
-                let attached_to = attached_to.as_deref().map(|a| self.node(a)).transpose()?;
-                let parent = parent.as_deref().map(|p| self.node(p)).transpose()?;
-                let kind = node_type.kind(attached_to.as_deref(), *interrupting);
-                let new = add_node(self.model, kind, name, lane.as_deref(), parent.as_deref())?;
-                self.remember(id.as_deref(), new);
-                Ok(())
-            }
+            Operation::AddNode(new) => self.add_node(new),
             Operation::AddFlow {
                 id,
                 source,
@@ -259,17 +250,16 @@ impl Edit<'_> {
                 condition,
                 is_default,
             } => {
-                let (source, target) = (self.node(source)?, self.node(target)?);
-                let new = self.model.fresh_id("Flow");
-                self.model.flows.push(Flow {
-                    id: new.clone(),
-                    source,
-                    target,
+                let flow = Flow {
+                    id: self.model.fresh_id("Flow"),
+                    source: self.node(source)?,
+                    target: self.node(target)?,
                     name: label.clone().unwrap_or_default(),
                     condition: condition.clone().filter(|c| !c.trim().is_empty()),
                     is_default: *is_default,
-                });
-                self.remember(id.as_deref(), new);
+                };
+                self.remember(id.as_deref(), flow.id.clone());
+                self.model.flows.push(flow);
                 Ok(())
             }
             Operation::RemoveFlow { id } => {
@@ -277,21 +267,43 @@ impl Edit<'_> {
                 self.model.flows.retain(|f| f.id != id);
                 Ok(())
             }
-            Operation::Reconnect { id, source, target } => {
-                let id = self.flow(id)?;
-                let source = source.as_deref().map(|s| self.node(s)).transpose()?;
-                let target = target.as_deref().map(|t| self.node(t)).transpose()?;
-                if let Some(flow) = self.model.flows.iter_mut().find(|f| f.id == id) {
-                    if let Some(s) = source {
-                        flow.source = s;
-                    }
-                    if let Some(t) = target {
-                        flow.target = t;
-                    }
-                }
-                Ok(())
+            Operation::Reconnect { id, source, target } => self.reconnect(id, source, target),
+        }
+    }
+
+    fn add_node(&mut self, new: &NewNode) -> Result<(), String> {
+        let attached_to = new
+            .attached_to
+            .as_deref()
+            .map(|a| self.node(a))
+            .transpose()?;
+        let parent = new.parent.as_deref().map(|p| self.node(p)).transpose()?;
+        let kind = new.node_type.kind(attached_to.as_deref(), new.interrupting);
+        let lane = new.lane.as_deref();
+        let id = add_node(self.model, kind, &new.name, lane, parent.as_deref())?;
+        self.remember(new.id.as_deref(), id);
+        Ok(())
+    }
+
+    /// Points a flow at a new source and/or target.
+    fn reconnect(
+        &mut self,
+        flow: &str,
+        source: &Option<String>,
+        target: &Option<String>,
+    ) -> Result<(), String> {
+        let id = self.flow(flow)?;
+        let source = source.as_deref().map(|s| self.node(s)).transpose()?;
+        let target = target.as_deref().map(|t| self.node(t)).transpose()?;
+        if let Some(flow) = self.model.flows.iter_mut().find(|f| f.id == id) {
+            if let Some(s) = source {
+                flow.source = s;
+            }
+            if let Some(t) = target {
+                flow.target = t;
             }
         }
+        Ok(())
     }
 
     /// Records the id an answer gave a new element, so that later operations can name it so.
