@@ -19,6 +19,12 @@ use crate::bpmn::Problem;
 use crate::builtin::follow_ups::nodes_meant_by;
 use crate::model::{Flow, Node, NodeKind, ProcessModel};
 
+/// Longest name an answer gives a new element or a deadline, as in a new process's steps.
+const NAME: u32 = 60;
+/// Longest reference to an existing node, flow or lane, or condition: a source drawn in another
+/// tool may have long names.
+const REFERENCE: u32 = 200;
+
 /// What the model answers for a refinement.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -36,18 +42,21 @@ pub struct EditPlan {
 pub enum Operation {
     /// Adds steps after a node: what followed it follows the steps.
     InsertAfter {
+        #[schemars(length(max = REFERENCE))]
         node: String,
         #[schemars(length(max = 8))]
         steps: Vec<Step>,
     },
     /// Adds steps before a node: what led to it leads to the steps.
     InsertBefore {
+        #[schemars(length(max = REFERENCE))]
         node: String,
         #[schemars(length(max = 8))]
         steps: Vec<Step>,
     },
     /// Replaces a node with steps, between what came before and after it.
     ReplaceWithSteps {
+        #[schemars(length(max = REFERENCE))]
         node: String,
         #[schemars(length(max = 8))]
         steps: Vec<Step>,
@@ -55,8 +64,9 @@ pub enum Operation {
     /// Puts a time limit on a task: a timer on its border and the steps it starts. `cancel`
     /// stops the task; without it the task goes on (a reminder).
     AddDeadline {
+        #[schemars(length(max = REFERENCE))]
         task: String,
-        #[schemars(length(max = 60))]
+        #[schemars(length(max = NAME))]
         after: String,
         #[serde(default)]
         cancel: bool,
@@ -67,16 +77,20 @@ pub enum Operation {
     /// the activity it sits on, removes the path the event starts.
     RemoveNode {
         #[serde(alias = "id")]
+        #[schemars(length(max = REFERENCE))]
         node: String,
     },
     Rename {
         #[serde(alias = "id")]
+        #[schemars(length(max = REFERENCE))]
         node: String,
+        #[schemars(length(max = NAME))]
         name: String,
     },
     /// Changes a node's type, keeping its id and flows.
     Retype {
         #[serde(alias = "id")]
+        #[schemars(length(max = REFERENCE))]
         node: String,
         #[serde(rename = "type")]
         node_type: NodeType,
@@ -84,32 +98,43 @@ pub enum Operation {
     /// Moves a node into the lane with this name, creating the lane if needed.
     MoveToLane {
         #[serde(alias = "id")]
+        #[schemars(length(max = REFERENCE))]
         node: String,
+        #[schemars(length(max = REFERENCE))]
         lane: String,
     },
     /// Adds a node; connect it with `add_flow` and `reconnect`.
     AddNode(NewNode),
     AddFlow {
         #[serde(default)]
+        #[schemars(length(max = REFERENCE))]
         id: Option<String>,
+        #[schemars(length(max = REFERENCE))]
         source: String,
+        #[schemars(length(max = REFERENCE))]
         target: String,
         #[serde(default)]
+        #[schemars(length(max = NAME))]
         label: Option<String>,
         #[serde(default)]
+        #[schemars(length(max = REFERENCE))]
         condition: Option<String>,
         #[serde(default)]
         is_default: bool,
     },
     RemoveFlow {
+        #[schemars(length(max = REFERENCE))]
         id: String,
     },
     /// Points an existing flow at a new source and/or target.
     Reconnect {
+        #[schemars(length(max = REFERENCE))]
         id: String,
         #[serde(default)]
+        #[schemars(length(max = REFERENCE))]
         source: Option<String>,
         #[serde(default)]
+        #[schemars(length(max = REFERENCE))]
         target: Option<String>,
     },
 }
@@ -119,17 +144,22 @@ pub enum Operation {
 #[serde(deny_unknown_fields)]
 pub struct NewNode {
     #[serde(default)]
+    #[schemars(length(max = REFERENCE))]
     pub id: Option<String>,
     #[serde(rename = "type")]
     pub node_type: NodeType,
+    #[schemars(length(max = NAME))]
     pub name: String,
     #[serde(default)]
+    #[schemars(length(max = REFERENCE))]
     pub lane: Option<String>,
     /// The sub-process to add the node inside; omit at the top level.
     #[serde(default, rename = "in_sub_process")]
+    #[schemars(length(max = REFERENCE))]
     pub parent: Option<String>,
     /// Boundary events only: the task or sub-process the event sits on.
     #[serde(default)]
+    #[schemars(length(max = REFERENCE))]
     pub attached_to: Option<String>,
     /// Boundary events only: false when the activity goes on after the event fires.
     #[serde(default = "yes")]
@@ -502,6 +532,41 @@ mod tests {
         assert!(follows(&model, "Approve order", "Ship goods"));
         for node in &source.nodes {
             assert!(model.node(&node.id).is_some(), "{} kept", node.id);
+        }
+    }
+
+    /// The places in a schema where a string or a list has no bound.
+    fn unbounded(schema: &serde_json::Value, path: &str, found: &mut Vec<String>) {
+        match schema {
+            serde_json::Value::Object(fields) => {
+                let free_string = fields.get("type").is_some_and(|t| t == "string")
+                    && !fields.contains_key("enum")
+                    && !fields.contains_key("const")
+                    && !fields.contains_key("maxLength");
+                let free_list = fields.get("type").is_some_and(|t| t == "array")
+                    && !fields.contains_key("maxItems");
+                if free_string || free_list {
+                    found.push(path.to_owned());
+                }
+                for (key, value) in fields {
+                    unbounded(value, &format!("{path}/{key}"), found);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    unbounded(item, &format!("{path}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_string_and_list_a_model_writes_is_bounded() {
+        for schema in [schema(), answer::schema()] {
+            let mut found = Vec::new();
+            unbounded(&schema, "", &mut found);
+            assert_eq!(found, Vec::<String>::new());
         }
     }
 
