@@ -1,16 +1,20 @@
 //! Writes every option and a refinement for each description of the conformance corpus, and
-//! refinements of the diagrams from other tools in `conformance/foreign/`, so outside validators
-//! (the OMG XSD, bpmnlint) can check exactly what the engine emits.
+//! refinements of the diagrams from other tools in `conformance/foreign/` and
+//! `conformance/executable/`, so outside validators (the OMG XSD, bpmnlint) can check exactly
+//! what the engine emits.
 //!
-//! Usage: `cargo run --release -p procmap-engine --example conformance_corpus -- CORPUS OUT_DIR [FOREIGN_DIR]`
+//! Usage: `cargo run --release -p procmap-engine --example conformance_corpus -- CORPUS OUT_DIR [DIAGRAM_DIR...]`
 
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
-use procmap_engine::{self as engine, bpmn::reader};
+use procmap_engine as engine;
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/follow_ups.rs"]
+mod follow_ups;
 use corpus::{median, write};
+use follow_ups::{follow_up, FOLLOW_UP_KINDS};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -39,7 +43,7 @@ fn main() -> ExitCode {
     }
     // Other tools' diagrams: what the model cannot represent is copied through, and must still
     // leave a valid document.
-    let foreign = foreign_diagrams(args.next());
+    let foreign: Vec<PathBuf> = args.flat_map(foreign_diagrams).collect();
     for (i, path) in foreign.iter().enumerate() {
         run.foreign(i, path);
     }
@@ -134,8 +138,9 @@ impl Run {
 }
 
 /// The `.bpmn` files of a directory, in name order.
-fn foreign_diagrams(dir: Option<String>) -> Vec<PathBuf> {
-    dir.and_then(|dir| std::fs::read_dir(dir).ok())
+fn foreign_diagrams(dir: String) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()
         .map(|entries| {
             let mut paths: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -145,38 +150,4 @@ fn foreign_diagrams(dir: Option<String>) -> Vec<PathBuf> {
             paths
         })
         .unwrap_or_default()
-}
-
-const FOLLOW_UP_KINDS: usize = 9;
-
-/// A follow-up of each kind the builtin modeler understands, aimed at the source's own tasks.
-fn follow_up(i: usize, source: &str) -> String {
-    let tasks: Vec<String> = reader::read(source)
-        .map(|d| {
-            d.model
-                .nodes
-                .into_iter()
-                .filter(|n| n.kind.is_activity())
-                .map(|n| n.name)
-                .collect()
-        })
-        .unwrap_or_default();
-    let task = tasks
-        .get(1)
-        .or(tasks.first())
-        .cloned()
-        .unwrap_or_else(|| "the first step".into());
-    match i % FOLLOW_UP_KINDS {
-        0 => "Add an escalation path for urgent cases.".to_owned(),
-        1 => format!("Add an approval step before {task}."),
-        2 => format!("Add a step to notify the customer after {task}."),
-        3 => format!("Add a decision whether the case is complex after {task}."),
-        4 => format!("Remove {task}."),
-        5 => format!("Rename {task} to Double-check everything."),
-        6 => format!("Add a deadline of 2 days to {task}."),
-        7 => format!(
-            "Break {task} down into check the input, record the result and report the outcome."
-        ),
-        _ => format!("Put {task} in lane Quality team."),
-    }
 }

@@ -3,8 +3,9 @@
 //! pools of a collaboration with their message flows, the content of sub-processes, and the
 //! shapes that draw them. They are copied through exactly as the source wrote them.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
+use super::carried::Carried;
 use super::drawing::{Bounds, Drawing};
 use super::vocabulary::{BPMNDI_NS, BPMN_NS, DC_NS, DI_NS, XSI_NS};
 use crate::model::{EventTrigger, ProcessModel};
@@ -18,6 +19,8 @@ const COMPILER_PREFIXES: [(&str, &str); 5] = [
     ("xmlns:di", DI_NS),
     ("xmlns:xsi", XSI_NS),
 ];
+
+static NOTHING_CARRIED: Carried = Carried::NOTHING;
 
 /// Where in the document a kept element belongs; BPMN's schema orders them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,10 +119,18 @@ pub struct Kept {
     pub sub_processes: Vec<SubProcessContent>,
     /// Event definitions, written again for as long as their event keeps its trigger.
     pub event_definitions: Vec<EventDefinition>,
+    /// What `<definitions>` carries beyond namespaces: its attributes (`exporter`,
+    /// `modeler:executionPlatform`), imports and extensions.
+    pub definitions: Carried,
+    /// What each element of the model carries beyond the model, by the element's id: the
+    /// process, its nodes, flows and lanes.
+    pub carried: BTreeMap<String, Carried>,
     /// The source's ids for its collaboration and for the pool of the refined process, which
     /// kept message flows and shapes may name.
     pub collaboration_id: Option<String>,
     pub participant_id: Option<String>,
+    /// The source's id for the process's lane set.
+    pub lane_set_id: Option<String>,
     /// Why nothing can be kept, when the source's prefixes clash with the compiler's.
     pub clash: Option<String>,
 }
@@ -149,6 +160,8 @@ impl Kept {
             if self.elements.iter().any(|e| e.place != Place::Drawing)
                 || !self.sub_processes.is_empty()
                 || !self.event_definitions.is_empty()
+                || !self.carried.is_empty()
+                || !self.definitions.is_empty()
             {
                 warnings.push(format!(
                     "elements outside the process model could not be kept: {clash}"
@@ -175,26 +188,69 @@ impl Kept {
             .filter(|e| e.place == Place::Drawing && kept_ids.contains(&e.id));
         elements.extend(drawings.cloned());
         // A definition goes with its event, and gives way to a new one when the event is retyped.
-        let event_definitions = self
-            .event_definitions
-            .iter()
-            .filter(|d| {
-                model
-                    .node(&d.node)
-                    .is_some_and(|n| n.kind.trigger() == Some(d.trigger))
-            })
-            .cloned()
-            .collect();
+        let mut event_definitions = Vec::new();
+        for definition in &self.event_definitions {
+            match model.node(&definition.node) {
+                Some(n) if n.kind.trigger() == Some(definition.trigger) => {
+                    event_definitions.push(definition.clone());
+                }
+                Some(_) => warnings.push(format!(
+                    "{} has a new trigger; its definition as the source wrote it is not kept",
+                    definition.node
+                )),
+                None => warnings.push(format!(
+                    "{} was removed, and with it its event definition",
+                    definition.node
+                )),
+            }
+        }
+        let carried = self.carried_by(model, &mut warnings);
         let kept = Kept {
             namespaces: self.namespaces.clone(),
             elements,
             sub_processes,
             event_definitions,
+            definitions: self.definitions.clone(),
+            carried,
             collaboration_id: self.collaboration_id.clone(),
             participant_id: self.participant_id.clone(),
+            lane_set_id: self.lane_set_id.clone(),
             clash: None,
         };
         (kept, warnings)
+    }
+
+    /// What each element still in `model` carries; what a removed element carried goes with
+    /// it, and a warning names it.
+    fn carried_by(
+        &self,
+        model: &ProcessModel,
+        warnings: &mut Vec<String>,
+    ) -> BTreeMap<String, Carried> {
+        let mut kept = BTreeMap::new();
+        for (id, carried) in &self.carried {
+            let is_there = *id == model.id
+                || model.flows.iter().any(|f| f.id == *id)
+                || model.lanes.iter().any(|l| l.id == *id);
+            if is_there {
+                kept.insert(id.clone(), carried.clone());
+            } else if let Some(node) = model.node(id) {
+                let (fits, dropped) = carried.fitting(node);
+                warnings.extend(dropped);
+                kept.insert(id.clone(), fits);
+            } else {
+                warnings.push(format!(
+                    "{id} was removed, and with it what it carried: {}",
+                    carried.describe()
+                ));
+            }
+        }
+        kept
+    }
+
+    /// What the element `id` carries; nothing for most elements.
+    pub fn carried_on(&self, id: &str) -> &Carried {
+        self.carried.get(id).unwrap_or(&NOTHING_CARRIED)
     }
 
     /// The kept elements (drawings and planes aside) whose ends are all still there, in the

@@ -4,13 +4,15 @@
 //! Data flows one way through the stages: model → [`layout`] → drawing → [`writer`] → XML →
 //! [`validate`], which re-reads the XML through the [`reader`] rather than trusting the writer.
 //! A refinement reads its source with the [`reader`] ([`source`]), extends the source's drawing
-//! instead of laying out afresh, and copies through what the model has no place for
-//! ([`kept`]).
+//! instead of laying out afresh, and copies through what the model has no place for: whole
+//! elements beside the model ([`kept`]), and what each element of the model carries beyond it,
+//! such as a vendor's execution settings ([`carried`]).
 //!
 //! - [`drawing`]: the BPMNDI geometry every stage exchanges: shape bounds and edge waypoints.
 //! - [`vocabulary`]: BPMN's names for the model's kinds of node and event triggers, and the
 //!   namespaces of a document.
 
+pub mod carried;
 pub mod drawing;
 pub mod kept;
 pub mod layout;

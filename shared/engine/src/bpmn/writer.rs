@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use quick_xml::escape::escape;
 
+use super::carried::Carried;
 use super::drawing::{Bounds, Drawing};
 use super::kept::{Kept, Place};
 use super::layout::POOL_HEADER;
@@ -32,14 +33,14 @@ pub fn write(model: &ProcessModel, drawing: &Drawing, kept: &Kept) -> String {
     let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
         x,
-        r#"<bpmn:definitions xmlns:bpmn="{BPMN_NS}" xmlns:bpmndi="{BPMNDI_NS}" xmlns:dc="{DC_NS}" xmlns:di="{DI_NS}" xmlns:xsi="{XSI_NS}"{} id="Definitions_{}" targetNamespace="http://bpmn.io/schema/bpmn" exporter="procmap" exporterVersion="{}">"#,
+        r#"<bpmn:definitions xmlns:bpmn="{BPMN_NS}" xmlns:bpmndi="{BPMNDI_NS}" xmlns:dc="{DC_NS}" xmlns:di="{DI_NS}" xmlns:xsi="{XSI_NS}"{}{}>"#,
         kept.namespaces
             .iter()
             .map(|(name, uri)| format!(r#" {name}="{}""#, esc(uri)))
             .collect::<String>(),
-        esc(&model.id),
-        env!("CARGO_PKG_VERSION")
+        definitions_attributes(model, &kept.definitions),
     );
+    write_children(&mut x, &kept.definitions.head, "  ");
     write_kept(&mut x, kept, Place::Root, "  ");
     if has_pool {
         write_collaboration(&mut x, model, kept, &ids);
@@ -52,8 +53,34 @@ pub fn write(model: &ProcessModel, drawing: &Drawing, kept: &Kept) -> String {
     };
     write_diagram(&mut x, model, drawing, kept, plane_element, &ids, has_pool);
     write_kept(&mut x, kept, Place::Diagram, "  ");
+    write_children(&mut x, &kept.definitions.tail, "  ");
     let _ = writeln!(x, "</bpmn:definitions>");
     x
+}
+
+/// The source's attributes of `<definitions>`, and the compiler's own for those it lacked.
+fn definitions_attributes(model: &ProcessModel, source: &Carried) -> String {
+    let id = format!("Definitions_{}", esc(&model.id));
+    let defaults = [
+        ("id", id.as_str()),
+        ("targetNamespace", "http://bpmn.io/schema/bpmn"),
+        ("exporter", "procmap"),
+        ("exporterVersion", env!("CARGO_PKG_VERSION")),
+    ];
+    let mut attributes = source.attributes_xml();
+    for (name, value) in defaults {
+        if !source.has_attribute(name) {
+            let _ = write!(attributes, r#" {name}="{value}""#);
+        }
+    }
+    attributes
+}
+
+/// Children an element carries, one per line.
+fn write_children(x: &mut String, children: &[String], indent: &str) {
+    for child in children {
+        let _ = writeln!(x, "{indent}{child}");
+    }
 }
 
 /// The ids of the collaboration and of the refined process's pool: the source's, when it had
@@ -87,21 +114,42 @@ fn write_collaboration(x: &mut String, model: &ProcessModel, kept: &Kept, ids: &
 }
 
 fn write_process(x: &mut String, model: &ProcessModel, kept: &Kept) {
+    let carried = kept.carried_on(&model.id);
+    let executable = if carried.has_attribute("isExecutable") {
+        ""
+    } else {
+        r#" isExecutable="false""#
+    };
+    // A source's process keeps the name it had, or none; its pool shows the model's.
+    let from_source = carried.has_attribute("name") || kept.participant_id.is_some();
+    let name = if from_source || model.name.is_empty() {
+        String::new()
+    } else {
+        format!(r#" name="{}""#, esc(&model.name))
+    };
     let _ = writeln!(
         x,
-        r#"  <bpmn:process id="{}" name="{}" isExecutable="false">"#,
+        r#"  <bpmn:process id="{}"{name}{executable}{}>"#,
         esc(&model.id),
-        esc(&model.name)
+        carried.attributes_xml()
     );
+    write_children(x, &carried.head, "    ");
     if !model.lanes.is_empty() {
-        let _ = writeln!(x, r#"    <bpmn:laneSet id="LaneSet_{}">"#, esc(&model.id));
+        let lane_set = kept
+            .lane_set_id
+            .clone()
+            .unwrap_or_else(|| format!("LaneSet_{}", model.id));
+        let _ = writeln!(x, r#"    <bpmn:laneSet id="{}">"#, esc(&lane_set));
         for lane in &model.lanes {
+            let carried = kept.carried_on(&lane.id);
             let _ = writeln!(
                 x,
-                r#"      <bpmn:lane id="{}" name="{}">"#,
+                r#"      <bpmn:lane id="{}" name="{}"{}>"#,
                 esc(&lane.id),
-                esc(&lane.name)
+                esc(&lane.name),
+                carried.attributes_xml()
             );
+            write_children(x, &carried.head, "        ");
             for node in model
                 .nodes
                 .iter()
@@ -120,6 +168,7 @@ fn write_process(x: &mut String, model: &ProcessModel, kept: &Kept) {
     write_scope(x, model, None, kept, "    ");
     write_kept(x, kept, Place::FlowElement, "    ");
     write_kept(x, kept, Place::Artifact, "    ");
+    write_children(x, &carried.tail, "    ");
     let _ = writeln!(x, "  </bpmn:process>");
 }
 
@@ -247,26 +296,31 @@ fn write_scope(
         } else {
             format!(r#" name="{}""#, esc(&flow.name))
         };
+        let carried = kept.carried_on(&flow.id);
         let head = format!(
-            r#"{indent}<bpmn:sequenceFlow id="{}"{name} sourceRef="{}" targetRef="{}""#,
+            r#"{indent}<bpmn:sequenceFlow id="{}"{name} sourceRef="{}" targetRef="{}"{}"#,
             esc(&flow.id),
             esc(&flow.source),
-            esc(&flow.target)
+            esc(&flow.target),
+            carried.attributes_xml()
         );
-        match &flow.condition {
-            Some(condition) if !flow.is_default => {
-                let _ = writeln!(x, "{head}>");
-                let _ = writeln!(
-                    x,
-                    r#"{indent}  <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{}</bpmn:conditionExpression>"#,
-                    esc(condition)
-                );
-                let _ = writeln!(x, "{indent}</bpmn:sequenceFlow>");
-            }
-            _ => {
-                let _ = writeln!(x, "{head} />");
-            }
+        let condition = flow.condition.as_ref().filter(|_| !flow.is_default);
+        if condition.is_none() && carried.head.is_empty() && carried.tail.is_empty() {
+            let _ = writeln!(x, "{head} />");
+            continue;
         }
+        let _ = writeln!(x, "{head}>");
+        let inner = format!("{indent}  ");
+        write_children(x, &carried.head, &inner);
+        if let Some(condition) = condition {
+            let _ = writeln!(
+                x,
+                r#"{inner}<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{}</bpmn:conditionExpression>"#,
+                esc(condition)
+            );
+        }
+        write_children(x, &carried.tail, &inner);
+        let _ = writeln!(x, "{indent}</bpmn:sequenceFlow>");
     }
 }
 
@@ -348,11 +402,15 @@ fn write_node(x: &mut String, model: &ProcessModel, node: &Node, kept: &Kept, in
         ),
         _ => String::new(),
     };
+    let carried = kept.carried_on(&node.id);
     let _ = writeln!(
         x,
-        r#"{indent}<bpmn:{tag} id="{}"{name}{default}{attachment}>"#,
-        esc(&node.id)
+        r#"{indent}<bpmn:{tag} id="{}"{name}{default}{attachment}{}>"#,
+        esc(&node.id),
+        carried.attributes_xml()
     );
+    let inner = format!("{indent}  ");
+    write_children(x, &carried.head, &inner);
     for flow in model.incoming(&node.id) {
         let _ = writeln!(
             x,
@@ -367,6 +425,7 @@ fn write_node(x: &mut String, model: &ProcessModel, node: &Node, kept: &Kept, in
             esc(&flow.id)
         );
     }
+    write_children(x, &carried.tail, &inner);
     if let Some(kept) = kept.definition_of(&node.id) {
         let _ = writeln!(x, "{indent}  {}", kept.xml);
     } else if let Some(definition) = node.kind.trigger().and_then(event_definition) {

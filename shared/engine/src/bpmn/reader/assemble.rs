@@ -39,6 +39,8 @@ impl Elements<'_> {
             kept,
             sub_processes,
             event_definitions,
+            mut carried,
+            lane_set_id,
         } = main;
         let mut model = ProcessModel {
             name: self.participant_names.get(&id).cloned().unwrap_or(name),
@@ -60,7 +62,16 @@ impl Elements<'_> {
         for node in model.nodes.iter_mut().filter(|n| n.parent.is_some()) {
             node.lane = None;
         }
+        // Elements inside content kept whole carry nothing of their own: the content has it all.
+        carried.retain(|id, _| {
+            *id == model.id
+                || model.node(id).is_some()
+                || model.flows.iter().any(|f| f.id == *id)
+                || model.lanes.iter().any(|l| l.id == *id)
+        });
         let mut diagram = self.diagram;
+        diagram.kept.carried = carried;
+        diagram.kept.lane_set_id = lane_set_id;
         diagram.kept.event_definitions = event_definitions;
         diagram.kept.sub_processes = sub_processes;
         // Root elements first, then the process's own, then drawings and further diagrams.

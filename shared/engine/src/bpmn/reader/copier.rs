@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::diagram::ProcessInProgress;
+use crate::bpmn::carried::is_activity_child;
 use crate::bpmn::kept::{KeptElement, Place, SubProcessContent};
 
 /// A start tag, with where it lies in the document.
@@ -28,11 +29,21 @@ struct Capture {
 }
 
 /// A sub-process whose content is being copied: its children are copied one by one, leaving
-/// out the `incoming` and `outgoing` the compiler writes itself.
+/// out the `incoming` and `outgoing` the compiler writes itself, and the sub-process's own
+/// documentation, extensions and the like when the sub-process carries them.
 struct SubProcessCapture {
     content: SubProcessContent,
     depth: usize,
     child_start: Option<usize>,
+    carries_own: bool,
+}
+
+impl SubProcessCapture {
+    fn copies(&self, local: &str) -> bool {
+        let written_by_compiler = matches!(local, "incoming" | "outgoing");
+        let carried = self.carries_own && is_activity_child(local);
+        !written_by_compiler && !carried
+    }
 }
 
 pub(super) struct Copier<'x> {
@@ -91,7 +102,7 @@ impl<'x> Copier<'x> {
             if let Some(id) = tag.attrs.get("id") {
                 sub.content.contains.push(id.clone());
             }
-            if tag.depth == sub.depth + 1 && !matches!(tag.local, "incoming" | "outgoing") {
+            if tag.depth == sub.depth + 1 && sub.copies(tag.local) {
                 if tag.is_empty {
                     push_trimmed(&mut sub.content.xml, slice(self.xml, tag.start, tag.end));
                 } else {
@@ -153,7 +164,9 @@ impl<'x> Copier<'x> {
     }
 
     /// Starts copying the content of the sub-process whose start tag was just read.
-    pub(super) fn start_sub_process(&mut self, id: String, depth: usize) {
+    /// `carries_own`: the sub-process carries its own activity children, which are then not
+    /// part of its content.
+    pub(super) fn start_sub_process(&mut self, id: String, depth: usize, carries_own: bool) {
         self.sub_process = Some(SubProcessCapture {
             content: SubProcessContent {
                 id,
@@ -163,6 +176,7 @@ impl<'x> Copier<'x> {
             },
             depth,
             child_start: None,
+            carries_own,
         });
     }
 

@@ -1,7 +1,8 @@
 //! What reading a document produces, and what it holds part-way through.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
+use crate::bpmn::carried::Carried;
 use crate::bpmn::drawing::Drawing;
 use crate::bpmn::kept::{EventDefinition, Kept, KeptElement, SubProcessContent};
 use crate::model::{Flow, Lane, Node, ProcessModel};
@@ -49,4 +50,7 @@ pub(super) struct ProcessInProgress {
     pub(super) kept: Vec<KeptElement>,
     pub(super) sub_processes: Vec<SubProcessContent>,
     pub(super) event_definitions: Vec<EventDefinition>,
+    pub(super) lane_set_id: Option<String>,
+    /// What its elements carry beyond the model, by id.
+    pub(super) carried: BTreeMap<String, Carried>,
 }

@@ -9,6 +9,7 @@ use quick_xml::events::BytesStart;
 use super::copier::{Copier, Tag};
 use super::di::DiInProgress;
 use super::diagram::{Diagram, ProcessInProgress, ReadError};
+use crate::bpmn::carried::Slot;
 use crate::bpmn::kept::{EventDefinition, Place};
 use crate::bpmn::vocabulary::{is_flow_node, node_kind, trigger, BPMN_NS};
 use crate::model::{EventTrigger, Flow, Lane, Node, NodeKind};
@@ -60,7 +61,7 @@ pub(super) struct Elements<'x> {
     open_flow: Option<usize>,
     open_lane: Option<usize>,
     /// The depth of an element whose content is passed over.
-    skip_depth: Option<usize>,
+    pub(super) skip_depth: Option<usize>,
     text_target: Option<TextTarget>,
     /// An event definition being copied: (its definition so far, the byte it starts at, depth).
     open_definition: Option<(EventDefinition, usize, usize)>,
@@ -68,7 +69,12 @@ pub(super) struct Elements<'x> {
     scopes: Vec<(String, usize)>,
     /// The outermost one: its content is modeled unless something in it has no place in the
     /// model, in which case it is kept as the source wrote it.
-    outer: Option<OuterSubProcess>,
+    pub(super) outer: Option<OuterSubProcess>,
+    /// The open elements that carry what the model has no place for, innermost last: (id,
+    /// local name, depth); `<definitions>` has the id "".
+    pub(super) carriers: Vec<(String, String, usize)>,
+    /// A child being carried: (its carrier's id and local name, slot, start byte, depth).
+    pub(super) open_carry: Option<(String, String, Slot, usize, usize)>,
 }
 
 impl<'x> Elements<'x> {
@@ -94,6 +100,8 @@ impl<'x> Elements<'x> {
             open_definition: None,
             scopes: Vec::new(),
             outer: None,
+            carriers: Vec::new(),
+            open_carry: None,
         }
     }
 
@@ -122,6 +130,7 @@ impl<'x> Elements<'x> {
         }
         if self.stack.is_empty() {
             self.root(e, &local, &attrs)?;
+            self.carry_attributes(e, "", &local, !is_empty, 0);
         }
         let parent = self.stack.last().cloned().unwrap_or_default();
         let tag = Tag {
@@ -205,11 +214,18 @@ impl<'x> Elements<'x> {
     fn model_element(&mut self, e: &BytesStart<'_>, tag: &Tag<'_>) -> Result<(), ReadError> {
         let attrs = tag.attrs;
         match tag.local {
-            "process" => self.processes.push(ProcessInProgress {
-                id: attrs.get("id").cloned().unwrap_or_default(),
-                name: attrs.get("name").cloned().unwrap_or_default(),
-                ..Default::default()
-            }),
+            "process" => {
+                let id = attrs.get("id").cloned().unwrap_or_default();
+                self.processes.push(ProcessInProgress {
+                    id: id.clone(),
+                    name: attrs.get("name").cloned().unwrap_or_default(),
+                    ..Default::default()
+                });
+                self.carry_attributes(e, &id, tag.local, !tag.is_empty, tag.depth);
+            }
+            "import" | "extension" | "relationship" if tag.parent == "definitions" => {
+                self.carry_child(tag);
+            }
             "collaboration" => self.collaboration_id = attrs.get("id").cloned(),
             "participant" => {
                 if let (Some(p), Some(name)) = (attrs.get("processRef"), attrs.get("name")) {
@@ -255,9 +271,12 @@ impl<'x> Elements<'x> {
                 id: tag.attrs.get("id").cloned().unwrap_or_default(),
                 name: tag.attrs.get("name").cloned().unwrap_or_default(),
             };
+            self.carry_attributes(e, &lane.id, local, !tag.is_empty, tag.depth);
             let process = self.process()?;
             process.lanes.push((lane, Vec::new()));
             self.open_lane = Some(process.lanes.len() - 1);
+        } else if local == "laneSet" && tag.parent == "process" {
+            self.process()?.lane_set_id = tag.attrs.get("id").cloned();
         } else if local == "flowNodeRef" && self.open_lane.is_some() {
             self.text_target = Some(TextTarget::FlowNodeRef);
         } else if let Some(trigger) = trigger(local) {
@@ -281,7 +300,7 @@ impl<'x> Elements<'x> {
         kind: NodeKind,
     ) -> Result<(), ReadError> {
         let id = tag.attrs.get("id").cloned().unwrap_or_default();
-        report_extension_attributes(e, &id, &mut self.diagram.warnings);
+        self.carry_attributes(e, &id, tag.local, !tag.is_empty, tag.depth);
         if let Some(d) = tag.attrs.get("default") {
             self.diagram.defaults.push((id.clone(), d.clone()));
         }
@@ -299,7 +318,7 @@ impl<'x> Elements<'x> {
             !tag.is_empty && matches!(tag.local, "subProcess" | "transaction" | "adHocSubProcess");
         if has_content && tag.local == "subProcess" {
             if self.outer.is_none() {
-                self.copier.start_sub_process(id.clone(), tag.depth);
+                self.copier.start_sub_process(id.clone(), tag.depth, true);
                 self.outer = Some(OuterSubProcess {
                     id: id.clone(),
                     modelable: true,
@@ -314,7 +333,7 @@ impl<'x> Elements<'x> {
                 Some(sub) => sub.modelable = false,
                 None => {
                     self.diagram.warnings.push(kept_content_warning(&id));
-                    self.copier.start_sub_process(id, tag.depth);
+                    self.copier.start_sub_process(id, tag.depth, false);
                 }
             }
             self.skip_depth = Some(tag.depth);
@@ -332,7 +351,7 @@ impl<'x> Elements<'x> {
             condition: None,
             is_default: false,
         };
-        report_extension_attributes(e, &flow.id, &mut self.diagram.warnings);
+        self.carry_attributes(e, &flow.id, tag.local, !tag.is_empty, tag.depth);
         let process = self.process()?;
         process.flows.push(flow);
         self.open_flow = Some(process.flows.len() - 1);
@@ -365,10 +384,15 @@ impl<'x> Elements<'x> {
         Ok(())
     }
 
-    /// Documentation, extension elements, data associations, timer details...: not modeled, so
-    /// not in a refinement. Said once, for the element and everything inside it. Inside a
-    /// sub-process, the content is kept whole instead.
+    /// Documentation, extension elements, data associations...: carried by the element they
+    /// are in. Deeper inside a sub-process, its content is kept whole instead; anywhere else,
+    /// not modeled, so not in a refinement, which is said once for the element and everything
+    /// inside it.
     fn not_modeled(&mut self, tag: &Tag<'_>) -> Result<(), ReadError> {
+        if self.carries(tag) {
+            self.carry_child(tag);
+            return Ok(());
+        }
         if let Some(sub) = self.outer.as_mut() {
             sub.modelable = false;
         }
@@ -401,6 +425,17 @@ impl<'x> Elements<'x> {
         let local = self.stack.pop().unwrap_or_default();
         let depth = self.stack.len();
         self.copier.end(depth, end, &mut self.processes);
+        if self.carriers.last().is_some_and(|(_, _, d)| *d == depth) {
+            self.carriers.pop();
+        }
+        if let Some((id, carrier, slot, start, _)) =
+            self.open_carry.take_if(|(_, _, _, _, d)| *d == depth)
+        {
+            let xml = slice(self.xml, start, end);
+            if let Some(carried) = self.carried_mut(&id, &carrier) {
+                carried.child(slot, xml);
+            }
+        }
         if self.skip_depth == Some(depth) {
             self.skip_depth = None;
         }
@@ -498,22 +533,8 @@ pub(super) fn kept_content_warning(id: &str) -> String {
     )
 }
 
-fn slice(xml: &str, start: usize, end: usize) -> String {
+pub(super) fn slice(xml: &str, start: usize, end: usize) -> String {
     xml.get(start..end).unwrap_or_default().trim().to_owned()
-}
-
-/// Tools put their own settings in attributes of their own namespace (`camunda:assignee`); the
-/// model has no place for them, so each is reported.
-fn report_extension_attributes(e: &BytesStart<'_>, owner: &str, warnings: &mut Vec<String>) {
-    for attr in e.attributes().flatten() {
-        let key = attr.key.as_ref();
-        if key.contains(&b':') && !key.starts_with(b"xmlns") {
-            warnings.push(format!(
-                "attribute {} on {owner} is not part of the process model and is not kept",
-                String::from_utf8_lossy(key)
-            ));
-        }
-    }
 }
 
 /// An element's attributes by name, within the limits: namespace declarations keep their

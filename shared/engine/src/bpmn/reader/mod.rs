@@ -6,11 +6,13 @@
 //!
 //! One pass over the document's events feeds a small state machine ([`elements`]): it builds
 //! each process's nodes, flows and lanes as their elements open, fill with text and close,
-//! while the [`copier`] copies through what the model has no place for and [`di`] reads where
+//! while the [`copier`] copies through what the model has no place for, each element of the
+//! model records what it carries beyond it ([`carrying`]), and [`di`] reads where
 //! the source drew everything. A last step ([`assemble`]) picks the process to refine and
 //! settles lanes, defaults and sub-process content into a [`Diagram`].
 
 mod assemble;
+mod carrying;
 mod copier;
 mod di;
 mod diagram;

@@ -1,0 +1,388 @@
+//! Executable diagrams keep what makes them run. Every builtin follow-up, applied to each
+//! Camunda 7 and Camunda 8 diagram of `conformance/executable/`, must keep every extension on
+//! every element that survives; and a refinement that changes nothing must give the source
+//! back, apart from its drawing. Both are compared in canonical XML: names resolved to their
+//! namespaces, attributes sorted, whitespace between elements ignored.
+
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+
+use procmap_engine::{refine, LlmProvider, Modeler, OpenAiConfig};
+use quick_xml::{events::Event, name::ResolveResult, NsReader};
+use serde_json::json;
+use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
+
+#[path = "../examples/support/follow_ups.rs"]
+mod follow_ups;
+use follow_ups::{follow_up, FOLLOW_UP_KINDS};
+
+const BPMN_NS: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
+const BPMNDI_NS: &str = "http://www.omg.org/spec/BPMN/20100524/DI";
+
+/// An element with its names resolved to namespaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Element {
+    /// `{namespace}local`.
+    name: String,
+    attributes: BTreeMap<String, String>,
+    children: Vec<Element>,
+    text: String,
+}
+
+impl Element {
+    fn local(&self) -> &str {
+        self.name.rsplit('}').next().unwrap_or_default()
+    }
+
+    fn is_bpmn(&self, local: &str) -> bool {
+        self.name == format!("{{{BPMN_NS}}}{local}")
+    }
+
+    fn id(&self) -> Option<&str> {
+        self.attributes.get("id").map(String::as_str)
+    }
+
+    /// Canonical XML of the element and everything inside it.
+    fn canonical(&self) -> String {
+        let attributes: String = self
+            .attributes
+            .iter()
+            .map(|(k, v)| format!(" {k}=\"{v}\""))
+            .collect();
+        let children: String = self.children.iter().map(Element::canonical).collect();
+        format!(
+            "<{}{attributes}>{}{children}</{}>",
+            self.name,
+            self.text.trim(),
+            self.name
+        )
+    }
+
+    fn walk<'a>(&'a self, into: &mut Vec<&'a Element>) {
+        into.push(self);
+        for child in &self.children {
+            child.walk(into);
+        }
+    }
+
+    /// The ids of the elements around each element with an id, innermost first.
+    fn enclosing_ids(&self, around: &[String], into: &mut BTreeMap<String, Vec<String>>) {
+        let mut around = around.to_vec();
+        if let Some(id) = self.id() {
+            into.insert(id.to_owned(), around.clone());
+            around.insert(0, id.to_owned());
+        }
+        for child in &self.children {
+            child.enclosing_ids(&around, into);
+        }
+    }
+}
+
+fn qualified(resolved: ResolveResult<'_>, local: &[u8]) -> String {
+    let local = String::from_utf8_lossy(local);
+    match resolved {
+        ResolveResult::Bound(ns) => format!("{{{}}}{local}", String::from_utf8_lossy(ns.as_ref())),
+        _ => local.into_owned(),
+    }
+}
+
+fn parse(xml: &str) -> Element {
+    let mut reader = NsReader::from_str(xml);
+    let mut stack: Vec<Element> = vec![Element {
+        name: "document".into(),
+        attributes: BTreeMap::new(),
+        children: Vec::new(),
+        text: String::new(),
+    }];
+    loop {
+        let event = reader.read_event().expect("well-formed XML");
+        let (start, empty) = match &event {
+            Event::Start(e) => (Some(e.clone()), false),
+            Event::Empty(e) => (Some(e.clone()), true),
+            _ => (None, false),
+        };
+        if let Some(e) = start {
+            let (ns, local) = reader.resolve_element(e.name());
+            let mut element = Element {
+                name: qualified(ns, local.as_ref()),
+                attributes: BTreeMap::new(),
+                children: Vec::new(),
+                text: String::new(),
+            };
+            for attr in e.attributes().flatten() {
+                if attr.key.as_ref().starts_with(b"xmlns") {
+                    continue;
+                }
+                let (ns, local) = reader.resolve_attribute(attr.key);
+                let value = attr.unescape_value().expect("attribute value").into_owned();
+                element
+                    .attributes
+                    .insert(qualified(ns, local.as_ref()), value);
+            }
+            if empty {
+                stack
+                    .last_mut()
+                    .expect("open element")
+                    .children
+                    .push(element);
+            } else {
+                stack.push(element);
+            }
+            continue;
+        }
+        match event {
+            Event::End(_) => {
+                let done = stack.pop().expect("open element");
+                stack.last_mut().expect("parent").children.push(done);
+            }
+            Event::Text(t) => {
+                let text = t.unescape().expect("text");
+                stack
+                    .last_mut()
+                    .expect("open element")
+                    .text
+                    .push_str(text.trim());
+            }
+            Event::CData(t) => {
+                let text = String::from_utf8_lossy(&t).into_owned();
+                stack.last_mut().expect("open element").text.push_str(&text);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    stack.pop().expect("document")
+}
+
+/// What an executable diagram runs on, per element id: attributes in another namespace than
+/// BPMN's and the execution attributes BPMN itself defines, and the children that hold
+/// documentation, extensions, data, loops and scripts. An event definition and a root element
+/// (message, error) count whole.
+fn extensions(document: &Element) -> BTreeMap<String, Vec<String>> {
+    const EXECUTION_ATTRIBUTES: [&str; 6] = [
+        "isExecutable",
+        "calledElement",
+        "scriptFormat",
+        "messageRef",
+        "implementation",
+        "errorRef",
+    ];
+    const EXTENSION_CHILDREN: [&str; 9] = [
+        "documentation",
+        "extensionElements",
+        "multiInstanceLoopCharacteristics",
+        "standardLoopCharacteristics",
+        "ioSpecification",
+        "dataInputAssociation",
+        "dataOutputAssociation",
+        "script",
+        "completionCondition",
+    ];
+    let mut all = Vec::new();
+    document.walk(&mut all);
+    let mut found = BTreeMap::new();
+    for element in all {
+        if element.name.starts_with(&format!("{{{BPMNDI_NS}}}")) {
+            continue;
+        }
+        let Some(id) = element.id() else { continue };
+        let whole = element.local().ends_with("EventDefinition")
+            || ["message", "error", "signal", "escalation"]
+                .iter()
+                .any(|l| element.is_bpmn(l));
+        let mut parts: Vec<String> = if whole {
+            vec![element.canonical()]
+        } else {
+            let attributes = element
+                .attributes
+                .iter()
+                .filter(|(k, _)| k.starts_with('{') || EXECUTION_ATTRIBUTES.contains(&k.as_str()))
+                .map(|(k, v)| format!("@{k}={v}"));
+            let children = element
+                .children
+                .iter()
+                .filter(|c| EXTENSION_CHILDREN.iter().any(|l| c.is_bpmn(l)))
+                .map(Element::canonical);
+            attributes.chain(children).collect()
+        };
+        parts.sort();
+        if !parts.is_empty() {
+            found.insert(id.to_owned(), parts);
+        }
+    }
+    // `<definitions>` is known by its place, not its id.
+    if let Some(definitions) = document.children.first() {
+        let platform: Vec<String> = definitions
+            .attributes
+            .iter()
+            .filter(|(k, _)| k.starts_with('{') || *k == "exporter")
+            .map(|(k, v)| format!("@{k}={v}"))
+            .collect();
+        found.insert("<definitions>".into(), platform);
+    }
+    found
+}
+
+fn executable_corpus() -> Vec<(String, String)> {
+    diagrams_in("executable")
+}
+
+fn diagrams_in(folder: &str) -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../conformance")
+        .join(folder);
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "bpmn"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let name = p
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            (name, std::fs::read_to_string(&p).expect("readable diagram"))
+        })
+        .collect()
+}
+
+#[test]
+fn every_builtin_follow_up_keeps_every_extension_on_every_element_that_survives() {
+    let corpus = executable_corpus();
+    assert!(corpus.len() >= 5, "the executable corpus is missing");
+    let mut refinements = 0;
+    let mut compared = 0;
+    for (name, source) in &corpus {
+        let before = extensions(&parse(source));
+        let mut enclosing = BTreeMap::new();
+        parse(source).enclosing_ids(&[], &mut enclosing);
+        for kind in 0..FOLLOW_UP_KINDS {
+            let prompt = follow_up(kind, source);
+            let refined = refine(source, &prompt)
+                .unwrap_or_else(|e| panic!("{name}: {prompt:?} failed: {e}"));
+            refinements += 1;
+            let after = extensions(&parse(&refined.bpmn_xml));
+            let refined_ids: Vec<String> = {
+                let document = parse(&refined.bpmn_xml);
+                let mut all = Vec::new();
+                document.walk(&mut all);
+                all.iter()
+                    .filter_map(|e| e.id().map(str::to_owned))
+                    .collect()
+            };
+            for (id, extension) in &before {
+                let survives = id == "<definitions>" || refined_ids.contains(id);
+                if !survives {
+                    // Removed with an element around it, or on its own: a warning names it.
+                    let named = std::iter::once(id)
+                        .chain(enclosing.get(id).into_iter().flatten())
+                        .any(|i| refined.warnings.iter().any(|w| w.contains(i.as_str())));
+                    assert!(
+                        named,
+                        "{name}: {prompt:?} removed {id} without a warning: {:?}",
+                        refined.warnings
+                    );
+                    continue;
+                }
+                compared += 1;
+                assert_eq!(
+                    after.get(id),
+                    Some(extension),
+                    "{name}: {prompt:?} changed what {id} carries"
+                );
+            }
+        }
+    }
+    assert_eq!(refinements, corpus.len() * FOLLOW_UP_KINDS);
+    assert!(compared > 100, "too few elements compared: {compared}");
+}
+
+/// The semantic part of a document in a form where only meaning counts: the drawing, the
+/// `incoming` and `outgoing` a writer derives from the flows, and the order of flow elements
+/// are left out; a process that does not say whether it is executable is not.
+fn semantics(xml: &str) -> Element {
+    fn normalise(element: &mut Element) {
+        element
+            .children
+            .retain(|c| !c.name.starts_with(&format!("{{{BPMNDI_NS}}}")));
+        element
+            .children
+            .retain(|c| !c.is_bpmn("incoming") && !c.is_bpmn("outgoing"));
+        if element.is_bpmn("process") {
+            element
+                .attributes
+                .entry("isExecutable".into())
+                .or_insert_with(|| "false".into());
+        }
+        if element.is_bpmn("process")
+            || element.is_bpmn("subProcess")
+            || element.is_bpmn("definitions")
+            || element.is_bpmn("collaboration")
+        {
+            element
+                .children
+                .sort_by_key(|c| (c.local().to_owned(), c.id().unwrap_or_default().to_owned()));
+        }
+        for child in &mut element.children {
+            normalise(child);
+        }
+    }
+    let mut document = parse(xml);
+    normalise(&mut document);
+    document
+}
+
+#[tokio::test]
+async fn an_empty_edit_plan_gives_the_source_back_apart_from_its_drawing() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "chatcmpl-1", "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant",
+                "content": "{\"operations\":[]}"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        })))
+        .mount(&server)
+        .await;
+    let modeler = Modeler::from_config(&LlmProvider::OpenAi(OpenAiConfig {
+        base_url: format!("{}/v1", server.uri()),
+        api_key: None,
+        model: "test-model".into(),
+        timeout: Duration::from_secs(10),
+        max_retries: 0,
+        repair_rounds: 0,
+        max_tokens: 1024,
+    }))
+    .expect("modeler");
+    let corpus: Vec<(String, String)> = executable_corpus()
+        .into_iter()
+        .chain(diagrams_in("foreign"))
+        .collect();
+    for (name, source) in &corpus {
+        let output = modeler
+            .refine(source, "Change nothing.")
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let (after, before) = (
+            semantics(&output.bpmn_xml[0]).canonical(),
+            semantics(source).canonical(),
+        );
+        if after != before {
+            let at = after
+                .chars()
+                .zip(before.chars())
+                .take_while(|(a, b)| a == b)
+                .count()
+                .saturating_sub(80);
+            let excerpt = |s: &str| s.chars().skip(at).take(400).collect::<String>();
+            panic!(
+                "{name} came back changed:\n  refined: …{}\n  source:  …{}",
+                excerpt(&after),
+                excerpt(&before)
+            );
+        }
+    }
+}
