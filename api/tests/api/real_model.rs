@@ -23,8 +23,8 @@ const PROMPTS: [&str; 3] = [
     "1. Receive the order 2. Check stock 3. Ship the goods 4. Send the invoice",
 ];
 
-/// Repairs allowed per option. One keeps the run short on two cores and still exercises repair.
-const REPAIR_ROUNDS: u32 = 1;
+/// Repairs allowed per option: the worker's default, so the test runs the model as users do.
+const REPAIR_ROUNDS: u32 = 2;
 
 #[tokio::test]
 #[ignore = "needs a local model server: run `bash deploy/real_model.sh`"]

@@ -203,9 +203,17 @@ pub enum Kind {
     Rule,
 }
 
-/// The JSON Schema of [`ProcessAnswer`], for structured output, made compact.
+/// How deep a whole process's blocks may nest under constrained decoding: a choice in a loop
+/// in a parallel split, and the steps inside that.
+const MAX_DEPTH: usize = 3;
+
+/// The JSON Schema of [`ProcessAnswer`], for structured output, made compact and with its
+/// nesting bounded ([`super::nesting`]).
 pub fn schema() -> serde_json::Value {
-    compact(serde_json::to_value(schemars::schema_for!(ProcessAnswer)).unwrap_or_default())
+    super::nesting::bounded(
+        compact(serde_json::to_value(schemars::schema_for!(ProcessAnswer)).unwrap_or_default()),
+        MAX_DEPTH,
+    )
 }
 
 /// A schema with what a grammar does not need left out: descriptions (the system prompt says

@@ -9,6 +9,7 @@
 //! model is in [`prompts`].
 
 pub mod answer;
+mod nesting;
 pub mod operations;
 pub mod prompts;
 mod provider;

@@ -170,10 +170,16 @@ fn yes() -> bool {
     true
 }
 
-/// The JSON Schema of [`EditPlan`], for structured output.
+/// How deep the steps an edit adds may nest: they go into a diagram that has its own depth.
+const MAX_DEPTH: usize = 2;
+
+/// The JSON Schema of [`EditPlan`], for structured output, with its nesting bounded.
 pub fn schema() -> serde_json::Value {
-    super::answer::compact(
-        serde_json::to_value(schemars::schema_for!(EditPlan)).unwrap_or_default(),
+    super::nesting::bounded(
+        super::answer::compact(
+            serde_json::to_value(schemars::schema_for!(EditPlan)).unwrap_or_default(),
+        ),
+        MAX_DEPTH,
     )
 }
 
