@@ -52,12 +52,75 @@ impl SourceDiagram {
         (xml, self.warnings.iter().cloned().chain(dropped).collect())
     }
 
-    /// The problems of a refined document that the source did not have.
-    pub fn new_problems(&self, xml: &str) -> Vec<Problem> {
-        validate::validate(xml)
-            .into_iter()
-            .filter(|p| !self.known_problems.contains(&(p.code, p.element.clone())))
-            .collect()
+    /// Checks `xml`, the document compiled from `refined`: the problems the refinement brought
+    /// fail it. The source's own problems, still there, come back as warnings, and so do those
+    /// of new work joined only to a part of the source that already had them.
+    pub fn check(&self, refined: &ProcessModel, xml: &str) -> Result<Vec<String>, Vec<Problem>> {
+        let mut introduced = Vec::new();
+        let mut warnings = Vec::new();
+        for problem in validate::validate(xml) {
+            if self.had(problem.code, problem.element.as_deref()) {
+                warnings.push(format!(
+                    "the source already had this problem: {}",
+                    problem.message
+                ));
+            } else if self.inherited(refined, &problem) {
+                warnings.push(format!(
+                    "{}, as the part of the source it joins already had",
+                    problem.message
+                ));
+            } else {
+                introduced.push(problem);
+            }
+        }
+        if introduced.is_empty() {
+            Ok(warnings)
+        } else {
+            Err(introduced)
+        }
+    }
+
+    fn had(&self, code: &'static str, element: Option<&str>) -> bool {
+        self.known_problems
+            .contains(&(code, element.map(str::to_owned)))
+    }
+
+    /// Whether a node the refinement added cannot finish (or cannot be reached) only because
+    /// it joins a part of the source that could not either: a step added after a task that
+    /// led nowhere leads nowhere too. It is so when a source node it is joined to, directly or
+    /// through other new nodes, had the same problem. A source node newly broken is always the
+    /// refinement's doing.
+    fn inherited(&self, refined: &ProcessModel, problem: &Problem) -> bool {
+        let Some(node) = problem.element.as_deref() else {
+            return false;
+        };
+        if !matches!(problem.code, "dead_end" | "unreachable") || self.model.node(node).is_some() {
+            return false;
+        }
+        let mut seen: HashSet<&str> = HashSet::from([node]);
+        let mut queue = vec![node];
+        while let Some(here) = queue.pop() {
+            let neighbours = refined.flows.iter().filter_map(|f| {
+                if f.source == here {
+                    Some(f.target.as_str())
+                } else if f.target == here {
+                    Some(f.source.as_str())
+                } else {
+                    None
+                }
+            });
+            for next in neighbours {
+                if !seen.insert(next) {
+                    continue;
+                }
+                if self.model.node(next).is_none() {
+                    queue.push(next);
+                } else if self.had(problem.code, Some(next)) {
+                    return true;
+                }
+            }
+        }
+        false
     }
 }
 
@@ -65,3 +128,79 @@ impl SourceDiagram {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Unusable(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventTrigger, NodeKind, TaskKind};
+
+    /// Start → Review → End, and an orphan task the start never reaches.
+    fn sketch() -> SourceDiagram {
+        let mut model = ProcessModel {
+            id: "Process_1".into(),
+            ..ProcessModel::default()
+        };
+        let start = model.add_node(NodeKind::StartEvent(EventTrigger::None), "Opened", None);
+        let review = model.add_node(NodeKind::Task(TaskKind::Plain), "Review", None);
+        let end = model.add_node(NodeKind::EndEvent(EventTrigger::None), "Closed", None);
+        model.add_node(NodeKind::Task(TaskKind::Plain), "Orphan", None);
+        model.connect(&start, &review, "");
+        model.connect(&review, &end, "");
+        let xml = super::super::compile(&model);
+        SourceDiagram::read(&xml).expect("readable")
+    }
+
+    #[test]
+    fn the_sources_own_flaws_are_warnings_and_new_ones_fail() {
+        let source = sketch();
+        let unchanged = source.model.clone();
+        let (xml, _) = source.compile(&unchanged);
+        let warnings = source.check(&unchanged, &xml).expect("nothing new");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("the source already had this problem")
+                    && w.contains("Activity_2")),
+            "{warnings:?}"
+        );
+
+        // Cutting the way to the end breaks what worked: that is the refinement's doing.
+        let mut broken = source.model.clone();
+        broken.flows.retain(|f| f.target != "EndEvent_1");
+        let (xml, _) = source.compile(&broken);
+        let introduced = source.check(&broken, &xml).expect_err("a new dead end");
+        assert!(introduced
+            .iter()
+            .any(|p| p.code == "dead_end" && p.element.as_deref() == Some("Activity_1")));
+        assert!(introduced
+            .iter()
+            .all(|p| p.element.as_deref() != Some("Activity_2")));
+    }
+
+    #[test]
+    fn a_new_node_joined_to_nothing_broken_is_the_refinements_fault() {
+        let source = sketch();
+        let mut refined = source.model.clone();
+        // A new task after Review that leads nowhere: Review could finish before.
+        let new = refined.add_node(NodeKind::Task(TaskKind::Plain), "Archive", None);
+        refined.connect("Activity_1", &new, "");
+        let (xml, _) = source.compile(&refined);
+        let introduced = source.check(&refined, &xml).expect_err("a new dead end");
+        assert!(introduced
+            .iter()
+            .any(|p| p.code == "dead_end" && p.element.as_deref() == Some(new.as_str())));
+
+        // The same task after the orphan only continues what the source already had.
+        let mut refined = source.model.clone();
+        let new = refined.add_node(NodeKind::Task(TaskKind::Plain), "Archive", None);
+        refined.connect("Activity_2", &new, "");
+        let (xml, _) = source.compile(&refined);
+        let warnings = source.check(&refined, &xml).expect("inherited");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains(&new) && w.contains("already had")),
+            "{warnings:?}"
+        );
+    }
+}

@@ -46,11 +46,12 @@ pub fn refine(source_xml: &str, prompt: &str) -> Result<Refined, EngineError> {
     {
         return Err(EngineError::UnsupportedInstruction(instruction.clone()));
     }
-    let (bpmn_xml, warnings) = source.compile(&model);
-    let introduced = source.new_problems(&bpmn_xml);
-    if !introduced.is_empty() {
-        return Err(EngineError::InvalidOutput(introduced));
-    }
+    let (bpmn_xml, mut warnings) = source.compile(&model);
+    warnings.extend(edits.iter().filter_map(Edit::note).map(str::to_owned));
+    let source_problems = source
+        .check(&model, &bpmn_xml)
+        .map_err(EngineError::InvalidOutput)?;
+    warnings.extend(source_problems);
     Ok(Refined {
         bpmn_xml,
         edits,

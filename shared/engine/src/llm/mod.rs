@@ -125,13 +125,9 @@ impl OpenAiModeler {
                     let plan: operations::EditPlan = parse_answer(content)?;
                     let mut model = source.model.clone();
                     operations::apply(&mut model, &plan.operations)?;
-                    let (xml, warnings) = source.compile(&model);
-                    let introduced = source.new_problems(&xml);
-                    if introduced.is_empty() {
-                        Ok((xml, warnings))
-                    } else {
-                        Err(introduced)
-                    }
+                    let (xml, mut warnings) = source.compile(&model);
+                    warnings.extend(source.check(&model, &xml)?);
+                    Ok((xml, warnings))
                 },
             )
             .await

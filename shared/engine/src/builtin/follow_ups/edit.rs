@@ -26,6 +26,8 @@ pub enum Edit {
     },
     AddedStep {
         task: String,
+        /// Where the step went, when the follow-up named no place and the process gave a choice.
+        placement: Option<String>,
     },
     Removed {
         node: String,
@@ -42,4 +44,14 @@ pub enum Edit {
     NotUnderstood {
         instruction: String,
     },
+}
+
+impl Edit {
+    /// What the refinement should tell its reader about this edit beyond the diagram itself.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Edit::AddedStep { placement, .. } => placement.as_deref(),
+            _ => None,
+        }
+    }
 }

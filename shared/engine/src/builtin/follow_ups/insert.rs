@@ -1,33 +1,116 @@
 //! Follow-ups that add work to the flow: an escalation path, an approval, a decision, a step.
 //! Each goes into one flow (after or before a named step, or before the end) and joins it again.
 
+use std::collections::{HashMap, VecDeque};
+
 use super::anchor::{find_node, phrase_after};
 use super::edit::Edit;
 use crate::builtin::prose;
 use crate::builtin::wording::{base_verb, capitalise, clean_label, strip_prefix_ci};
-use crate::model::{EventTrigger, NodeKind, ProcessModel, TaskKind};
+use crate::model::{EventTrigger, Node, NodeKind, ProcessModel, TaskKind};
 
 /// The flow after which new work goes: after a named node, before a named node, or by default
-/// into the flow that enters the first end event.
+/// into the flow that enters the end of the main path ([`main_end`]).
 fn insertion_flow(
     model: &ProcessModel,
     instruction: &str,
     default_anchor: Option<String>,
 ) -> Option<String> {
-    if let Some(after) = phrase_after(instruction, "after").and_then(|p| find_node(model, p)) {
-        return model.outgoing(&after).next().map(|f| f.id.clone());
-    }
-    if let Some(before) = phrase_after(instruction, "before").and_then(|p| find_node(model, p)) {
-        return model.incoming(&before).next().map(|f| f.id.clone());
+    if let Some(flow) = named_place(model, instruction) {
+        return flow;
     }
     if let Some(anchor) = default_anchor {
         return model.outgoing(&anchor).next().map(|f| f.id.clone());
     }
-    let end = model
+    let end = main_end(model)?;
+    model.incoming(&end.id).next().map(|f| f.id.clone())
+}
+
+/// The flow after or before the node the instruction names, if it names one the model has:
+/// `Some(None)` when that node has no such flow.
+fn named_place(model: &ProcessModel, instruction: &str) -> Option<Option<String>> {
+    if let Some(after) = phrase_after(instruction, "after").and_then(|p| find_node(model, p)) {
+        return Some(model.outgoing(&after).next().map(|f| f.id.clone()));
+    }
+    let before = phrase_after(instruction, "before").and_then(|p| find_node(model, p))?;
+    let flow = model.incoming(&before).next().map(|f| f.id.clone());
+    Some(flow)
+}
+
+/// The end event that work added "at the end" goes before: of the process's own end events
+/// (not a sub-process's), those the start reaches, the one furthest along, which ends the main
+/// path; the first in the document among equals. Work put before an end the start cannot
+/// reach would be unreachable too. With no end the start reaches, the first end event.
+fn main_end(model: &ProcessModel) -> Option<&Node> {
+    let steps = steps_from_start(model);
+    let ends = || {
+        model
+            .nodes
+            .iter()
+            .filter(|n| n.parent.is_none() && matches!(n.kind, NodeKind::EndEvent(_)))
+    };
+    ends()
+        .filter_map(|n| Some((n, *steps.get(n.id.as_str())?)))
+        .rev()
+        .max_by_key(|(_, steps)| *steps)
+        .map(|(n, _)| n)
+        .or_else(|| ends().next())
+}
+
+/// How many flows from a start event of the process each node is, at the fewest; a boundary
+/// event is one step from its activity. Nodes the start cannot reach are absent.
+fn steps_from_start(model: &ProcessModel) -> HashMap<&str, usize> {
+    let mut steps: HashMap<&str, usize> = HashMap::new();
+    let mut queue: VecDeque<&str> = VecDeque::new();
+    for start in model.start_events().filter(|n| n.parent.is_none()) {
+        steps.insert(&start.id, 0);
+        queue.push_back(&start.id);
+    }
+    while let Some(node) = queue.pop_front() {
+        let next = steps[node] + 1;
+        let targets = model.outgoing(node).map(|f| f.target.as_str());
+        let boundary = model
+            .nodes
+            .iter()
+            .filter(|n| n.kind.host() == Some(node))
+            .map(|n| n.id.as_str());
+        for target in targets.chain(boundary) {
+            if !steps.contains_key(target) {
+                steps.insert(target, next);
+                queue.push_back(target);
+            }
+        }
+    }
+    steps
+}
+
+/// Where a step asked for without a place goes, when the process gives a choice: said in the
+/// refinement's warnings, so that no one has to search the diagram for it.
+fn placement_note(model: &ProcessModel) -> Option<String> {
+    let ends: Vec<&Node> = model
         .nodes
         .iter()
-        .find(|n| matches!(n.kind, NodeKind::EndEvent(_)))?;
-    model.incoming(&end.id).next().map(|f| f.id.clone())
+        .filter(|n| n.parent.is_none() && matches!(n.kind, NodeKind::EndEvent(_)))
+        .collect();
+    let reached = steps_from_start(model);
+    let unreachable = ends
+        .iter()
+        .filter(|n| !reached.contains_key(n.id.as_str()))
+        .count();
+    if ends.len() < 2 && unreachable == 0 {
+        return None;
+    }
+    let end = main_end(model)?;
+    let mut note = format!(
+        "the new step goes before end event {} (\"{}\"), where the main path ends; the process has {} end events",
+        end.id,
+        end.name,
+        ends.len()
+    );
+    if unreachable > 0 {
+        note.push_str(&format!(", {unreachable} of which the start cannot reach"));
+    }
+    Some(note)
 }
 
 /// Re-aims flow `flow_id` at `node` and continues from `exit` to the flow's old target.
@@ -186,6 +269,10 @@ pub(super) fn add_decision(model: &mut ProcessModel, instruction: &str) -> Edit 
 
 pub(super) fn add_step(model: &mut ProcessModel, instruction: &str) -> Edit {
     let flow = insertion_flow(model, instruction, None);
+    let placement = named_place(model, instruction)
+        .is_none()
+        .then(|| placement_note(model))
+        .flatten();
     let lane = lane_near(model, flow.as_deref());
     let mut text = instruction;
     for prefix in ["add", "insert", "include", "also"] {
@@ -226,7 +313,7 @@ pub(super) fn add_step(model: &mut ProcessModel, instruction: &str) -> Edit {
         Some(flow) => splice(model, &flow, &task, &task),
         None => attach_at_end(model, &task, &task),
     }
-    Edit::AddedStep { task }
+    Edit::AddedStep { task, placement }
 }
 
 /// A model with no end event (or no flows) gets the new piece after its last node.

@@ -247,7 +247,7 @@ mod tests {
         )
         .as_slice()
         {
-            [Edit::AddedStep { task }] => {
+            [Edit::AddedStep { task, .. }] => {
                 let resolve = id_named(&m, "Resolve ticket").expect("resolve");
                 assert_eq!(
                     m.node(task).map(|n| n.name.as_str()),

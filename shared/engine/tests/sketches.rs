@@ -1,0 +1,117 @@
+//! People's unfinished sketches: a refinement changes what it was asked to, and the flaws the
+//! sketch already had are reported, not held against it.
+
+use procmap_engine::{bpmn::reader, refine};
+
+/// Wraps process content in a document; no drawing, as many hand-made sketches have none.
+fn sketch(content: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="Sketch" targetNamespace="http://example.org/sketch">
+  <process id="Process_Sketch" name="Sketch">{content}</process>
+</definitions>"#
+    )
+}
+
+/// A choice whose "no" branch stops at a task that leads nowhere.
+fn with_a_dead_end() -> String {
+    sketch(
+        r#"
+    <startEvent id="Start" name="Case opened" />
+    <task id="Review" name="Review case" />
+    <exclusiveGateway id="Valid" name="Valid?" />
+    <task id="Close" name="Close case" />
+    <task id="Investigate" name="Investigate case" />
+    <endEvent id="End" name="Case closed" />
+    <sequenceFlow id="f1" sourceRef="Start" targetRef="Review" />
+    <sequenceFlow id="f2" sourceRef="Review" targetRef="Valid" />
+    <sequenceFlow id="f3" name="yes" sourceRef="Valid" targetRef="Close" />
+    <sequenceFlow id="f4" name="no" sourceRef="Valid" targetRef="Investigate" />
+    <sequenceFlow id="f5" sourceRef="Close" targetRef="End" />"#,
+    )
+}
+
+#[test]
+fn a_flaw_the_sketch_already_had_comes_back_as_a_warning_and_does_not_fail_the_refinement() {
+    let refined = refine(&with_a_dead_end(), "Rename Review case to Check case.")
+        .expect("the dead end is the sketch's own");
+    assert!(
+        refined.warnings.iter().any(|w| w.starts_with(
+            "the source already had this problem: no end event can be reached from Investigate"
+        )),
+        "{:?}",
+        refined.warnings
+    );
+}
+
+#[test]
+fn a_step_added_after_a_task_that_led_nowhere_leads_to_an_end() {
+    let refined = refine(
+        &with_a_dead_end(),
+        "Add a step to archive the case after Investigate case.",
+    )
+    .expect("refined");
+    let model = reader::read(&refined.bpmn_xml).expect("reads").model;
+    let archive = model
+        .nodes
+        .iter()
+        .find(|n| n.name == "Archive case")
+        .expect("the step is there");
+    assert!(model
+        .incoming(&archive.id)
+        .any(|f| f.source == "Investigate"));
+    let next: Vec<_> = model
+        .outgoing(&archive.id)
+        .filter_map(|f| model.node(&f.target))
+        .collect();
+    assert!(
+        matches!(next.as_slice(), [end] if matches!(end.kind, procmap_engine::model::NodeKind::EndEvent(_))),
+        "{next:?}"
+    );
+    // The dead end is gone, so it is no longer reported.
+    assert!(
+        refined
+            .warnings
+            .iter()
+            .all(|w| !w.contains("no end event can be reached")),
+        "{:?}",
+        refined.warnings
+    );
+}
+
+#[test]
+fn a_final_step_goes_where_the_start_reaches_and_says_where() {
+    // The first end event in the document belongs to a fragment nothing reaches; a step added
+    // before it would be unreachable too.
+    let source = sketch(
+        r#"
+    <task id="Loose" name="Loose end" />
+    <endEvent id="End_Fragment" name="Never reached" />
+    <startEvent id="Start" name="Order received" />
+    <task id="Ship" name="Ship order" />
+    <endEvent id="End_Main" name="Order shipped" />
+    <sequenceFlow id="f0" sourceRef="Loose" targetRef="End_Fragment" />
+    <sequenceFlow id="f1" sourceRef="Start" targetRef="Ship" />
+    <sequenceFlow id="f2" sourceRef="Ship" targetRef="End_Main" />"#,
+    );
+    let refined = refine(&source, "Add a final step that archives the case.").expect("refined");
+    let model = reader::read(&refined.bpmn_xml).expect("reads").model;
+    let archive = model
+        .nodes
+        .iter()
+        .find(|n| n.name == "Archive case")
+        .expect("the step is there");
+    let after: Vec<&str> = model
+        .outgoing(&archive.id)
+        .map(|f| f.target.as_str())
+        .collect();
+    assert_eq!(after, ["End_Main"]);
+    assert!(model.incoming(&archive.id).any(|f| f.source == "Ship"));
+    assert!(
+        refined.warnings.iter().any(|w| w.starts_with(
+            "the new step goes before end event End_Main (\"Order shipped\"), where the main path ends; the process has 2 end events, 1 of which the start cannot reach"
+        )),
+        "{:?}",
+        refined.warnings
+    );
+}
