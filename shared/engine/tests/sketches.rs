@@ -115,3 +115,80 @@ fn a_final_step_goes_where_the_start_reaches_and_says_where() {
         refined.warnings
     );
 }
+
+/// Refines every diagram of a folder with one follow-up and reports how many succeed and keep
+/// every id the source had, for measuring on real sketches rather than asserting:
+/// `PROCMAP_SKETCH_DIR=/path cargo test -p procmap-engine --test sketches -- --ignored --nocapture`.
+#[test]
+#[ignore = "measures a folder named by PROCMAP_SKETCH_DIR"]
+fn measure_a_folder_of_sketches() {
+    const FOLLOW_UP: &str = "Add a final step that archives the case.";
+    let dir = std::env::var("PROCMAP_SKETCH_DIR").expect("PROCMAP_SKETCH_DIR");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("a folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "bpmn"))
+        .collect();
+    paths.sort();
+    let (mut succeeded, mut kept_ids) = (0, 0);
+    for path in &paths {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let source = std::fs::read_to_string(path).expect("readable");
+        let ids_before: Vec<String> = reader::read(&source)
+            .map(|d| d.model.nodes.iter().map(|n| n.id.clone()).collect())
+            .unwrap_or_default();
+        match refine(&source, FOLLOW_UP) {
+            Ok(refined) => {
+                succeeded += 1;
+                let after = reader::read(&refined.bpmn_xml).expect("reads back").model;
+                let lost: Vec<&String> = ids_before
+                    .iter()
+                    .filter(|id| after.node(id).is_none())
+                    .collect();
+                if lost.is_empty() {
+                    kept_ids += 1;
+                } else {
+                    println!("lost ids: {name}: {lost:?}");
+                }
+            }
+            Err(e) => println!("failed: {name}: {e}"),
+        }
+    }
+    println!(
+        "{} sketches refined with {FOLLOW_UP:?}: {succeeded} succeeded, {kept_ids} of them kept every node id",
+        paths.len()
+    );
+}
+
+#[test]
+fn a_sketch_without_an_end_event_gets_one_and_its_other_loose_ends_are_its_own() {
+    let source = sketch(
+        r#"
+    <startEvent id="Start" name="Request received" />
+    <exclusiveGateway id="Kind" name="Kind of request?" default="f3" />
+    <task id="Answer" name="Answer question" />
+    <task id="Fix" name="Fix problem" />
+    <sequenceFlow id="f1" sourceRef="Start" targetRef="Kind" />
+    <sequenceFlow id="f2" name="question" sourceRef="Kind" targetRef="Answer">
+      <conditionExpression>question</conditionExpression>
+    </sequenceFlow>
+    <sequenceFlow id="f3" name="problem" sourceRef="Kind" targetRef="Fix" />"#,
+    );
+    let refined = refine(&source, "Add a final step that archives the case.")
+        .expect("the other loose end is the sketch's own");
+    let model = reader::read(&refined.bpmn_xml).expect("reads").model;
+    let archive = model
+        .nodes
+        .iter()
+        .find(|n| n.name == "Archive case")
+        .expect("the step is there");
+    assert!(model.incoming(&archive.id).any(|f| f.source == "Fix"));
+    assert!(
+        refined
+            .warnings
+            .iter()
+            .any(|w| w.contains("Answer") && w.ends_with("as the source had no end event there")),
+        "{:?}",
+        refined.warnings
+    );
+}

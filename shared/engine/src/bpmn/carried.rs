@@ -105,6 +105,17 @@ pub struct Carried {
     pub head: Vec<String>,
     /// Children written after the compiler's own, as the source wrote them.
     pub tail: Vec<String>,
+    /// A flow's condition as the source wrote it (with its own id, language or type), written
+    /// again for as long as the condition reads the same.
+    pub condition: Option<WrittenCondition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenCondition {
+    /// The condition's text, as the model holds it.
+    pub text: String,
+    /// The `conditionExpression` element as the source wrote it.
+    pub xml: String,
 }
 
 impl Carried {
@@ -113,6 +124,7 @@ impl Carried {
         attributes: Vec::new(),
         head: Vec::new(),
         tail: Vec::new(),
+        condition: None,
     };
 
     pub fn new(element: &str) -> Self {
@@ -138,6 +150,14 @@ impl Carried {
             Slot::Head => self.head.push(xml),
             Slot::Tail => self.tail.push(xml),
         }
+    }
+
+    /// The source's `conditionExpression`, if `condition` still reads as it did there.
+    pub fn condition_as_written(&self, condition: &str) -> Option<&str> {
+        self.condition
+            .as_ref()
+            .filter(|c| c.text == condition)
+            .map(|c| c.xml.as_str())
     }
 
     /// The attributes, each with its leading space, ready for a start tag.
@@ -182,6 +202,7 @@ impl Carried {
             attributes: namespaced,
             head: self.head.clone(),
             tail: Vec::new(),
+            condition: None,
         };
         let dropped = Carried {
             attributes: plain,

@@ -238,7 +238,7 @@ impl Kept {
                 let (fits, dropped) = carried.fitting(node);
                 warnings.extend(dropped);
                 kept.insert(id.clone(), fits);
-            } else {
+            } else if !carried.describe().is_empty() {
                 warnings.push(format!(
                     "{id} was removed, and with it what it carried: {}",
                     carried.describe()

@@ -64,11 +64,8 @@ impl SourceDiagram {
                     "the source already had this problem: {}",
                     problem.message
                 ));
-            } else if self.inherited(refined, &problem) {
-                warnings.push(format!(
-                    "{}, as the part of the source it joins already had",
-                    problem.message
-                ));
+            } else if let Some(why) = self.inherited(refined, &problem) {
+                warnings.push(format!("{}, {why}", problem.message));
             } else {
                 introduced.push(problem);
             }
@@ -85,17 +82,29 @@ impl SourceDiagram {
             .contains(&(code, element.map(str::to_owned)))
     }
 
-    /// Whether a node the refinement added cannot finish (or cannot be reached) only because
-    /// it joins a part of the source that could not either: a step added after a task that
-    /// led nowhere leads nowhere too. It is so when a source node it is joined to, directly or
-    /// through other new nodes, had the same problem. A source node newly broken is always the
-    /// refinement's doing.
-    fn inherited(&self, refined: &ProcessModel, problem: &Problem) -> bool {
-        let Some(node) = problem.element.as_deref() else {
-            return false;
+    /// Whether a node cannot finish (or cannot be reached) only because the source could not:
+    /// the source had no end (or start) event in that scope, or the node is new and joins a
+    /// part of the source that could not either (a step added after a task that led nowhere
+    /// leads nowhere too): a source node it is joined to, directly or through other new nodes,
+    /// had the same problem. A source node newly broken otherwise is the refinement's doing.
+    fn inherited(&self, refined: &ProcessModel, problem: &Problem) -> Option<&'static str> {
+        let node = problem.element.as_deref()?;
+        // A source with no end event had nowhere to finish; once a refinement adds one, what
+        // cannot reach it is still the source's doing. Likewise with no start.
+        let (missing, because) = match problem.code {
+            "dead_end" => ("missing_end_event", "as the source had no end event there"),
+            "unreachable" => (
+                "missing_start_event",
+                "as the source had no start event there",
+            ),
+            _ => return None,
         };
-        if !matches!(problem.code, "dead_end" | "unreachable") || self.model.node(node).is_some() {
-            return false;
+        let scope = refined.parent_of(node).unwrap_or(&refined.id);
+        if self.had(missing, Some(scope)) {
+            return Some(because);
+        }
+        if self.model.node(node).is_some() {
+            return None;
         }
         let mut seen: HashSet<&str> = HashSet::from([node]);
         let mut queue = vec![node];
@@ -116,11 +125,11 @@ impl SourceDiagram {
                 if self.model.node(next).is_none() {
                     queue.push(next);
                 } else if self.had(problem.code, Some(next)) {
-                    return true;
+                    return Some("as the part of the source it joins already had");
                 }
             }
         }
-        false
+        None
     }
 }
 

@@ -312,12 +312,18 @@ fn write_scope(
         let _ = writeln!(x, "{head}>");
         let inner = format!("{indent}  ");
         write_children(x, &carried.head, &inner);
-        if let Some(condition) = condition {
-            let _ = writeln!(
-                x,
-                r#"{inner}<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{}</bpmn:conditionExpression>"#,
-                esc(condition)
-            );
+        match condition.map(|c| (c, carried.condition_as_written(c))) {
+            Some((_, Some(as_written))) => {
+                let _ = writeln!(x, "{inner}{as_written}");
+            }
+            Some((condition, None)) => {
+                let _ = writeln!(
+                    x,
+                    r#"{inner}<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{}</bpmn:conditionExpression>"#,
+                    esc(condition)
+                );
+            }
+            None => {}
         }
         write_children(x, &carried.tail, &inner);
         let _ = writeln!(x, "{indent}</bpmn:sequenceFlow>");

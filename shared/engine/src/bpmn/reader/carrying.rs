@@ -6,7 +6,9 @@ use quick_xml::events::BytesStart;
 
 use super::copier::Tag;
 use super::elements::{slice, Elements};
-use crate::bpmn::carried::{is_activity_child, is_modeled_attribute, Carried, Slot};
+use crate::bpmn::carried::{
+    is_activity_child, is_modeled_attribute, Carried, Slot, WrittenCondition,
+};
 
 impl Elements<'_> {
     /// Whether the open element around `tag` carries it: only what lies directly in an element
@@ -60,6 +62,23 @@ impl Elements<'_> {
         } else {
             self.open_carry = Some((id, local, slot, tag.start, tag.depth));
             self.skip_depth = Some(tag.depth);
+        }
+    }
+
+    /// The open flow's `conditionExpression` closed at byte `end`: it is carried as the source
+    /// wrote it, with the text the model holds of it.
+    pub(super) fn keep_condition_as_written(&mut self, end: usize) {
+        let Some(start) = self.open_condition.take() else {
+            return;
+        };
+        let open_flow = self.open_flow;
+        let Some(flow) = open_flow.and_then(|i| self.processes.last()?.flows.get(i)) else {
+            return;
+        };
+        let (id, text) = (flow.id.clone(), flow.condition.clone().unwrap_or_default());
+        let xml = slice(self.xml, start, end);
+        if let Some(carried) = self.carried_mut(&id, "sequenceFlow") {
+            carried.condition = Some(WrittenCondition { text, xml });
         }
     }
 

@@ -58,7 +58,7 @@ pub(super) struct Elements<'x> {
     elements: usize,
     /// Inside a process: the index of an open flow node, flow or lane.
     open_node: Option<usize>,
-    open_flow: Option<usize>,
+    pub(super) open_flow: Option<usize>,
     open_lane: Option<usize>,
     /// The depth of an element whose content is passed over.
     pub(super) skip_depth: Option<usize>,
@@ -75,6 +75,8 @@ pub(super) struct Elements<'x> {
     pub(super) carriers: Vec<(String, String, usize)>,
     /// A child being carried: (its carrier's id and local name, slot, start byte, depth).
     pub(super) open_carry: Option<(String, String, Slot, usize, usize)>,
+    /// Where the open `conditionExpression` starts, to keep it as the source wrote it.
+    pub(super) open_condition: Option<usize>,
 }
 
 impl<'x> Elements<'x> {
@@ -102,6 +104,7 @@ impl<'x> Elements<'x> {
             outer: None,
             carriers: Vec::new(),
             open_carry: None,
+            open_condition: None,
         }
     }
 
@@ -262,6 +265,7 @@ impl<'x> Elements<'x> {
             self.sequence_flow(e, tag)?;
         } else if local == "conditionExpression" && self.open_flow.is_some() {
             self.text_target = Some(TextTarget::Condition);
+            self.open_condition = (!tag.is_empty).then_some(tag.start);
             let open_flow = self.open_flow;
             if let Some(f) = open_flow.and_then(|i| self.processes.last_mut()?.flows.get_mut(i)) {
                 f.condition = Some(String::new());
@@ -464,7 +468,11 @@ impl<'x> Elements<'x> {
             match local.as_str() {
                 "sequenceFlow" => self.open_flow = None,
                 "lane" => self.open_lane = None,
-                "conditionExpression" | "flowNodeRef" => self.text_target = None,
+                "conditionExpression" => {
+                    self.text_target = None;
+                    self.keep_condition_as_written(end);
+                }
+                "flowNodeRef" => self.text_target = None,
                 l if is_flow_node(l) => self.open_node = None,
                 _ => {}
             }
