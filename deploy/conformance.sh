@@ -15,3 +15,12 @@ cargo run --quiet "${profile[@]}" -p procmap-engine --example conformance_corpus
 echo "(engine times above are from a ${profile[*]:-dev} build)"
 
 bash deploy/check_bpmn.sh "$out"
+
+# Refined Camunda diagrams must not gain errors under the rules Camunda Modeler applies for the
+# engine version they name (bpmnlint-plugin-camunda-compat, with the engines' moddle extensions).
+tools=target/conformance-tools
+if [ ! -d "$tools/node_modules/bpmnlint-plugin-camunda-compat" ] || [ ! -d "$tools/node_modules/zeebe-bpmn-moddle" ]; then
+    npm install --silent --no-audit --no-fund --prefix "$tools" 'bpmnlint-plugin-camunda-compat@2' \
+        'camunda-bpmn-moddle@7' 'zeebe-bpmn-moddle@1' 'modeler-moddle@0' >/dev/null 2>&1
+fi
+node deploy/camunda_compat.mjs "$tools" conformance/executable "$out"

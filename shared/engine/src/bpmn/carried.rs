@@ -185,27 +185,27 @@ impl Carried {
     }
 
     /// What still fits `node` after a refinement. A node that is now another kind of element
-    /// keeps its documentation, extensions and namespaced settings, which any element may
-    /// carry; what only its old kind has (a call activity's `calledElement`, a script) goes,
-    /// and the answer names it.
+    /// (a task broken down into a sub-process) keeps its documentation, which BPMN allows on
+    /// any element. The rest was written for the old kind: a vendor's settings for a service
+    /// task (`camunda:type`, `zeebe:taskDefinition`) do not configure a sub-process, and an
+    /// engine may refuse them there. It goes, and the answer names it.
     pub fn fitting(&self, node: &Node) -> (Carried, Option<String>) {
         if element_name(&node.kind) == self.element {
             return (self.clone(), None);
         }
-        let (namespaced, plain): (Vec<_>, Vec<_>) = self
-            .attributes
+        let (documentation, other_head): (Vec<_>, Vec<_>) = self
+            .head
             .iter()
             .cloned()
-            .partition(|(name, _)| name.contains(':'));
+            .partition(|xml| local_name(tag_name(xml)) == "documentation");
         let fits = Carried {
             element: element_name(&node.kind).to_owned(),
-            attributes: namespaced,
-            head: self.head.clone(),
-            tail: Vec::new(),
-            condition: None,
+            head: documentation,
+            ..Carried::default()
         };
         let dropped = Carried {
-            attributes: plain,
+            attributes: self.attributes.clone(),
+            head: other_head,
             tail: self.tail.clone(),
             ..Carried::default()
         };
@@ -221,6 +221,10 @@ impl Carried {
         });
         (fits, warning)
     }
+}
+
+fn local_name(qualified: &str) -> &str {
+    qualified.rsplit(':').next().unwrap_or(qualified)
 }
 
 /// The qualified name of the element an XML fragment starts with.
@@ -284,18 +288,23 @@ mod tests {
     }
 
     #[test]
-    fn a_retyped_element_keeps_what_any_element_may_carry_and_names_the_rest() {
-        let (fits, warning) = service_task().fitting(&node(NodeKind::Task(TaskKind::User)));
-        assert_eq!(fits.element, "userTask");
-        assert_eq!(
-            fits.attributes_xml(),
-            r#" camunda:expression="${mailer.send(order)}""#
+    fn a_retyped_element_keeps_its_documentation_and_names_what_it_no_longer_carries() {
+        let mut carried = service_task();
+        carried.child(
+            Slot::Head,
+            "<bpmn:documentation>Mails the order.</bpmn:documentation>".into(),
         );
-        assert_eq!(fits.head.len(), 1);
+        let (fits, warning) = carried.fitting(&node(NodeKind::SubProcess));
+        assert_eq!(fits.element, "subProcess");
+        assert_eq!(fits.attributes_xml(), "");
+        assert_eq!(
+            fits.head,
+            ["<bpmn:documentation>Mails the order.</bpmn:documentation>"]
+        );
         assert!(fits.tail.is_empty());
         assert_eq!(
             warning.as_deref(),
-            Some("Task_Mail is now a userTask rather than a serviceTask; what only a serviceTask has is not kept: implementation, bpmn:multiInstanceLoopCharacteristics")
+            Some("Task_Mail is now a subProcess rather than a serviceTask; what only a serviceTask has is not kept: camunda:expression, implementation, bpmn:extensionElements, bpmn:multiInstanceLoopCharacteristics")
         );
     }
 

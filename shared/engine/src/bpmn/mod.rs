@@ -14,6 +14,7 @@
 
 pub mod carried;
 pub mod drawing;
+mod duration;
 pub mod kept;
 pub mod layout;
 pub mod reader;

@@ -1,13 +1,14 @@
 //! A diagram being refined: read and validated once, then compiled again after the model is
 //! edited, with what the refinement did not touch left where the source drew it.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::drawing::Drawing;
 use super::kept::Kept;
 use super::validate::{self, summarise, Problem};
 use super::{layout, reader, writer};
-use crate::model::ProcessModel;
+use crate::model::{NodeKind, ProcessModel, TaskKind};
 
 /// A source diagram. Flaws it already had are the source's; only problems a refinement adds
 /// are the refinement's fault.
@@ -46,10 +47,55 @@ impl SourceDiagram {
     /// and copying through what the model has no place for. Answers the document and the
     /// warnings of the whole refinement: the source's, and what could not be carried over.
     pub fn compile(&self, refined: &ProcessModel) -> (String, Vec<String>) {
-        let drawing = layout::extend(refined, &self.drawing);
-        let (kept, dropped) = self.kept.for_model(refined, &drawing);
-        let xml = writer::write(refined, &drawing, &kept);
-        (xml, self.warnings.iter().cloned().chain(dropped).collect())
+        let (refined, plain) = self.for_its_engine(refined);
+        let drawing = layout::extend(&refined, &self.drawing);
+        let (kept, dropped) = self.kept.for_model(&refined, &drawing);
+        let xml = writer::write(&refined, &drawing, &kept);
+        let warnings = self.warnings.iter().cloned().chain(dropped).chain(plain);
+        (xml, warnings.collect())
+    }
+
+    /// A source an engine runs (`isExecutable="true"`) gets its new tasks as plain tasks: a
+    /// service, send, script, rule or receive task needs an implementation (a job type, a
+    /// class, a message) that only the diagram's owner can give, and an engine refuses it
+    /// without one. A warning names them.
+    fn for_its_engine<'m>(
+        &self,
+        refined: &'m ProcessModel,
+    ) -> (Cow<'m, ProcessModel>, Option<String>) {
+        let executable = self
+            .kept
+            .carried_on(&self.model.id)
+            .attributes
+            .iter()
+            .any(|(name, value)| name == "isExecutable" && value.trim() == "true");
+        let needs_implementation = |n: &crate::model::Node| {
+            self.model.node(&n.id).is_none()
+                && matches!(
+                    n.kind,
+                    NodeKind::Task(
+                        TaskKind::Service
+                            | TaskKind::Send
+                            | TaskKind::Script
+                            | TaskKind::BusinessRule
+                            | TaskKind::Receive
+                    )
+                )
+        };
+        if !executable || !refined.nodes.iter().any(needs_implementation) {
+            return (Cow::Borrowed(refined), None);
+        }
+        let mut plain = refined.clone();
+        let mut named = Vec::new();
+        for node in plain.nodes.iter_mut().filter(|n| needs_implementation(n)) {
+            node.kind = NodeKind::Task(TaskKind::Plain);
+            named.push(format!("{} ({:?})", node.id, node.name));
+        }
+        let warning = format!(
+            "the diagram is executable, so new tasks that would need an implementation are plain tasks until one is given: {}",
+            named.join(", ")
+        );
+        (Cow::Owned(plain), Some(warning))
     }
 
     /// Checks `xml`, the document compiled from `refined`: the problems the refinement brought
@@ -141,7 +187,7 @@ pub struct Unusable(pub String);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{EventTrigger, NodeKind, TaskKind};
+    use crate::model::EventTrigger;
 
     /// Start → Review → End, and an orphan task the start never reaches.
     fn sketch() -> SourceDiagram {

@@ -9,10 +9,11 @@ use quick_xml::escape::escape;
 
 use super::carried::Carried;
 use super::drawing::{Bounds, Drawing};
+use super::duration::iso_8601;
 use super::kept::{Kept, Place};
 use super::layout::POOL_HEADER;
 use super::vocabulary::{element_name, event_definition, BPMNDI_NS, BPMN_NS, DC_NS, DI_NS, XSI_NS};
-use crate::model::{Node, NodeKind, ProcessModel};
+use crate::model::{EventTrigger, Node, NodeKind, ProcessModel};
 
 /// Writes `model` drawn as `drawing`, with `kept` copied through.
 pub fn write(model: &ProcessModel, drawing: &Drawing, kept: &Kept) -> String {
@@ -435,11 +436,28 @@ fn write_node(x: &mut String, model: &ProcessModel, node: &Node, kept: &Kept, in
     if let Some(kept) = kept.definition_of(&node.id) {
         let _ = writeln!(x, "{indent}  {}", kept.xml);
     } else if let Some(definition) = node.kind.trigger().and_then(event_definition) {
-        let _ = writeln!(
-            x,
-            r#"{indent}  <bpmn:{definition} id="{}_definition" />"#,
-            esc(&node.id)
-        );
+        // A timer runs only with its duration, which its name usually states.
+        match iso_8601(&node.name).filter(|_| node.kind.trigger() == Some(EventTrigger::Timer)) {
+            Some(duration) => {
+                let _ = writeln!(
+                    x,
+                    r#"{indent}  <bpmn:{definition} id="{}_definition">"#,
+                    esc(&node.id)
+                );
+                let _ = writeln!(
+                    x,
+                    r#"{indent}    <bpmn:timeDuration xsi:type="bpmn:tFormalExpression">{duration}</bpmn:timeDuration>"#
+                );
+                let _ = writeln!(x, "{indent}  </bpmn:{definition}>");
+            }
+            None => {
+                let _ = writeln!(
+                    x,
+                    r#"{indent}  <bpmn:{definition} id="{}_definition" />"#,
+                    esc(&node.id)
+                );
+            }
+        }
     }
     if let Some(content) = kept.content_of(&node.id) {
         let _ = writeln!(x, "{indent}  {}", content.xml);
