@@ -192,3 +192,37 @@ fn a_sketch_without_an_end_event_gets_one_and_its_other_loose_ends_are_its_own()
         refined.warnings
     );
 }
+
+#[test]
+fn a_flow_to_something_that_is_not_a_flow_node_is_kept_as_it_was_and_the_rest_refined() {
+    // The flow's target is a lane: the id exists, so the file is schema-valid, but a flow
+    // cannot go there.
+    let source = sketch(
+        r#"
+    <laneSet id="Lanes"><lane id="Lane_Office" name="Office">
+      <flowNodeRef>Start</flowNodeRef><flowNodeRef>Review</flowNodeRef><flowNodeRef>End</flowNodeRef>
+    </lane></laneSet>
+    <startEvent id="Start" name="Case opened" />
+    <task id="Review" name="Review case" />
+    <endEvent id="End" name="Case closed" />
+    <sequenceFlow id="f1" sourceRef="Start" targetRef="Review" />
+    <sequenceFlow id="f2" sourceRef="Review" targetRef="End" />
+    <sequenceFlow id="Broken" name="oops" sourceRef="Review" targetRef="Lane_Office" />"#,
+    );
+    let refined =
+        refine(&source, "Rename Review case to Check case.").expect("the rest can be refined");
+    assert!(
+        refined.bpmn_xml.contains(
+            r#"<bpmn:sequenceFlow id="Broken" name="oops" sourceRef="Review" targetRef="Lane_Office" />"#
+        ),
+        "{}",
+        refined.bpmn_xml
+    );
+    assert!(refined.bpmn_xml.contains(r#"name="Check case""#));
+    assert!(
+        refined.warnings.iter().any(|w| w
+            == "the source already had this problem: targetRef \"Lane_Office\" of flow Broken names no flow node"),
+        "{:?}",
+        refined.warnings
+    );
+}

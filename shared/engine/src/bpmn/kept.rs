@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use super::carried::Carried;
 use super::drawing::{Bounds, Drawing};
 use super::vocabulary::{BPMNDI_NS, BPMN_NS, DC_NS, DI_NS, XSI_NS};
-use crate::model::{EventTrigger, ProcessModel};
+use crate::model::{EventTrigger, Flow, ProcessModel};
 
 /// The prefixes the compiler binds itself; a source that binds one of them to another namespace
 /// cannot have its XML copied into procmap's document.
@@ -131,6 +131,9 @@ pub struct Kept {
     pub participant_id: Option<String>,
     /// The source's id for the process's lane set.
     pub lane_set_id: Option<String>,
+    /// The source's flows that name something other than a flow node: written again as they
+    /// were, never refined.
+    pub broken_flows: Vec<Flow>,
     /// Why nothing can be kept, when the source's prefixes clash with the compiler's.
     pub clash: Option<String>,
 }
@@ -175,6 +178,7 @@ impl Kept {
             .iter()
             .filter(|e| e.place != Place::Diagram)
             .flat_map(|e| std::iter::once(&e.id).chain(&e.contains).cloned())
+            .chain(self.broken_flows.iter().map(|f| f.id.clone()))
             .chain(
                 sub_processes
                     .iter()
@@ -215,6 +219,7 @@ impl Kept {
             collaboration_id: self.collaboration_id.clone(),
             participant_id: self.participant_id.clone(),
             lane_set_id: self.lane_set_id.clone(),
+            broken_flows: self.broken_flows.clone(),
             clash: None,
         };
         (kept, warnings)
@@ -231,6 +236,7 @@ impl Kept {
         for (id, carried) in &self.carried {
             let is_there = *id == model.id
                 || model.flows.iter().any(|f| f.id == *id)
+                || self.broken_flows.iter().any(|f| f.id == *id)
                 || model.lanes.iter().any(|l| l.id == *id);
             if is_there {
                 kept.insert(id.clone(), carried.clone());

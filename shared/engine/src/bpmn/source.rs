@@ -34,10 +34,19 @@ impl SourceDiagram {
         if !structural.is_empty() {
             return Err(Unusable(summarise(&structural)));
         }
+        // Flows to nowhere stay as the source wrote them, outside what the refinement edits.
+        let model = validate::connected(&diagram.model);
+        let mut kept = diagram.kept;
+        kept.broken_flows = diagram
+            .model
+            .flows
+            .into_iter()
+            .filter(|f| model.flows.iter().all(|g| g.id != f.id))
+            .collect();
         Ok(SourceDiagram {
-            model: diagram.model,
+            model,
             drawing: diagram.layout,
-            kept: diagram.kept,
+            kept,
             warnings: diagram.warnings,
             known_problems: problems.into_iter().map(|p| (p.code, p.element)).collect(),
         })

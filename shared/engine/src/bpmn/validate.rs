@@ -76,9 +76,16 @@ pub fn validate_diagram(diagram: &Diagram) -> Vec<Problem> {
         return problems;
     }
     references(diagram, &mut problems);
-    if !problems.is_empty() {
+    if problems.iter().any(Problem::is_structural) {
         return problems;
     }
+    let without_dangling_flows;
+    let model = if problems.is_empty() {
+        model
+    } else {
+        without_dangling_flows = connected(model);
+        &without_dangling_flows
+    };
     boundary_events(model, &mut problems);
     // The process, and the content of each expanded sub-process, runs from its own start events
     // to its own end events.
@@ -95,6 +102,15 @@ pub fn validate_diagram(diagram: &Diagram) -> Vec<Problem> {
     gateways(model, &mut problems);
     drawing(diagram, &mut problems);
     problems
+}
+
+/// The model without the flows that name something other than one of its nodes.
+pub(crate) fn connected(model: &ProcessModel) -> ProcessModel {
+    let mut connected = model.clone();
+    connected
+        .flows
+        .retain(|f| model.node(&f.source).is_some() && model.node(&f.target).is_some());
+    connected
 }
 
 fn duplicate_ids(diagram: &Diagram, problems: &mut Vec<Problem>) {
@@ -116,14 +132,21 @@ fn references(diagram: &Diagram, problems: &mut Vec<Problem>) {
     let model = &diagram.model;
     let node_ids: HashSet<&str> = model.nodes.iter().map(|n| n.id.as_str()).collect();
     for f in &model.flows {
+        // A flow to nowhere is the source's flaw, not a reason to refuse the rest: it is kept
+        // as it was, out of the model, and the semantics are checked without it.
+        let mut dangling = false;
         for (end, r) in [("sourceRef", &f.source), ("targetRef", &f.target)] {
             if !node_ids.contains(r.as_str()) {
+                dangling = true;
                 problems.push(Problem::new(
-                    "dangling_reference",
+                    "dangling_flow",
                     Some(&f.id),
                     format!("{end} {r:?} of flow {} names no flow node", f.id),
                 ));
             }
+        }
+        if dangling {
+            continue;
         }
         if model.parent_of(&f.source) != model.parent_of(&f.target) {
             problems.push(Problem::new(
@@ -530,7 +553,9 @@ mod tests {
         let dup = xml.replacen(r#"id="Activity_1""#, r#"id="StartEvent_1""#, 1);
         assert!(codes(&dup).contains(&"duplicate_id"));
         let dangling = xml.replace(r#"targetRef="EndEvent_1""#, r#"targetRef="Nowhere""#);
-        assert!(codes(&dangling).contains(&"dangling_reference"));
+        // Reported, but not structural: the rest of such a diagram can still be refined.
+        assert!(codes(&dangling).contains(&"dangling_flow"));
+        assert!(validate(&dangling).iter().all(|p| !p.is_structural()));
         let no_di = xml.replace(r#"bpmnElement="Activity_1""#, r#"bpmnElement="Other""#);
         assert!(codes(&no_di).contains(&"missing_shape"));
     }

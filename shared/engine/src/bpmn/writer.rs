@@ -13,7 +13,7 @@ use super::duration::iso_8601;
 use super::kept::{Kept, Place};
 use super::layout::POOL_HEADER;
 use super::vocabulary::{element_name, event_definition, BPMNDI_NS, BPMN_NS, DC_NS, DI_NS, XSI_NS};
-use crate::model::{EventTrigger, Node, NodeKind, ProcessModel};
+use crate::model::{EventTrigger, Flow, Node, NodeKind, ProcessModel};
 
 /// Writes `model` drawn as `drawing`, with `kept` copied through.
 pub fn write(model: &ProcessModel, drawing: &Drawing, kept: &Kept) -> String {
@@ -292,43 +292,53 @@ fn write_scope(
         .iter()
         .filter(|f| model.parent_of(&f.source) == scope)
     {
-        let name = if flow.name.is_empty() {
-            String::new()
-        } else {
-            format!(r#" name="{}""#, esc(&flow.name))
-        };
-        let carried = kept.carried_on(&flow.id);
-        let head = format!(
-            r#"{indent}<bpmn:sequenceFlow id="{}"{name} sourceRef="{}" targetRef="{}"{}"#,
-            esc(&flow.id),
-            esc(&flow.source),
-            esc(&flow.target),
-            carried.attributes_xml()
-        );
-        let condition = flow.condition.as_ref().filter(|_| !flow.is_default);
-        if condition.is_none() && carried.head.is_empty() && carried.tail.is_empty() {
-            let _ = writeln!(x, "{head} />");
-            continue;
-        }
-        let _ = writeln!(x, "{head}>");
-        let inner = format!("{indent}  ");
-        write_children(x, &carried.head, &inner);
-        match condition.map(|c| (c, carried.condition_as_written(c))) {
-            Some((_, Some(as_written))) => {
-                let _ = writeln!(x, "{inner}{as_written}");
-            }
-            Some((condition, None)) => {
-                let _ = writeln!(
-                    x,
-                    r#"{inner}<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{}</bpmn:conditionExpression>"#,
-                    esc(condition)
-                );
-            }
-            None => {}
-        }
-        write_children(x, &carried.tail, &inner);
-        let _ = writeln!(x, "{indent}</bpmn:sequenceFlow>");
+        write_flow(x, flow, kept, indent);
     }
+    if scope.is_none() {
+        for flow in &kept.broken_flows {
+            write_flow(x, flow, kept, indent);
+        }
+    }
+}
+
+/// One sequence flow, with what it carries.
+fn write_flow(x: &mut String, flow: &Flow, kept: &Kept, indent: &str) {
+    let name = if flow.name.is_empty() {
+        String::new()
+    } else {
+        format!(r#" name="{}""#, esc(&flow.name))
+    };
+    let carried = kept.carried_on(&flow.id);
+    let head = format!(
+        r#"{indent}<bpmn:sequenceFlow id="{}"{name} sourceRef="{}" targetRef="{}"{}"#,
+        esc(&flow.id),
+        esc(&flow.source),
+        esc(&flow.target),
+        carried.attributes_xml()
+    );
+    let condition = flow.condition.as_ref().filter(|_| !flow.is_default);
+    if condition.is_none() && carried.head.is_empty() && carried.tail.is_empty() {
+        let _ = writeln!(x, "{head} />");
+        return;
+    }
+    let _ = writeln!(x, "{head}>");
+    let inner = format!("{indent}  ");
+    write_children(x, &carried.head, &inner);
+    match condition.map(|c| (c, carried.condition_as_written(c))) {
+        Some((_, Some(as_written))) => {
+            let _ = writeln!(x, "{inner}{as_written}");
+        }
+        Some((condition, None)) => {
+            let _ = writeln!(
+                x,
+                r#"{inner}<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{}</bpmn:conditionExpression>"#,
+                esc(condition)
+            );
+        }
+        None => {}
+    }
+    write_children(x, &carried.tail, &inner);
+    let _ = writeln!(x, "{indent}</bpmn:sequenceFlow>");
 }
 
 /// A pool around every shape, for a process drawn without one whose collaboration needs it.
