@@ -1,7 +1,8 @@
 //! Property tests of the block tree: any tree, of any kinds of step nested in any way, compiles to
 //! BPMN that the independent validator accepts and that is sound: every split that can choose
 //! has a way out when no condition holds, every path ends, and a path that ends inside a parallel
-//! block terminates the process instead of leaving its join waiting.
+//! block terminates the process instead of leaving its join waiting. And any such diagram,
+//! refined with an empty edit plan, comes back as it was apart from its drawing.
 
 use procmap_engine::{
     blocks::{self, Branch, Deadline, Lanes, Process, Start, StartTrigger, Step, Task, WaitFor},
@@ -9,6 +10,9 @@ use procmap_engine::{
     model::{EventTrigger, NodeKind, ProcessModel, TaskKind},
 };
 use proptest::prelude::*;
+
+#[path = "support/canonical.rs"]
+mod canonical;
 
 const NAMES: &[&str] = &[
     "Check claim",
@@ -277,6 +281,12 @@ proptest! {
         prop_assert!(soundness.is_ok(), "{:?}", soundness);
         let back = reader::read(&xml).expect("reads back");
         prop_assert_eq!(back.model.nodes.len(), model.nodes.len());
+        // Refined with an empty edit plan, it comes back as it was, apart from its drawing.
+        let again = bpmn::recompile(&xml).expect("refinable");
+        prop_assert_eq!(
+            canonical::semantics(&again).canonical(),
+            canonical::semantics(&xml).canonical()
+        );
         if lanes == Lanes::PerActor {
             prop_assert!(model.nodes.iter().all(|n| n.lane.is_some() != n.parent.is_some()));
         }

@@ -46,6 +46,15 @@ pub fn compile_checked(model: &ProcessModel) -> Result<String, Vec<Problem>> {
     }
 }
 
+/// What a refinement that changes nothing answers for `xml`: the diagram read and written again
+/// through the refinement path, keeping what the model does not hold and where the source drew
+/// everything. Fidelity tests compare it with the source; the reason is given when the diagram
+/// cannot be refined.
+pub fn recompile(xml: &str) -> Result<String, String> {
+    let source = source::SourceDiagram::read(xml).map_err(|e| e.to_string())?;
+    Ok(source.compile(&source.model).0)
+}
+
 /// Checks that a diagram sent inline can be refined, listing every problem if not. Modeling
 /// flaws are the source's own and do not stop a refinement; unusable structure does.
 pub fn check_source(xml: &str) -> Result<(), Vec<Problem>> {
