@@ -1,7 +1,11 @@
 //! People's unfinished sketches: a refinement changes what it was asked to, and the flaws the
 //! sketch already had are reported, not held against it.
 
-use procmap_engine::{bpmn::reader, refine};
+use procmap_engine::{
+    bpmn::reader,
+    model::{Node, ProcessModel},
+    refine,
+};
 
 /// Wraps process content in a document; no drawing, as many hand-made sketches have none.
 fn sketch(content: &str) -> String {
@@ -11,6 +15,15 @@ fn sketch(content: &str) -> String {
   <process id="Process_Sketch" name="Sketch">{content}</process>
 </definitions>"#
     )
+}
+
+/// The node a refinement added under `name`.
+fn step_named<'m>(model: &'m ProcessModel, name: &str) -> &'m Node {
+    model
+        .nodes
+        .iter()
+        .find(|n| n.name == name)
+        .unwrap_or_else(|| panic!("no step named {name}"))
 }
 
 /// A choice whose "no" branch stops at a task that leads nowhere.
@@ -52,11 +65,7 @@ fn a_step_added_after_a_task_that_led_nowhere_leads_to_an_end() {
     )
     .expect("refined");
     let model = reader::read(&refined.bpmn_xml).expect("reads").model;
-    let archive = model
-        .nodes
-        .iter()
-        .find(|n| n.name == "Archive case")
-        .expect("the step is there");
+    let archive = step_named(&model, "Archive case");
     assert!(model
         .incoming(&archive.id)
         .any(|f| f.source == "Investigate"));
@@ -96,11 +105,7 @@ fn a_final_step_goes_where_the_start_reaches_and_says_where() {
     );
     let refined = refine(&source, "Add a final step that archives the case.").expect("refined");
     let model = reader::read(&refined.bpmn_xml).expect("reads").model;
-    let archive = model
-        .nodes
-        .iter()
-        .find(|n| n.name == "Archive case")
-        .expect("the step is there");
+    let archive = step_named(&model, "Archive case");
     let after: Vec<&str> = model
         .outgoing(&archive.id)
         .map(|f| f.target.as_str())
@@ -177,11 +182,7 @@ fn a_sketch_without_an_end_event_gets_one_and_its_other_loose_ends_are_its_own()
     let refined = refine(&source, "Add a final step that archives the case.")
         .expect("the other loose end is the sketch's own");
     let model = reader::read(&refined.bpmn_xml).expect("reads").model;
-    let archive = model
-        .nodes
-        .iter()
-        .find(|n| n.name == "Archive case")
-        .expect("the step is there");
+    let archive = step_named(&model, "Archive case");
     assert!(model.incoming(&archive.id).any(|f| f.source == "Fix"));
     assert!(
         refined
