@@ -17,9 +17,15 @@ pub enum EngineError {
     /// The engine produced a diagram that failed validation, after any repair rounds.
     #[error("the generated diagram failed validation: {}", summarise(.0))]
     InvalidOutput(Vec<Problem>),
-    /// The model server could not be used, after retries.
+    /// The model server could not be reached, or was overloaded or failing, after retries.
+    /// It may well be back later, so the worker tries the job again within its budget.
     #[error("the model provider is unavailable: {0}")]
     ProviderUnavailable(String),
+    /// The model server answered, but refused the request: a wrong key, an unknown model, a
+    /// request it cannot take. Trying later gives the same answer. Same public code as
+    /// [`EngineError::ProviderUnavailable`]: to a client, the provider could not be used.
+    #[error("the model provider is unavailable: {0}")]
+    ProviderRejected(String),
 }
 
 impl EngineError {
@@ -29,8 +35,13 @@ impl EngineError {
             Self::InvalidSource(_) => "invalid_source",
             Self::UnsupportedInstruction(_) => "unsupported_instruction",
             Self::InvalidOutput(_) => "invalid_output",
-            Self::ProviderUnavailable(_) => "provider_unavailable",
+            Self::ProviderUnavailable(_) | Self::ProviderRejected(_) => "provider_unavailable",
         }
+    }
+
+    /// Whether the same job may succeed if tried again later, with nothing changed.
+    pub fn may_pass_later(&self) -> bool {
+        matches!(self, Self::ProviderUnavailable(_))
     }
 }
 

@@ -97,7 +97,7 @@ async fn off_the_runtime<T: Send + 'static>(
 ) -> Result<T, EngineError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| EngineError::ProviderUnavailable(format!("the builtin modeler stopped: {e}")))
+        .map_err(|e| EngineError::ProviderRejected(format!("the builtin modeler stopped: {e}")))
 }
 
 /// A language model's answer, with what it spent whether it succeeded or not.

@@ -16,6 +16,22 @@ pub struct Usage {
     pub repair_rounds: u32,
 }
 
+impl Usage {
+    /// What two spends add up to; `None` when neither spent anything on a model.
+    pub fn sum(a: Option<Usage>, b: Option<Usage>) -> Option<Usage> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(Usage {
+                prompt_tokens: a.prompt_tokens + b.prompt_tokens,
+                completion_tokens: a.completion_tokens + b.completion_tokens,
+                total_tokens: a.total_tokens + b.total_tokens,
+                requests: a.requests + b.requests,
+                repair_rounds: a.repair_rounds + b.repair_rounds,
+            }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 /// What one generation has spent so far, shared by its concurrent conversations.
 ///
 /// Every answered request is entered as it arrives, so the total is right even when the

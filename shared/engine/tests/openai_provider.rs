@@ -322,6 +322,47 @@ async fn a_429_storm_is_ridden_out_honouring_retry_after() {
     assert!((3..=9).contains(&storm.calls.load(Ordering::SeqCst)));
 }
 
+#[tokio::test]
+async fn retries_after_a_429_are_spread_rather_than_sent_together() {
+    // Two generations send six requests at once; each is told to come back in one second.
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let seen = arrivals.clone();
+    let fake = fake(move |n, _| {
+        seen.lock().expect("arrivals").push(Instant::now());
+        if n < 6 {
+            ResponseTemplate::new(429).insert_header("retry-after", "1")
+        } else {
+            completion(&valid_answer())
+        }
+    })
+    .await;
+    let modeler = modeler(&fake, Duration::from_secs(5), 2);
+    let (a, b) = tokio::join!(
+        modeler.generate(PROMPT, "english"),
+        modeler.generate(PROMPT, "english")
+    );
+    a.expect("first generated");
+    b.expect("second generated");
+    let arrivals = arrivals.lock().expect("arrivals");
+    let (first, retries) = arrivals.split_at(6);
+    let told = first[5] + Duration::from_secs(1);
+    assert!(
+        retries
+            .iter()
+            .all(|&at| at >= told - Duration::from_millis(100)),
+        "each retry waits the second it was told"
+    );
+    let earliest = retries.iter().min().expect("retries");
+    let latest = retries.iter().max().expect("retries");
+    // Up to half a second of spread each; six landing within 25 ms of each other would be
+    // a chance of about one in a million.
+    assert!(
+        *latest - *earliest >= Duration::from_millis(25),
+        "retries landed together: {:?}",
+        *latest - *earliest
+    );
+}
+
 async fn fake_always_429() -> Fake {
     fake(|_, _| ResponseTemplate::new(429).insert_header("retry-after", "0")).await
 }

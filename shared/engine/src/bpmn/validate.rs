@@ -39,6 +39,7 @@ impl Problem {
                 | "empty_process"
                 | "misplaced_boundary_event"
                 | "cross_scope_flow"
+                | "too_large"
         )
     }
 }
@@ -61,11 +62,29 @@ pub fn validate(xml: &str) -> Vec<Problem> {
     }
 }
 
+/// The most flow nodes and sequence flows a diagram may have. Reading, placing and checking a
+/// diagram cost time that grows faster than its size: without this bound a chain of 18,000
+/// tasks (1.9 MB, inside the request limit) took 5 s to check and 40 s to refine, past any
+/// reasonable wait; at the bound, about a second (`cargo run --release -p procmap-engine
+/// --example large_source -- 2500 5000 10000 18000`). Diagrams people read are far smaller.
+pub const MAX_FLOW_ELEMENTS: usize = 10_000;
+
 /// Validates a document already read: structure and references first, and only when those
 /// hold, the process's semantics and its drawing.
 pub fn validate_diagram(diagram: &Diagram) -> Vec<Problem> {
     let mut problems = Vec::new();
     let model = &diagram.model;
+    let elements = model.nodes.len() + model.flows.len();
+    if elements > MAX_FLOW_ELEMENTS {
+        problems.push(Problem::new(
+            "too_large",
+            Some(&model.id),
+            format!(
+                "the process has {elements} flow nodes and sequence flows; procmap works on at most {MAX_FLOW_ELEMENTS}"
+            ),
+        ));
+        return problems;
+    }
     duplicate_ids(diagram, &mut problems);
     if model.nodes.is_empty() {
         problems.push(Problem::new(

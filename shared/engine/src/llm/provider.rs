@@ -80,6 +80,11 @@ impl LlmError {
 /// The longest `Retry-After` honoured; a server asking for more is treated as unavailable.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// A wait of at least `wait`, up to half as long again, chosen at random.
+fn spread(wait: Duration) -> Duration {
+    wait.mul_f64(1.0 + rand::random::<f64>() * 0.5)
+}
+
 /// A client of one model server.
 pub struct ChatClient {
     http: reqwest::Client,
@@ -98,7 +103,7 @@ impl ChatClient {
             .timeout(config.timeout)
             .build()
             .map_err(|e| {
-                EngineError::ProviderUnavailable(format!("cannot build the HTTP client: {e}"))
+                EngineError::ProviderRejected(format!("cannot build the HTTP client: {e}"))
             })?;
         Ok(ChatClient { http, config })
     }
@@ -180,8 +185,10 @@ impl ChatClient {
             .retry(backoff)
             .when(LlmError::is_transient)
             .adjust(|e, next| match (e, next) {
-                // Honour the server's own wait, when it gives one, instead of our guess.
-                (LlmError::Status { retry_after: Some(wait), .. }, Some(_)) if *wait <= MAX_RETRY_AFTER => Some(*wait),
+                // Honour the server's own wait, when it gives one, instead of our guess, and
+                // spread it: every client told "1 second" at once would otherwise come back
+                // together and meet the same limit.
+                (LlmError::Status { retry_after: Some(wait), .. }, Some(_)) if *wait <= MAX_RETRY_AFTER => Some(spread(*wait)),
                 (LlmError::Status { retry_after: Some(_), .. }, Some(_)) => None,
                 (_, next) => next,
             })
@@ -193,7 +200,7 @@ impl ChatClient {
             Err(e) if e.is_transient() => Err(EngineError::ProviderUnavailable(format!(
                 "{e} (after {requests} attempts)"
             ))),
-            Err(e) => Err(EngineError::ProviderUnavailable(e.to_string())),
+            Err(e) => Err(EngineError::ProviderRejected(e.to_string())),
         }
     }
 

@@ -30,17 +30,7 @@ pub fn size_of(kind: &NodeKind) -> (i64, i64) {
 /// sub-process) takes as many columns and rows as it needs.
 pub(super) fn place_on_grid(model: &ProcessModel, large: &HashMap<String, (i64, i64)>) -> Drawing {
     let back_edges = back_edges(model);
-    let grid = Grid {
-        model,
-        large,
-        back_edges: &back_edges,
-        lane_index: model
-            .lanes
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.id.as_str(), i))
-            .collect(),
-    };
+    let grid = Grid::new(model, large, &back_edges);
     let (order, column) = grid.columns();
     let row = grid.rows(&order, &column);
     grid.draw(&order, &column, &row)
@@ -51,10 +41,61 @@ struct Grid<'a> {
     large: &'a HashMap<String, (i64, i64)>,
     /// Flows that close a loop; they do not count for columns and rows.
     back_edges: &'a HashSet<&'a str>,
-    lane_index: HashMap<&'a str, usize>,
+    /// Each node's lane index; nodes outside any lane are in lane 0.
+    lane: HashMap<&'a str, usize>,
+    /// Each node's predecessors over forward flows, with the branch it takes from each: the
+    /// position of the flow among the predecessor's forward outgoing flows.
+    preds: HashMap<&'a str, Vec<(&'a str, usize)>>,
+    /// Each node's successors over forward flows, in the order of its outgoing flows.
+    succ: HashMap<&'a str, Vec<&'a str>>,
 }
 
 impl<'a> Grid<'a> {
+    /// Indexes what placing asks about every node, so a large diagram is placed in about
+    /// linear time rather than scanning every node and flow for each node.
+    fn new(
+        model: &'a ProcessModel,
+        large: &'a HashMap<String, (i64, i64)>,
+        back_edges: &'a HashSet<&'a str>,
+    ) -> Self {
+        let lane_index: HashMap<&str, usize> = model
+            .lanes
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.id.as_str(), i))
+            .collect();
+        let lane = model
+            .nodes
+            .iter()
+            .map(|n| {
+                let index = n.lane.as_deref().and_then(|l| lane_index.get(l).copied());
+                (n.id.as_str(), index.unwrap_or(0))
+            })
+            .collect();
+        let mut succ: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut preds: HashMap<&str, Vec<(&str, usize)>> = HashMap::new();
+        for f in model
+            .flows
+            .iter()
+            .filter(|f| !back_edges.contains(f.id.as_str()))
+        {
+            let targets = succ.entry(f.source.as_str()).or_default();
+            preds
+                .entry(f.target.as_str())
+                .or_default()
+                .push((f.source.as_str(), targets.len()));
+            targets.push(f.target.as_str());
+        }
+        Grid {
+            model,
+            large,
+            back_edges,
+            lane,
+            preds,
+            succ,
+        }
+    }
+
     /// Cells a node spans: (columns, rows).
     fn span(&self, id: &str) -> (i64, i64) {
         self.large.get(id).map_or((1, 1), |(w, h)| {
@@ -65,21 +106,9 @@ impl<'a> Grid<'a> {
         })
     }
 
-    fn forward(&self, id: &str) -> Vec<String> {
-        self.model
-            .outgoing(id)
-            .filter(|f| !self.back_edges.contains(f.id.as_str()))
-            .map(|f| f.target.clone())
-            .collect()
-    }
-
     /// The index of a node's lane; 0 without lanes.
     fn lane_of(&self, id: &str) -> usize {
-        self.model
-            .node(id)
-            .and_then(|n| n.lane.as_deref())
-            .and_then(|l| self.lane_index.get(l).copied())
-            .unwrap_or(0)
+        self.lane.get(id).copied().unwrap_or(0)
     }
 
     /// Every node in topological order (Kahn), with its column: the longest path to it over
@@ -108,10 +137,10 @@ impl<'a> Grid<'a> {
         while let Some(id) = queue.pop_front() {
             order.push(id);
             let c = *column.entry(id).or_insert(0);
-            for target in self.forward(id) {
-                let Some(t) = model.node(&target).map(|n| n.id.as_str()) else {
+            for &t in self.succ.get(id).into_iter().flatten() {
+                if !indegree.contains_key(t) {
                     continue;
-                };
+                }
                 let entry = column.entry(t).or_insert(0);
                 *entry = (*entry).max(c + self.span(id).0);
                 if let Some(d) = indegree.get_mut(t) {
@@ -123,8 +152,9 @@ impl<'a> Grid<'a> {
             }
         }
         // Nodes on a cycle not broken by the DFS (unreachable ones) still get a place.
+        let placed: HashSet<&str> = order.iter().copied().collect();
         for n in &model.nodes {
-            if !order.contains(&n.id.as_str()) {
+            if !placed.contains(n.id.as_str()) {
                 order.push(&n.id);
                 column.entry(&n.id).or_insert(0);
             }
@@ -136,18 +166,28 @@ impl<'a> Grid<'a> {
     /// join takes its highest input. A node whose cells are taken moves down until they are free.
     fn rows(&self, order: &[&'a str], column: &HashMap<&str, i64>) -> HashMap<&'a str, i64> {
         let mut row: HashMap<&str, i64> = HashMap::new();
-        let mut taken: HashSet<(usize, i64, i64)> = HashSet::new();
+        let mut taken = TakenCells::default();
         for &id in order {
-            let mut wanted = self.wanted_row(id, &row);
             let (columns, rows) = self.span(id);
-            let cells =
-                |r: i64| (0..columns).flat_map(move |c| (0..rows).map(move |dr| (c, r + dr)));
             let lane = self.lane_of(id);
             let first = column[id];
-            while cells(wanted).any(|(c, r)| taken.contains(&(lane, first + c, r))) {
-                wanted += 1;
+            let mut wanted = self.wanted_row(id, &row);
+            // Down to the first row where every cell the node spans is free.
+            loop {
+                let free = (0..columns)
+                    .map(|c| taken.first_free(lane, first + c, wanted, rows))
+                    .max()
+                    .unwrap_or(wanted);
+                if free == wanted {
+                    break;
+                }
+                wanted = free;
             }
-            taken.extend(cells(wanted).map(|(c, r)| (lane, first + c, r)));
+            for c in 0..columns {
+                for r in 0..rows {
+                    taken.take(lane, first + c, wanted + r);
+                }
+            }
             row.insert(id, wanted);
         }
         row
@@ -155,22 +195,13 @@ impl<'a> Grid<'a> {
 
     /// The row a node would like, from its predecessors in the same lane.
     fn wanted_row(&self, id: &str, row: &HashMap<&str, i64>) -> i64 {
-        let model = self.model;
-        let preds: Vec<(&str, usize)> = model
-            .flows
-            .iter()
-            .filter(|f| f.target == id && !self.back_edges.contains(f.id.as_str()))
-            .filter_map(|f| {
-                let branch = model
-                    .outgoing(&f.source)
-                    .filter(|o| !self.back_edges.contains(o.id.as_str()))
-                    .position(|o| o.id == f.id)?;
-                Some((f.source.as_str(), branch))
-            })
-            .collect();
-        let same_lane_preds: Vec<&(&str, usize)> = preds
-            .iter()
+        let same_lane_preds: Vec<(&str, usize)> = self
+            .preds
+            .get(id)
+            .into_iter()
+            .flatten()
             .filter(|(p, _)| self.lane_of(p) == self.lane_of(id))
+            .copied()
             .collect();
         match same_lane_preds.as_slice() {
             [] => 0,
@@ -263,5 +294,44 @@ impl<'a> Grid<'a> {
             drawing.nodes.insert(n.id.clone(), bounds);
         }
         drawing
+    }
+}
+
+/// The cells that hold a node. Each taken cell points to a row further down its column, with
+/// every row between taken too, so finding room in a crowded column skips the nodes already
+/// stacked there instead of testing each one again (a union-find with path compression).
+#[derive(Default)]
+struct TakenCells {
+    below: HashMap<(usize, i64, i64), i64>,
+}
+
+impl TakenCells {
+    fn take(&mut self, lane: usize, column: i64, row: i64) {
+        self.below.insert((lane, column, row), row + 1);
+    }
+
+    /// The first free row at or below `row`.
+    fn free_from(&mut self, lane: usize, column: i64, row: i64) -> i64 {
+        let mut free = row;
+        let mut path = Vec::new();
+        while let Some(&next) = self.below.get(&(lane, column, free)) {
+            path.push(free);
+            free = next;
+        }
+        for taken in path {
+            self.below.insert((lane, column, taken), free);
+        }
+        free
+    }
+
+    /// The first row at or below `from` where `height` rows in a row are free.
+    fn first_free(&mut self, lane: usize, column: i64, from: i64, height: i64) -> i64 {
+        let mut top = self.free_from(lane, column, from);
+        while let Some(dr) =
+            (1..height).find(|dr| self.below.contains_key(&(lane, column, top + dr)))
+        {
+            top = self.free_from(lane, column, top + dr);
+        }
+        top
     }
 }

@@ -300,6 +300,11 @@ pub(super) fn add_step(model: &mut ProcessModel, instruction: &str) -> Edit {
     // A step is an action; text that does not lead with a verb is not one, and guessing would
     // put the user's words on a task they never asked for.
     let kind = match base_verb(&verb) {
+        _ if acts_on_the_whole_diagram(&label) => {
+            return Edit::NotUnderstood {
+                instruction: instruction.to_owned(),
+            }
+        }
         Some("send" | "notify" | "email" | "inform") => TaskKind::Send,
         Some(_) => TaskKind::Plain,
         None => {
@@ -314,6 +319,56 @@ pub(super) fn add_step(model: &mut ProcessModel, instruction: &str) -> Edit {
         None => attach_at_end(model, &task, &task),
     }
     Edit::AddedStep { task, placement }
+}
+
+/// "Make it nicer", "improve the diagram", "clean this up": a verb that reworks something,
+/// whose object is the diagram itself, asks for no step of the process.
+fn acts_on_the_whole_diagram(label: &str) -> bool {
+    const REWORK: &[&str] = &[
+        "make",
+        "improve",
+        "fix",
+        "clean",
+        "tidy",
+        "polish",
+        "simplify",
+        "optimize",
+        "optimise",
+        "beautify",
+        "redo",
+        "rework",
+        "enhance",
+        "refine",
+        "streamline",
+        "prettify",
+        "reorganize",
+        "reorganise",
+        "rearrange",
+        "restructure",
+    ];
+    let words: Vec<String> = label
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !matches!(w.as_str(), "up" | "a" | "bit" | "little"))
+        .collect();
+    let [verb, object, rest @ ..] = words.as_slice() else {
+        return false;
+    };
+    let is_the_diagram = |w: &String| {
+        matches!(
+            w.as_str(),
+            "diagram" | "process" | "model" | "map" | "workflow" | "layout" | "chart" | "flow"
+        )
+    };
+    REWORK.contains(&verb.as_str())
+        && match object.as_str() {
+            "it" | "this" | "that" | "everything" | "things" | "all" => true,
+            "the" | "our" | "my" | "whole" | "entire" => rest.iter().take(2).any(is_the_diagram),
+            _ => false,
+        }
 }
 
 /// A model with no end event (or no flows) gets the new piece after its last node.
