@@ -46,7 +46,9 @@ impl ApiConfig {
             public_base_url: vars.http_url("PROCMAP_PUBLIC_BASE_URL", &format!("http://{bind}"))?,
             wait_timeout: Duration::from_millis(vars.number(
                 "PROCMAP_WAIT_TIMEOUT_MS",
-                60_000,
+                // Under the 60 s idle timeout of common proxies and load balancers, so the 202
+                // arrives before a proxy cuts the connection.
+                50_000,
                 0..=600_000,
             )?),
             max_attempts: vars.number("PROCMAP_MAX_ATTEMPTS", 3, 1..=100)?,
@@ -71,7 +73,7 @@ mod tests {
     #[test]
     fn defaults_work_on_a_developer_machine() {
         let config = ApiConfig::from_vars(&Vars::default()).expect("defaults are valid");
-        assert_eq!(config.wait_timeout, Duration::from_secs(60));
+        assert_eq!(config.wait_timeout, Duration::from_secs(50));
         assert_eq!(config.public_base_url, "http://127.0.0.1:8080");
         assert_eq!(
             (config.rate_limit, config.rate_limit_window),

@@ -61,9 +61,26 @@ pub enum ApiError {
         message: String,
         problems: Vec<Problem>,
     },
+    /// Postgres cannot be reached or used right now: 503 with `Retry-After`, since the same
+    /// request will work once it is back. Logged with its cause chain.
+    #[error(transparent)]
+    Unavailable(anyhow::Error),
     /// Anything unexpected. Logged with its cause chain; the client sees only `internal_error`.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// Seconds a client is asked to wait before retrying during an outage.
+const OUTAGE_RETRY_AFTER_SECS: u32 = 5;
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        if procmap_core::db::is_outage(&error) {
+            ApiError::Unavailable(error)
+        } else {
+            ApiError::Internal(error)
+        }
+    }
 }
 
 impl ApiError {
@@ -109,6 +126,7 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
             }
             ValidationFailed { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_error"),
+            Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "api_error"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error"),
         }
     }
@@ -133,6 +151,7 @@ impl ApiError {
             RateLimited { .. } => "rate_limit_exceeded",
             QuotaExceeded { .. } => "quota_exceeded",
             ValidationFailed { .. } => "validation_failed",
+            Unavailable(_) => "service_unavailable",
             Internal(_) => "internal_error",
         }
     }
@@ -186,6 +205,10 @@ impl IntoResponse for ApiError {
                 "an internal error occurred; retry later or quote the X-Request-Id to support"
                     .to_owned()
             }
+            ApiError::Unavailable(e) => {
+                tracing::warn!(error = format!("{e:#}"), "the database is unavailable");
+                format!("the service is briefly unavailable; retry in {OUTAGE_RETRY_AFTER_SECS} s")
+            }
             other => other.to_string(),
         };
         let param = param.map(str::to_owned);
@@ -209,6 +232,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        if let ApiError::Unavailable(_) = &self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(OUTAGE_RETRY_AFTER_SECS),
+            );
         }
         if status == StatusCode::UNAUTHORIZED {
             response
@@ -243,4 +272,7 @@ pub enum CommonErrors {
     /// An internal error; quote the `X-Request-Id` to support.
     #[response(status = 500)]
     Internal(ErrorEnvelope),
+    /// The database is briefly unreachable (`service_unavailable`); see `Retry-After`.
+    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds until a retry can succeed.")))]
+    Unavailable(ErrorEnvelope),
 }

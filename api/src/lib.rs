@@ -74,6 +74,7 @@ impl Application {
             events: EventHub::default(),
             config: Arc::new(config),
             pool,
+            draining: CancellationToken::new(),
         };
         let shutdown = CancellationToken::new();
         let (ready_tx, events_ready) = watch::channel(false);
@@ -111,11 +112,17 @@ impl Application {
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// Serves until `stop` is cancelled, then drains in-flight requests and stops background tasks.
+    /// Serves until `stop` is cancelled, then drains in-flight requests (answering waiting
+    /// ones 202 at once) and stops background tasks.
     pub async fn run_until(self, stop: CancellationToken) -> anyhow::Result<()> {
         let router = routes::router(self.state.clone());
+        let draining = self.state.draining.clone();
         let result = axum::serve(self.listener, router)
-            .with_graceful_shutdown(stop.cancelled_owned())
+            .with_graceful_shutdown(async move {
+                stop.cancelled().await;
+                tracing::info!("shutting down: answering waiting requests and draining");
+                draining.cancel();
+            })
             .await;
         self.shutdown.cancel();
         for task in self.tasks {

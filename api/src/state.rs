@@ -9,6 +9,8 @@ use procmap_core::{
     relay::Relay,
 };
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::ApiConfig;
 
 #[derive(Clone)]
@@ -21,6 +23,9 @@ pub struct AppState {
     pub events: EventHub,
     /// Republishes lost jobs and takes back expired leases; one runs in every replica.
     pub relay: Relay,
+    /// Cancelled when the replica begins to shut down: readiness answers 503 so the load
+    /// balancer stops sending, and `wait=true` requests are answered 202 at once.
+    pub draining: CancellationToken,
 }
 
 impl AppState {

@@ -10,10 +10,17 @@ pub struct WorkerConfig {
     pub infrastructure: Infrastructure,
     /// The modeling engine; test-mode generations use the builtin modeler regardless.
     pub llm_provider: LlmProvider,
-    /// How many jobs one worker process runs at once (also its prefetch).
+    /// How many jobs one worker process runs at once.
     pub worker_concurrency: u16,
-    /// How long a worker may hold a job before another may take it over.
+    /// How many unacked jobs the broker may hand this worker; those beyond the concurrency
+    /// wait in the worker for a free slot.
+    pub worker_prefetch: u16,
+    /// How long a job's lease lasts; the worker renews it at a third of that while the job runs.
     pub job_lease: Duration,
+    /// How long shutdown waits for jobs in flight before releasing them back to the queue.
+    pub drain_timeout: Duration,
+    /// How long a job keeps trying again while the model server is unavailable.
+    pub provider_retry_budget: Duration,
 }
 
 impl WorkerConfig {
@@ -23,14 +30,30 @@ impl WorkerConfig {
     }
 
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let worker_concurrency = vars.number("PROCMAP_WORKER_CONCURRENCY", 8, 1..=1024)?;
         Ok(WorkerConfig {
             infrastructure: Infrastructure::from_vars(vars)?,
             llm_provider: llm_provider(vars)?,
-            worker_concurrency: vars.number("PROCMAP_WORKER_CONCURRENCY", 8, 1..=1024)?,
+            worker_concurrency,
+            worker_prefetch: vars.number(
+                "PROCMAP_WORKER_PREFETCH",
+                worker_concurrency,
+                1..=4096,
+            )?,
             job_lease: Duration::from_secs(vars.number(
                 "PROCMAP_JOB_LEASE_SECS",
                 300,
-                5..=86_400,
+                3..=86_400,
+            )?),
+            drain_timeout: Duration::from_secs(vars.number(
+                "PROCMAP_WORKER_DRAIN_SECS",
+                20,
+                0..=3_600,
+            )?),
+            provider_retry_budget: Duration::from_secs(vars.number(
+                "PROCMAP_PROVIDER_RETRY_BUDGET_SECS",
+                600,
+                0..=86_400,
             )?),
         })
     }

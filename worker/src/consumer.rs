@@ -1,7 +1,8 @@
-//! The worker's broker side: consume with manual acks and bounded prefetch, run jobs
-//! concurrently, drain in-flight jobs on shutdown, and reconnect when the broker drops us.
+//! The worker's broker side: consume with manual acks, run at most the configured number of
+//! jobs at once, drain on shutdown and release what did not finish, and reconnect when the
+//! broker drops us.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -13,18 +14,16 @@ use procmap_core::{
 };
 use procmap_engine::Modeler;
 use secrecy::ExposeSecret;
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::config::WorkerConfig;
 use crate::job::{self, JobContext, Outcome};
 
-/// How long shutdown waits for in-flight jobs before leaving them to redelivery.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Runs until `shutdown` is cancelled, reconnecting to the broker after failures.
+/// Runs until `shutdown` is cancelled, reconnecting to the broker after failures; then drains
+/// the jobs in flight and releases what does not finish in time.
 pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let infrastructure = &config.infrastructure;
     let broker = Broker::new(
@@ -32,64 +31,109 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
         &infrastructure.queue_prefix,
         "procmap-worker",
     );
-    let context = JobContext {
-        pool: db::pool(
-            infrastructure.database_url.expose_secret(),
-            infrastructure.database_pool_size,
-        )?,
-        modeler: Modeler::from_config(&config.llm_provider)?,
-        events: broker.publisher(),
-        config: Arc::new(config),
+    let worker = Worker {
+        context: JobContext {
+            pool: db::pool(
+                infrastructure.database_url.expose_secret(),
+                infrastructure.database_pool_size,
+            )?,
+            modeler: Modeler::from_config(&config.llm_provider)?,
+            events: broker.publisher(),
+            config: Arc::new(config.clone()),
+        },
+        // The worker's own bound on jobs at once. The broker's prefetch should keep to it, but
+        // that is the broker's promise, and some versions break it under redelivery storms.
+        slots: Arc::new(Semaphore::new(usize::from(config.worker_concurrency))),
+        jobs: TaskTracker::new(),
+        shutdown: shutdown.clone(),
+        give_up: CancellationToken::new(),
     };
-    broker::reconnecting(
-        "the worker",
-        &shutdown,
-        || consume(&broker, &context, &shutdown),
-        || {},
-    )
-    .await;
+    broker::reconnecting("the worker", &shutdown, || worker.consume(&broker), || {}).await;
     Ok(())
 }
 
-/// One session with the broker: consume until shutdown or until the broker drops us, then let
-/// running jobs finish and ack; whatever is still unacked is redelivered elsewhere.
-async fn consume(
-    broker: &Broker,
-    context: &JobContext,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
-    let concurrency = context.config.worker_concurrency;
-    let mut consumer = broker
-        .consume_jobs(concurrency)
-        .await
-        .context("starting to consume jobs")?;
-    tracing::info!(queue = %broker.topology().jobs_queue, concurrency, "worker consuming");
-    let mut in_flight = JoinSet::new();
-    let result = loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break Ok(()),
-            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-            delivery = consumer.next() => match delivery {
+struct Worker {
+    context: JobContext,
+    slots: Arc<Semaphore>,
+    /// Every job running, whichever broker session delivered it: a job goes on while the
+    /// worker reconnects, since its result is committed to Postgres, not to the broker.
+    jobs: TaskTracker,
+    /// Stop taking jobs: SIGTERM, or the end of a test.
+    shutdown: CancellationToken,
+    /// Stop waiting for the jobs in flight: the drain timeout has passed, so they are released.
+    give_up: CancellationToken,
+}
+
+impl Worker {
+    /// One session with the broker: consume until shutdown or until the broker drops us. At
+    /// shutdown the jobs in flight are drained before the session closes, since their acks
+    /// and requeues go through it.
+    async fn consume(&self, broker: &Broker) -> anyhow::Result<()> {
+        let config = &self.context.config;
+        let mut consumer = broker
+            .consume_jobs(config.worker_prefetch)
+            .await
+            .context("starting to consume jobs")?;
+        tracing::info!(
+            queue = %broker.topology().jobs_queue,
+            concurrency = config.worker_concurrency,
+            prefetch = config.worker_prefetch,
+            "worker consuming"
+        );
+        let result = loop {
+            // A free slot first, so a job is taken off the broker only when it can run.
+            let slot = tokio::select! {
+                () = self.shutdown.cancelled() => break Ok(()),
+                slot = self.slots.clone().acquire_owned() => slot.context("the job slots closed")?,
+            };
+            let delivery = tokio::select! {
+                () = self.shutdown.cancelled() => break Ok(()),
+                delivery = consumer.next() => delivery,
+            };
+            match delivery {
                 Some(Ok(delivery)) => {
-                    in_flight.spawn(handle(delivery, context.clone()));
+                    let context = self.context.clone();
+                    let give_up = self.give_up.clone();
+                    self.jobs.spawn(async move {
+                        handle(delivery, context, &give_up).await;
+                        drop(slot);
+                    });
                 }
                 Some(Err(e)) => break Err(anyhow::Error::new(e).context("receiving a job")),
                 None => break Err(anyhow::anyhow!("the broker closed the consumer")),
-            },
+            }
+        };
+        if self.shutdown.is_cancelled() {
+            self.drain().await;
         }
-    };
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while in_flight.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!("shutdown drain timed out; unfinished jobs will be redelivered");
+        consumer.close("worker stopping").await;
+        result
     }
-    consumer.close("worker stopping").await;
-    result
+
+    /// Waits up to the drain timeout for the jobs in flight, then tells the rest to release
+    /// their jobs, and waits for that.
+    async fn drain(&self) {
+        self.jobs.close();
+        let timeout = self.context.config.drain_timeout;
+        if !self.jobs.is_empty() {
+            tracing::info!(jobs = self.jobs.len(), ?timeout, "draining jobs in flight");
+        }
+        if tokio::time::timeout(timeout, self.jobs.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                jobs = self.jobs.len(),
+                "drain timeout passed; releasing unfinished jobs to the queue"
+            );
+            self.give_up.cancel();
+            // Releasing is one short database update each, itself bounded.
+            self.jobs.wait().await;
+        }
+    }
 }
 
-async fn handle(delivery: JobDelivery, context: JobContext) {
+async fn handle(delivery: JobDelivery, context: JobContext, give_up: &CancellationToken) {
     let job = match delivery.job() {
         Ok(job) => job,
         Err(e) => {
@@ -102,35 +146,38 @@ async fn handle(delivery: JobDelivery, context: JobContext) {
     let Job::Generate { generation_id } = job;
     // Every log line of the job carries its generation.
     let span = tracing::info_span!("job", %generation_id);
-    run_job(delivery, context, generation_id)
+    run_job(delivery, context, generation_id, give_up)
         .instrument(span)
         .await;
 }
 
-async fn run_job(delivery: JobDelivery, context: JobContext, generation_id: Uuid) {
+async fn run_job(
+    delivery: JobDelivery,
+    context: JobContext,
+    generation_id: Uuid,
+    give_up: &CancellationToken,
+) {
     let running = announce(&context.events, generation_id, GenerationStatus::Running);
-    let outcome = job::process(&context, generation_id, async move || running.await).await;
-    match outcome {
-        Ok(outcome) => {
-            // Ack only now: the result (or the failure) is committed.
-            if let Err(e) = delivery.ack().await {
-                tracing::warn!(error = %e, "ack failed; the job may be redelivered and skipped");
-            }
-            if let Some(status) = outcome.status() {
-                announce(&context.events, generation_id, status).await;
-            }
-            if outcome == Outcome::Succeeded {
-                tracing::info!("generation succeeded");
-            }
+    let outcome = job::process(&context, generation_id, give_up, async move || {
+        running.await
+    })
+    .await;
+    if outcome == Outcome::Released {
+        // Back to the queue for another worker; the database already says `queued`.
+        if let Err(e) = delivery.requeue().await {
+            tracing::warn!(error = %e, "could not requeue a released job; the broker redelivers it when this worker disconnects");
         }
-        Err(e) => {
-            tracing::warn!(
-                error = format!("{:#}", e.0),
-                "job hit an infrastructure error; requeueing"
-            );
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let _ = delivery.requeue().await;
-        }
+        return;
+    }
+    // Ack only now: the result (or the failure) is committed.
+    if let Err(e) = delivery.ack().await {
+        tracing::warn!(error = %e, "ack failed; the job may be redelivered and skipped");
+    }
+    if let Some(status) = outcome.status() {
+        announce(&context.events, generation_id, status).await;
+    }
+    if outcome == Outcome::Succeeded {
+        tracing::info!("generation succeeded");
     }
 }
 

@@ -1,18 +1,23 @@
 //! Running one generation job. Postgres is the truth and every delivery may be a duplicate: the
-//! job is claimed with a conditional update, and the result is written only if this attempt
-//! still holds it. The caller's span carries the generation id, so log lines here do not.
+//! job is claimed with a conditional update, its lease is renewed while it runs, and the result
+//! is written only if this attempt still holds it. The caller's span carries the generation id,
+//! so log lines here do not.
+//!
+//! Nothing outside the job's control fails it: a database outage is waited out here, holding
+//! the message, and a model server that is down is tried again later within a time budget.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
+use backon::{BackoffBuilder, ExponentialBuilder};
 use procmap_core::broker::Publisher;
 use procmap_core::{
     db::generations::{self, Generation, SourceLookup},
-    domain::{
-        GenerationError, GenerationRequest, GenerationStatus, RefinementSource, StoredVersion,
-    },
+    domain::{GenerationError, GenerationRequest, RefinementSource, StoredVersion},
 };
-use procmap_engine::{EngineError, Failure, Modeler, Output};
+use procmap_engine::{EngineError, Failure, Modeler, Output, Usage};
+use tokio::time::Instant;
+use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 use uuid::Uuid;
 
 use crate::config::WorkerConfig;
@@ -28,146 +33,300 @@ pub(crate) struct JobContext {
     pub(crate) events: Publisher,
 }
 
-/// What became of a delivery; the consumer acks every outcome, and requeues on [`Retry`].
+/// What became of a delivery.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Someone else has it, it is finished, or it no longer exists: nothing to do.
+    /// Someone else has it, it is finished, or it no longer exists: ack, nothing to do.
     Skipped,
     Succeeded,
     Failed,
+    /// The worker is stopping before the job finished. The job is back in `queued` with its
+    /// attempt returned (when the database could be told), and the delivery goes back to the
+    /// queue for another worker.
+    Released,
 }
 
 impl Outcome {
     /// The status event to announce, if any.
-    pub fn status(&self) -> Option<GenerationStatus> {
+    pub fn status(&self) -> Option<procmap_core::domain::GenerationStatus> {
+        use procmap_core::domain::GenerationStatus;
         match self {
-            Outcome::Skipped => None,
+            Outcome::Skipped | Outcome::Released => None,
             Outcome::Succeeded => Some(GenerationStatus::Succeeded),
             Outcome::Failed => Some(GenerationStatus::Failed),
         }
     }
 }
 
-/// A failure of our own infrastructure, not of the job: the delivery should be retried.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct Retry(#[from] pub anyhow::Error);
+/// The worker gave up waiting for the database because it is stopping.
+struct Stopping;
 
+/// Runs one job. `stop` is cancelled when the worker will wait no longer: whatever the job is
+/// doing then, it gives the job back.
 pub(crate) async fn process(
     context: &JobContext,
     generation_id: Uuid,
+    stop: &CancellationToken,
     on_running: impl AsyncFnOnce(),
-) -> Result<Outcome, Retry> {
+) -> Outcome {
     let pool = &context.pool;
-    let client = pool.get().await.context("getting a database connection")?;
-    let Some(generation) = generations::claim(&client, generation_id, context.config.job_lease)
-        .await
-        .context("claiming the job")?
-    else {
-        tracing::info!("job already claimed or finished; skipping duplicate delivery");
-        return Ok(Outcome::Skipped);
+    let lease = context.config.job_lease;
+    let claimed = until_done(stop, "claiming the job", || async move {
+        let client = pool.get().await.context("getting a database connection")?;
+        Ok(generations::claim(&client, generation_id, lease).await?)
+    })
+    .await;
+    let generation = match claimed {
+        Err(Stopping) => return Outcome::Released,
+        Ok(None) => {
+            tracing::info!("job already claimed or finished; skipping duplicate delivery");
+            return Outcome::Skipped;
+        }
+        Ok(Some(generation)) => generation,
     };
-    drop(client);
     on_running().await;
     let attempt = generation.attempts;
 
+    // The lease is renewed while the job runs; if it is lost all the same (the relay took the
+    // job back after the database was away longer than the lease), the job stops, since
+    // another attempt now owns it.
+    let lost = CancellationToken::new();
+    let _heartbeat = AbortOnDropHandle::new(tokio::spawn(renew_lease(
+        pool.clone(),
+        generation_id,
+        attempt,
+        lease,
+        lost.clone(),
+    )));
+
+    let result = tokio::select! {
+        result = run(context, &generation, stop) => result,
+        () = stop.cancelled() => {
+            release(pool, generation_id, attempt).await;
+            return Outcome::Released;
+        }
+        () = lost.cancelled() => {
+            tracing::warn!(attempt, "the job's lease was taken back; this attempt stops");
+            return Outcome::Skipped;
+        }
+    };
+    let stored = match result {
+        Err(RunError::Stopping) => {
+            release(pool, generation_id, attempt).await;
+            return Outcome::Released;
+        }
+        Ok((versions, output)) => {
+            until_done(stop, "storing the result", || async {
+                let (versions, output) = (&versions, &output);
+                let mut client = pool.get().await.context("getting a database connection")?;
+                let tx = client
+                    .transaction()
+                    .await
+                    .context("opening a transaction")?;
+                let stored = generations::complete(
+                    &tx,
+                    generation_id,
+                    attempt,
+                    versions,
+                    output.usage.as_ref(),
+                    &output.warnings,
+                )
+                .await?;
+                tx.commit().await.context("committing the result")?;
+                Ok(stored.then_some(Outcome::Succeeded))
+            })
+            .await
+        }
+        Err(RunError::Engine(e)) => {
+            tracing::warn!(error = %e, "generation failed");
+            let error = GenerationError {
+                code: e.code().to_owned(),
+                message: e.to_string(),
+            };
+            let (error, usage) = (&error, e.usage.as_ref());
+            until_done(stop, "storing the failure", || async move {
+                let client = pool.get().await.context("getting a database connection")?;
+                let stored =
+                    generations::fail(&client, generation_id, attempt, error, usage).await?;
+                Ok(stored.then_some(Outcome::Failed))
+            })
+            .await
+        }
+    };
+    match stored {
+        Ok(Some(outcome)) => outcome,
+        Ok(None) => {
+            tracing::warn!(
+                attempt,
+                "attempt no longer holds the generation; result discarded"
+            );
+            Outcome::Skipped
+        }
+        // The database is still away: the row says `running` until the lease runs out, then
+        // the relay takes the job back.
+        Err(Stopping) => Outcome::Released,
+    }
+}
+
+/// Runs a database step until it succeeds. An outage of Postgres is not the job's fault, and
+/// redelivering the message would spend the queue's delivery limit on it, so the worker waits
+/// it out here, holding the message, with backoff. It gives up only when `stop` is cancelled.
+async fn until_done<T, Step>(
+    stop: &CancellationToken,
+    doing: &str,
+    step: impl Fn() -> Step,
+) -> Result<T, Stopping>
+where
+    Step: Future<Output = anyhow::Result<T>>,
+{
+    let mut waits = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(15))
+        .with_jitter()
+        .without_max_times()
+        .build();
+    loop {
+        match step().await {
+            Ok(value) => return Ok(value),
+            Err(e) => {
+                let wait = waits.next().unwrap_or(Duration::from_secs(15));
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    ?wait,
+                    "{doing} failed; trying again"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stop.cancelled() => return Err(Stopping),
+                }
+            }
+        }
+    }
+}
+
+/// Gives the job back to the queue without spending its attempt, so the next worker starts it
+/// at once rather than after the lease. Tried briefly: the worker is on its way out.
+async fn release(pool: &procmap_core::db::Pool, generation_id: Uuid, attempt: i32) {
+    let released = tokio::time::timeout(Duration::from_secs(5), async {
+        let client = pool.get().await.context("getting a database connection")?;
+        anyhow::Ok(generations::release(&client, generation_id, attempt).await?)
+    })
+    .await;
+    match released {
+        Ok(Ok(true)) => tracing::info!("worker stopping; job released to the queue"),
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => tracing::warn!(
+            error = format!("{e:#}"),
+            "could not release the job; it is taken back when its lease runs out"
+        ),
+        Err(_) => {
+            tracing::warn!("releasing the job timed out; it is taken back when its lease runs out")
+        }
+    }
+}
+
+/// Renews the job's lease at a third of its length until aborted. Cancels `lost` when the
+/// attempt no longer holds the job.
+async fn renew_lease(
+    pool: procmap_core::db::Pool,
+    generation_id: Uuid,
+    attempt: i32,
+    lease: Duration,
+    lost: CancellationToken,
+) {
+    let every = lease / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        let renewed = async {
+            let client = pool.get().await.context("getting a database connection")?;
+            anyhow::Ok(generations::renew_lease(&client, generation_id, attempt, lease).await?)
+        }
+        .await;
+        match renewed {
+            Ok(true) => {}
+            Ok(false) => {
+                lost.cancel();
+                return;
+            }
+            // Try again at the next beat; the lease has two more beats before it runs out.
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "could not renew the job's lease"),
+        }
+    }
+}
+
+enum RunError {
+    /// The engine's answer is final for this input.
+    Engine(Failure),
+    /// The worker is stopping while the job waited for the database or the model server.
+    Stopping,
+}
+
+/// Runs the engine on the job's request. A model server that is unavailable is tried again,
+/// with backoff and jitter, until the job has run for the configured budget; the usage of every
+/// try is added up.
+async fn run(
+    context: &JobContext,
+    generation: &Generation,
+    stop: &CancellationToken,
+) -> Result<(Vec<StoredVersion>, Output), RunError> {
     // Test-mode keys always use the builtin modeler, so integrators build against procmap at no LLM cost.
     let modeler = if generation.livemode {
         &context.modeler
     } else {
         &Modeler::Builtin
     };
-    let result = run_engine(pool, modeler, &generation).await;
-    let mut client = pool
-        .get()
-        .await
-        .context("getting a database connection to store the result")?;
-    match result {
-        Ok((versions, output)) => {
-            let tx = client
-                .transaction()
-                .await
-                .context("opening a transaction")?;
-            let stored = generations::complete(
-                &tx,
-                generation_id,
-                attempt,
-                &versions,
-                output.usage.as_ref(),
-                &output.warnings,
-            )
-            .await
-            .context("storing the result")?;
-            tx.commit().await.context("committing the result")?;
-            if stored {
-                Ok(Outcome::Succeeded)
-            } else {
-                tracing::warn!(
-                    attempt,
-                    "attempt no longer holds the generation; result discarded"
-                );
-                Ok(Outcome::Skipped)
+    let source = match &generation.request {
+        GenerationRequest::Initial { .. } => None,
+        GenerationRequest::Refinement { source, .. } => {
+            match source_xml(context, generation, source, stop).await {
+                Ok(xml) => Some(xml),
+                Err(SourceError::Stopping) => return Err(RunError::Stopping),
+                Err(SourceError::Gone(e)) => return Err(RunError::Engine(e)),
             }
         }
-        Err(JobError::Engine(e)) => {
-            tracing::warn!(error = %e, "generation failed");
-            let error = GenerationError {
-                code: e.code().to_owned(),
-                message: e.to_string(),
-            };
-            let stored =
-                generations::fail(&client, generation_id, attempt, &error, e.usage.as_ref())
-                    .await
-                    .context("storing the failure")?;
-            Ok(if stored {
-                Outcome::Failed
-            } else {
-                Outcome::Skipped
-            })
-        }
-        Err(JobError::Infrastructure(e)) => {
-            // Give the job back so the redelivery can claim it at once.
-            let _ = generations::release(&client, generation_id, attempt).await;
-            Err(Retry(e))
+    };
+    let budget = context.config.provider_retry_budget;
+    let started = Instant::now();
+    let mut waits = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(2))
+        .with_max_delay(Duration::from_secs(60))
+        .with_jitter()
+        .without_max_times()
+        .build();
+    let mut spent: Option<Usage> = None;
+    loop {
+        let result = run_engine(modeler, generation, source.as_deref()).await;
+        match result {
+            Ok((versions, mut output)) => {
+                output.usage = Usage::sum(spent, output.usage);
+                return Ok((versions, output));
+            }
+            Err(mut failure) => {
+                let wait = waits.next().unwrap_or(Duration::from_secs(60));
+                let retry = failure.error.may_pass_later() && started.elapsed() + wait <= budget;
+                spent = Usage::sum(spent, failure.usage.take());
+                if !retry {
+                    failure.usage = spent;
+                    return Err(RunError::Engine(failure));
+                }
+                tracing::warn!(error = %failure, ?wait, "model server unavailable; trying the job again");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stop.cancelled() => return Err(RunError::Stopping),
+                }
+            }
         }
     }
 }
 
-enum JobError {
-    /// The engine's answer is final for this input (retries already happened inside it).
-    Engine(Failure),
-    Infrastructure(anyhow::Error),
-}
-
 async fn run_engine(
-    pool: &procmap_core::db::Pool,
     modeler: &Modeler,
     generation: &Generation,
-) -> Result<(Vec<StoredVersion>, Output), JobError> {
-    match &generation.request {
-        GenerationRequest::Initial { prompt, language } => {
-            let output = modeler
-                .generate(prompt.as_str(), language.as_str())
-                .await
-                .map_err(JobError::Engine)?;
-            let versions = output
-                .bpmn_xml
-                .iter()
-                .zip(1..)
-                .map(|(xml, option_number)| StoredVersion {
-                    option_number,
-                    version_number: 1,
-                    bpmn_xml: xml.clone(),
-                })
-                .collect();
-            Ok((versions, output))
-        }
-        GenerationRequest::Refinement { prompt, source } => {
-            let source_xml = source_xml(pool, generation, source).await?;
-            let output = modeler
-                .refine(&source_xml, prompt.as_str())
-                .await
-                .map_err(JobError::Engine)?;
+    source: Option<&str>,
+) -> Result<(Vec<StoredVersion>, Output), Failure> {
+    match (&generation.request, source) {
+        (GenerationRequest::Refinement { prompt, .. }, Some(source)) => {
+            let output = modeler.refine(source, prompt.as_str()).await?;
             let versions = output
                 .bpmn_xml
                 .first()
@@ -181,15 +340,39 @@ async fn run_engine(
                 .unwrap_or_default();
             Ok((versions, output))
         }
+        (GenerationRequest::Initial { prompt, language }, _) => {
+            let output = modeler.generate(prompt.as_str(), language.as_str()).await?;
+            let versions = output
+                .bpmn_xml
+                .iter()
+                .zip(1..)
+                .map(|(xml, option_number)| StoredVersion {
+                    option_number,
+                    version_number: 1,
+                    bpmn_xml: xml.clone(),
+                })
+                .collect();
+            Ok((versions, output))
+        }
+        (GenerationRequest::Refinement { .. }, None) => {
+            Err(EngineError::InvalidSource("the refinement has no source diagram".into()).into())
+        }
     }
+}
+
+enum SourceError {
+    Stopping,
+    /// The stored source is gone: final for this job.
+    Gone(Failure),
 }
 
 /// The diagram a refinement starts from: sent inline, or stored by an earlier generation.
 async fn source_xml(
-    pool: &procmap_core::db::Pool,
+    context: &JobContext,
     generation: &Generation,
     source: &RefinementSource,
-) -> Result<String, JobError> {
+    stop: &CancellationToken,
+) -> Result<String, SourceError> {
     let (generation_id, option_number, version_number) = match source {
         RefinementSource::Inline { bpmn_xml } => return Ok(bpmn_xml.clone()),
         RefinementSource::Stored {
@@ -198,24 +381,20 @@ async fn source_xml(
             version_number,
         } => (*generation_id, *option_number, *version_number),
     };
-    let client = pool
-        .get()
-        .await
-        .context("getting a database connection to read the source")
-        .map_err(JobError::Infrastructure)?;
-    let lookup = generations::find_source(
-        &client,
-        &generation.owner,
-        generation_id,
-        option_number,
-        version_number,
-    )
+    let pool = &context.pool;
+    let owner = &generation.owner;
+    let lookup = until_done(stop, "reading the source diagram", || async move {
+        let client = pool.get().await.context("getting a database connection")?;
+        Ok(
+            generations::find_source(&client, owner, generation_id, option_number, version_number)
+                .await?,
+        )
+    })
     .await
-    .context("reading the source diagram")
-    .map_err(JobError::Infrastructure)?;
+    .map_err(|Stopping| SourceError::Stopping)?;
     match lookup {
         SourceLookup::Found(xml) => Ok(xml),
-        other => Err(JobError::Engine(
+        other => Err(SourceError::Gone(
             EngineError::InvalidSource(format!(
                 "the source generation is no longer available ({other:?})"
             ))

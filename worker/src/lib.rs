@@ -3,9 +3,10 @@
 //! # Layout
 //!
 //! - [`config`]: the worker's `PROCMAP_*` variables.
-//! - [`consumer`]: taking jobs from the broker: bounded concurrency, acks after commit, a
-//!   graceful drain, and reconnecting after the broker drops it.
-//! - [`job`]: one job, start to finish: claim, run the engine, commit, report.
+//! - [`consumer`]: taking jobs from the broker: a semaphore of job slots, acks after commit,
+//!   a drain that releases what does not finish, and reconnecting after the broker drops it.
+//! - [`job`]: one job, start to finish: claim, renew the lease, run the engine (again, later,
+//!   while the model server is down), commit, report; a database outage is waited out.
 
 pub mod config;
 pub mod consumer;

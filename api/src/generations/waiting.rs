@@ -8,7 +8,8 @@ use tokio::time::Instant;
 
 use crate::{error::ApiError, state::AppState};
 
-/// Waits until `generation` is terminal or `window` ends, and answers its latest state.
+/// Waits until `generation` is terminal, `window` ends, or the replica begins to shut down,
+/// and answers its latest state.
 pub async fn wait_for(
     state: &AppState,
     generation: Generation,
@@ -32,10 +33,11 @@ pub async fn wait_for(
         if latest.status.is_terminal() {
             return Ok(latest);
         }
-        if tokio::time::timeout_at(deadline, subscription.changed())
-            .await
-            .is_err()
-        {
+        let woken = tokio::select! {
+            woken = tokio::time::timeout_at(deadline, subscription.changed()) => woken.is_ok(),
+            () = state.draining.cancelled() => false,
+        };
+        if !woken {
             return Ok(latest);
         }
     }

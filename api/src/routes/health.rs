@@ -14,15 +14,21 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: Postgres and RabbitMQ are reachable.
+/// Readiness: Postgres and RabbitMQ are reachable, and the replica is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
     responses(
         (status = 200, description = "Ready.", body = Object,
             example = json!({"status": "ready", "checks": {"postgres": "ok", "rabbitmq": "ok"}})),
-        (status = 503, description = "A dependency is unreachable.", body = Object,
+        (status = 503, description = "A dependency is unreachable, or the replica is shutting down (`status` `draining`).", body = Object,
             example = json!({"status": "unavailable", "checks": {"postgres": "ok", "rabbitmq": "unavailable"}})),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if state.draining.is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        );
+    }
     let timeout = Duration::from_secs(3);
     let postgres = tokio::time::timeout(timeout, async {
         let client = state.pool.get().await.ok()?;

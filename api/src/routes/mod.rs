@@ -8,6 +8,7 @@ pub mod generations;
 pub mod health;
 
 use axum::{
+    body::Body,
     http::{HeaderName, Request},
     middleware,
     routing::{get, post},
@@ -21,6 +22,8 @@ use tower_http::{
 use crate::{error::ApiError, http, state::AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Longest `X-Request-Id` kept from a client.
+pub const MAX_REQUEST_ID_LEN: usize = 200;
 
 pub fn router(state: AppState) -> Router {
     let generations = Router::new()
@@ -59,4 +62,22 @@ pub fn router(state: AppState) -> Router {
         // Outermost: every answer, errors included, carries X-Request-Id; a client's own id is kept.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::map_request(drop_unusable_request_id))
+}
+
+/// A client's `X-Request-Id` is kept when it is 1 to [`MAX_REQUEST_ID_LEN`] printable ASCII
+/// characters. Any other is dropped before the layer that makes one up, so the request gets a
+/// fresh id rather than an unbounded string in every log line and stored generation; the
+/// answer's `X-Request-Id` says which id it got.
+async fn drop_unusable_request_id(mut request: Request<Body>) -> Request<Body> {
+    let usable = request.headers().get(&REQUEST_ID).is_none_or(|value| {
+        let bytes = value.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= MAX_REQUEST_ID_LEN
+            && bytes.iter().all(u8::is_ascii_graphic)
+    });
+    if !usable {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    request
 }

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use procmap_engine::bpmn::{reader, validate::validate};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::helpers::*;
 
@@ -129,13 +130,58 @@ async fn wait_true_answers_202_when_the_window_ends_first() {
     let response = app
         .post_generation(&json!({"mode": "initial", "prompt": SEED_PROMPT}), "")
         .await;
-    let (_, body) = json_with_status(response, 202).await;
+    let (headers, body) = json_with_status(response, 202).await;
     assert_eq!(body["status"], "queued");
+    assert_eq!(headers["retry-after"], "2", "when to poll");
     assert!(body["links"]["self"]
         .as_str()
         .is_some_and(|s| s.starts_with(BASE_URL)));
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert_eq!(app.state.events.waiting(), 0, "the waiter unsubscribed");
+
+    // A poll of the unfinished generation says when to poll again; a finished one would not.
+    let id = body["id"].as_str().expect("id");
+    let (headers, _) = json_with_status(
+        app.get(&format!("/api/v1/process-maps/generations/{id}"))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(headers["retry-after"], "2");
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_replica_shutting_down_answers_waiting_requests_at_once_and_reports_not_ready() {
+    let env = Environment::new().await;
+    // No worker, and a window far longer than the test: only the drain can end the wait.
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            wait_timeout_ms: 120_000,
+            env: &[],
+        },
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let body = json!({"mode": "initial", "prompt": SEED_PROMPT});
+    let waiting = app.post_generation(&body, "");
+    let drain = async {
+        while app.state.events.waiting() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        app.state.draining.cancel();
+        app.get("/readyz").await
+    };
+    let (waited, ready) = tokio::join!(waiting, drain);
+    let (_, body) = json_with_status(waited, 202).await;
+    assert_eq!(body["status"], "queued");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(ready.status().as_u16(), 503);
+    let ready: Value = ready.json().await.expect("json");
+    assert_eq!(ready["status"], "draining");
     app.stop().await;
     env.teardown().await;
 }
@@ -304,6 +350,88 @@ async fn inline_xml_that_is_not_bpmn_is_a_validation_error() {
         let response = app.post_generation(&body, "").await;
         let param = assert_error(response, 422, "validation_error", "validation_failed").await;
         assert_eq!(param, "source.bpmn_xml");
+    }
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn an_inline_source_that_is_not_xml_or_too_large_to_refine_is_refused_and_nothing_stored() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    // A NUL is not XML, and Postgres could not store it.
+    let with_nul = FOREIGN_BPMN.replacen("name=\"Triage ticket\"", "name=\"Triage\u{0}ticket\"", 1);
+    assert_ne!(with_nul, FOREIGN_BPMN);
+    let body =
+        json!({"mode": "refinement", "prompt": "Add a step", "source": {"bpmn_xml": with_nul}});
+    let param = assert_error(
+        app.post_generation(&body, "").await,
+        400,
+        "invalid_request_error",
+        "invalid_parameter",
+    )
+    .await;
+    assert_eq!(param, "source.bpmn_xml");
+
+    // Within the size limit, but more elements than a refinement handles in good time.
+    let tasks: String = (0..10_001)
+        .map(|i| format!(r#"<task id="T{i}" name="Task {i}"/>"#))
+        .collect();
+    let huge = format!(
+        r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D" targetNamespace="http://x"><process id="P">{tasks}</process></definitions>"#
+    );
+    let body = json!({"mode": "refinement", "prompt": "Add a step", "source": {"bpmn_xml": huge}});
+    let (_, refused) = json_with_status(app.post_generation(&body, "").await, 422).await;
+    assert_eq!(
+        refused["error"]["problems"][0]["code"], "too_large",
+        "{refused}"
+    );
+
+    let client = app.state.pool.get().await.expect("db");
+    let stored: i64 = client
+        .query_one("SELECT count(*) FROM generations", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(stored, 0);
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_client_request_id_is_kept_only_when_it_is_a_reasonable_one() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+    let body = json!({"mode": "initial", "prompt": SEED_PROMPT});
+    let send = |id: String| {
+        app.client
+            .post(app.url("/api/v1/process-maps/generations"))
+            .bearer_auth(&app.key)
+            .header("X-Request-Id", id)
+            .json(&body)
+            .send()
+    };
+    let kept = "r".repeat(200);
+    let (headers, done) = json_with_status(send(kept.clone()).await.expect("request"), 200).await;
+    assert_eq!(headers["x-request-id"], kept.as_str());
+    assert_eq!(done["request_id"], kept.as_str());
+
+    for unusable in ["r".repeat(10_000), "two words".to_owned()] {
+        let (headers, done) =
+            json_with_status(send(unusable.clone()).await.expect("request"), 200).await;
+        let given = headers["x-request-id"].to_str().expect("ascii");
+        assert!(
+            Uuid::parse_str(given).is_ok(),
+            "a fresh id, not {given:.40}"
+        );
+        assert_eq!(done["request_id"], given);
     }
     app.stop().await;
     env.teardown().await;
@@ -524,17 +652,20 @@ async fn a_failed_generation_shows_its_error() {
 async fn a_follow_up_the_builtin_modeler_cannot_read_fails_with_a_clear_error() {
     let env = Environment::new().await;
     let app = TestApp::spawn(&env, Options::default()).await;
-    let body = json!({"mode": "refinement", "prompt": "Please make it nicer.", "source": {"bpmn_xml": FOREIGN_BPMN}});
-    let (_, done) = json_with_status(app.post_generation(&body, "").await, 200).await;
-    assert_eq!(done["status"], "failed");
-    assert_eq!(done["error"]["code"], "unsupported_instruction");
-    assert!(
-        done["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("rename X to Y")),
-        "{done}"
-    );
-    assert!(done.get("result").is_none());
+    for vague in ["Please make it nicer.", "make it nicer"] {
+        let body =
+            json!({"mode": "refinement", "prompt": vague, "source": {"bpmn_xml": FOREIGN_BPMN}});
+        let (_, done) = json_with_status(app.post_generation(&body, "").await, 200).await;
+        assert_eq!(done["status"], "failed", "{vague}: {done}");
+        assert_eq!(done["error"]["code"], "unsupported_instruction");
+        assert!(
+            done["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("rename X to Y")),
+            "{done}"
+        );
+        assert!(done.get("result").is_none());
+    }
     app.stop().await;
     env.teardown().await;
 }

@@ -276,6 +276,23 @@ pub async fn assert_error(
     body["error"]["param"].clone()
 }
 
+/// How many messages wait in one of the environment's queues.
+pub async fn messages_in(env: &Environment, queue: &str) -> u32 {
+    let channel = env.broker().publisher().channel().await.expect("channel");
+    channel
+        .queue_declare(
+            queue,
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .expect("queue")
+        .message_count()
+}
+
 /// The relay, as the messaging tests drive it: one pass now, without waiting for its timer.
 pub mod relay {
     use procmap_api::AppState;

@@ -5,6 +5,7 @@ mod e2e;
 mod generations;
 mod helpers;
 mod idempotency;
+mod lifecycle;
 mod messaging;
 mod platform;
 mod platform_limits;

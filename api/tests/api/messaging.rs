@@ -250,18 +250,7 @@ async fn a_job_message_that_does_not_parse_is_dead_lettered() {
         .expect("confirm");
     let mut dead = 0;
     for _ in 0..100 {
-        let queue = channel
-            .queue_declare(
-                &topology.dead_letter_queue,
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .expect("dead-letter queue");
-        dead = queue.message_count();
+        dead = messages_in(&env, &topology.dead_letter_queue).await;
         if dead > 0 {
             break;
         }

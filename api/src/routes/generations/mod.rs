@@ -97,6 +97,7 @@ fn yes() -> bool {
         (status = 202, description = "Accepted and not finished yet: poll `links.self`.", body = GenerationView,
             headers(
                 ("Location" = String, description = "The generation's URL."),
+                ("Retry-After" = u64, description = "Seconds to wait before polling `links.self`."),
                 ("Idempotent-Replayed" = String, description = "`true` when an earlier request with this Idempotency-Key created it."),
             ),
             example = json!({
@@ -136,6 +137,7 @@ pub async fn create(
     };
     let view = GenerationView::new(&state, created.generation);
     let mut response = (status, Json(&view)).into_response();
+    suggest_next_poll(&mut response, status == StatusCode::ACCEPTED);
     if let Ok(location) = HeaderValue::from_str(&view.links.self_) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -157,7 +159,8 @@ pub async fn create(
     description = "Needs scope `generate` or `diagrams:read`. Another owner's generation is 404.",
     params(("id" = String, Path, description = "The generation's id.")),
     responses(
-        (status = 200, description = "The generation in its current state.", body = GenerationView),
+        (status = 200, description = "The generation in its current state.", body = GenerationView,
+            headers(("Retry-After" = u64, description = "While it is `queued` or `running`: seconds to wait before polling again."))),
         CommonErrors,
     ),
     security(("bearer" = []))
@@ -166,11 +169,26 @@ pub async fn retrieve(
     State(state): State<AppState>,
     caller: Caller<ReadGenerations>,
     id: PathId<Generations>,
-) -> Result<Json<GenerationView>, ApiError> {
+) -> Result<Response, ApiError> {
     let found = generations::get(&state, &caller.key.owner, id.id)
         .await?
         .ok_or_else(|| id.not_found())?;
-    Ok(Json(GenerationView::new(&state, found)))
+    let unfinished = !found.generation.status.is_terminal();
+    let mut response = Json(GenerationView::new(&state, found)).into_response();
+    suggest_next_poll(&mut response, unfinished);
+    Ok(response)
+}
+
+/// Seconds a poller is asked to wait before asking about an unfinished generation again.
+const POLL_AFTER_SECS: u32 = 2;
+
+/// `Retry-After` on an answer about an unfinished generation: when to poll `links.self` next.
+fn suggest_next_poll(response: &mut Response, unfinished: bool) {
+    if unfinished {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECS));
+    }
 }
 
 /// `GET /api/v1/process-maps/generations`

@@ -223,9 +223,26 @@ fn source_of(value: Option<Value>) -> Result<RefinementSource, ApiError> {
             if bpmn_xml.len() > MAX_BPMN_XML_BYTES {
                 return Err(ApiError::invalid("source.bpmn_xml", format!("source.bpmn_xml is larger than {MAX_BPMN_XML_BYTES} bytes")));
             }
+            if let Some((position, c)) = character_xml_forbids(&bpmn_xml) {
+                return Err(ApiError::invalid(
+                    "source.bpmn_xml",
+                    format!("source.bpmn_xml contains U+{:04X} at character {position}, which XML 1.0 does not allow", u32::from(c)),
+                ));
+            }
             Ok(RefinementSource::Inline { bpmn_xml })
         }
     }
+}
+
+/// The first character, and its position counted from 1, that XML 1.0 forbids anywhere in a
+/// document: control characters other than tab, line feed and carriage return, and U+FFFE and
+/// U+FFFF. Such a diagram is not XML, and Postgres cannot even store U+0000.
+fn character_xml_forbids(text: &str) -> Option<(usize, char)> {
+    text.chars().zip(1..).find_map(|(c, position)| {
+        let allowed =
+            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}');
+        (!allowed).then_some((position, c))
+    })
 }
 
 fn uuid<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Uuid, D::Error> {
@@ -351,5 +368,27 @@ mod tests {
             param_of(json!({"mode": "initial", "prompt": long})),
             ("invalid_parameter".into(), Some("prompt".into()))
         );
+    }
+
+    #[test]
+    fn a_source_with_a_character_xml_forbids_is_refused_and_the_character_named() {
+        for (text, position, code) in [
+            ("<definitions>\u{0}</definitions>", 14, "U+0000"),
+            ("<a>\u{1b}[31m</a>", 4, "U+001B"),
+            ("<a>\u{FFFF}</a>", 4, "U+FFFF"),
+        ] {
+            let body = json!({"mode": "refinement", "prompt": "x", "source": {"bpmn_xml": text}});
+            let Err(ApiError::InvalidParameter { param, message }) = parse(&body) else {
+                panic!("{text:?} should be refused");
+            };
+            assert_eq!(param, "source.bpmn_xml");
+            assert!(
+                message.contains(code) && message.contains(&format!("character {position}")),
+                "{message}"
+            );
+        }
+        // Tabs, line ends and any printable character are fine.
+        let fine = json!({"mode": "refinement", "prompt": "x", "source": {"bpmn_xml": "<a>\tZürich\r\n</a>"}});
+        assert!(parse(&fine).is_ok());
     }
 }

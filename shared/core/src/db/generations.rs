@@ -370,7 +370,9 @@ pub async fn fail(
     Ok(updated == 1)
 }
 
-/// Puts attempt `attempt` back in the queue, for a transient failure the next attempt may not meet.
+/// Gives attempt `attempt` back to the queue unspent: its worker is stopping, which is not the
+/// job's fault. The worker puts the message back in the queue too, so the job counts as
+/// published. Answers false when that attempt no longer holds the generation.
 pub async fn release(
     client: &impl GenericClient,
     id: Uuid,
@@ -378,9 +380,28 @@ pub async fn release(
 ) -> Result<bool, tokio_postgres::Error> {
     let updated = client
         .execute(
-            "UPDATE generations SET status = 'queued', lease_expires_at = NULL, published_at = NULL
+            "UPDATE generations SET status = 'queued', attempts = attempts - 1, lease_expires_at = NULL, published_at = now()
              WHERE id = $1 AND status = 'running' AND attempts = $2",
             &[&id, &attempt],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+/// Extends attempt `attempt`'s lease to `lease` from now, while its worker is still at it.
+/// Answers false when that attempt no longer holds the generation: it was taken back,
+/// canceled, or finished.
+pub async fn renew_lease(
+    client: &impl GenericClient,
+    id: Uuid,
+    attempt: i32,
+    lease: Duration,
+) -> Result<bool, tokio_postgres::Error> {
+    let updated = client
+        .execute(
+            "UPDATE generations SET lease_expires_at = now() + make_interval(secs => $3)
+             WHERE id = $1 AND status = 'running' AND attempts = $2",
+            &[&id, &attempt, &lease.as_secs_f64()],
         )
         .await?;
     Ok(updated == 1)

@@ -29,6 +29,35 @@ pub enum RowError {
     },
 }
 
+/// Whether an error means Postgres could not be reached or used right now, rather than that a
+/// query was wrong: no connection could be had, the connection broke, or the server refuses
+/// connections while it starts or shuts down. Callers answer 503 for these and 500 for the rest.
+pub fn is_outage(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        if let Some(e) = cause.downcast_ref::<deadpool_postgres::PoolError>() {
+            return matches!(
+                e,
+                deadpool_postgres::PoolError::Backend(_) | deadpool_postgres::PoolError::Timeout(_)
+            );
+        }
+        if let Some(e) = cause.downcast_ref::<tokio_postgres::Error>() {
+            if e.is_closed() {
+                return true;
+            }
+            return match e.code() {
+                // Class 08 is connection exceptions; 57P01 to 57P03 an administrator or a
+                // starting server ending or refusing the session; 3D000 a database not there.
+                Some(code) => {
+                    let code = code.code();
+                    code.starts_with("08") || ["57P01", "57P02", "57P03", "3D000"].contains(&code)
+                }
+                None => false,
+            };
+        }
+        cause.downcast_ref::<std::io::Error>().is_some()
+    })
+}
+
 /// The numbered migrations, applied in order. Never edit one that has landed; add a new one.
 const MIGRATIONS: &[(&str, &str)] = &[
     (
