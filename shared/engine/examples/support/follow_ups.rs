@@ -14,7 +14,9 @@ pub fn follow_up(i: usize, source: &str) -> String {
                 .into_iter()
                 // Tasks: a call activity or a sub-process cannot be broken down.
                 .filter(|n| matches!(n.kind, NodeKind::Task(_)))
-                .map(|n| n.name)
+                // As a person types the name: a label drawn on two lines is one line here.
+                .map(|n| n.name.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|name| !name.is_empty())
                 .collect()
         })
         .unwrap_or_default();

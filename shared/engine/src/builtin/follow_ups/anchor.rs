@@ -46,8 +46,24 @@ pub fn nodes_meant_by<'a>(model: &'a ProcessModel, phrase: &str) -> Vec<&'a Node
         .collect()
 }
 
-/// Finds the node a phrase names: the one sharing the most words with it, tasks first.
+/// Finds the node a phrase names: the one whose whole name it is, else the one sharing the
+/// most words with it, tasks first. The whole name comes first because short names ("Task A",
+/// "Task B") are made of words too common to tell nodes apart.
 pub fn find_node(model: &ProcessModel, phrase: &str) -> Option<String> {
+    let spaced = |text: &str| {
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let exact = spaced(phrase.trim_end_matches('.'));
+    if let Some(node) = model
+        .nodes
+        .iter()
+        .find(|n| !n.name.is_empty() && spaced(&n.name) == exact)
+    {
+        return Some(node.id.clone());
+    }
     let words = significant_words(phrase);
     if words.is_empty() {
         return None;

@@ -190,6 +190,32 @@ mod tests {
     }
 
     #[test]
+    fn a_step_is_found_by_its_whole_name_even_when_its_words_are_too_common_to_match() {
+        let mut model = option("Task A is done. Then task B is done.", OptionStyle::Concise);
+        let names = |m: &ProcessModel| m.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>();
+        for (i, name) in ["Task A", "Task\nB"].into_iter().enumerate() {
+            let task = model
+                .nodes
+                .iter_mut()
+                .filter(|n| n.kind.is_activity())
+                .nth(i)
+                .expect("two tasks");
+            task.name = name.into();
+        }
+        let edits = apply(&mut model, "Rename task B to Check the case.");
+        assert!(
+            matches!(edits.as_slice(), [Edit::Renamed { .. }]),
+            "{edits:?}"
+        );
+        assert!(
+            names(&model).contains(&"Check the case".to_owned()),
+            "{:?}",
+            names(&model)
+        );
+        assert!(names(&model).contains(&"Task A".to_owned()));
+    }
+
+    #[test]
     fn follow_ups_do_what_they_say() {
         let base = || {
             option(
