@@ -1,9 +1,10 @@
-//! The commands of `procmap-api`: `serve`, `migrate`, and `keys create` / `keys revoke`.
+//! The commands of `procmap-api`: `serve`, `migrate`, `keys create` / `keys revoke`, and
+//! `jobs requeue-dead`.
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use procmap_core::{db, domain::Owner, shutdown};
+use procmap_core::{broker::Broker, db, domain::Owner, relay::Relay, shutdown};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -29,6 +30,16 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Operate on the job queues.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Publish again every dead-lettered job whose generation is still queued; drop those the
+    /// database already finished; leave unreadable messages in the dead-letter queue.
+    RequeueDead,
 }
 
 #[derive(Subcommand)]
@@ -81,6 +92,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let scopes = keys::parse_scopes(&scopes)?;
             let created = keys::create(&pool(&config)?, &owner, scopes, !test, expires_at).await?;
             print_key(&created, json)
+        }
+        Command::Jobs(JobsCommand::RequeueDead) => {
+            let relay = Relay {
+                pool: pool(&config)?,
+                publisher: Broker::new(
+                    config.infrastructure.amqp_url.clone(),
+                    &config.infrastructure.queue_prefix,
+                    "procmap-api",
+                )
+                .publisher(),
+                max_attempts: config.max_attempts,
+            };
+            let report = relay.requeue_dead_letters().await?;
+            println!(
+                "Requeued {} dead-lettered jobs; dropped {} whose generation had finished or was running; left {} unreadable messages.",
+                report.requeued, report.dropped, report.unreadable
+            );
+            Ok(())
         }
         Command::Keys(KeysCommand::Revoke { id }) => {
             keys::revoke(&pool(&config)?, id).await?;

@@ -50,6 +50,7 @@ pub struct Application {
 impl Application {
     /// Binds `config.bind` (port 0 picks a free port) and starts the event listener and relay.
     pub async fn build(config: ApiConfig) -> anyhow::Result<Self> {
+        procmap_core::metrics::install();
         let infrastructure = &config.infrastructure;
         let pool = db::pool(
             infrastructure.database_url.expose_secret(),

@@ -8,7 +8,10 @@ use procmap_core::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
+    if let Err(e) = telemetry::init() {
+        eprintln!("procmap-api: {e}");
+        return ExitCode::FAILURE;
+    }
     match cli::run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -36,6 +36,7 @@ use crate::{
         generations::cancel,
         health::healthz,
         health::readyz,
+        health::metrics,
         openapi_json,
     ),
     components(schemas(ErrorEnvelope, CreateGeneration, InitialRequest, RefinementRequest)),
@@ -171,6 +172,7 @@ mod tests {
             ("/api/v1/process-maps/generations/{id}/cancel", "post"),
             ("/healthz", "get"),
             ("/readyz", "get"),
+            ("/metrics", "get"),
             ("/api/v1/openapi.json", "get"),
         ] {
             assert!(

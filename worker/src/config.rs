@@ -1,6 +1,6 @@
 //! The worker's configuration: its infrastructure, the modeler it runs, and how much at once.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use procmap_core::config::{ConfigError, Infrastructure, Vars};
 use procmap_engine::{LlmProvider, OpenAiConfig};
@@ -21,6 +21,8 @@ pub struct WorkerConfig {
     pub drain_timeout: Duration,
     /// How long a job keeps trying again while the model server is unavailable.
     pub provider_retry_budget: Duration,
+    /// Where `/healthz`, `/readyz` and `/metrics` listen; `None` when turned off.
+    pub http_bind: Option<SocketAddr>,
 }
 
 impl WorkerConfig {
@@ -55,8 +57,23 @@ impl WorkerConfig {
                 600,
                 0..=86_400,
             )?),
+            http_bind: http_bind(vars)?,
         })
     }
+}
+
+fn http_bind(vars: &Vars) -> Result<Option<SocketAddr>, ConfigError> {
+    let raw = vars.text("PROCMAP_WORKER_HTTP_BIND", "127.0.0.1:9464");
+    if raw == "off" {
+        return Ok(None);
+    }
+    raw.parse()
+        .map(Some)
+        .map_err(|e: std::net::AddrParseError| ConfigError {
+            variable: "PROCMAP_WORKER_HTTP_BIND",
+            value: raw.clone(),
+            reason: format!("{e}; give host:port, or off"),
+        })
 }
 
 fn llm_provider(vars: &Vars) -> Result<LlmProvider, ConfigError> {

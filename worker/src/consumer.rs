@@ -20,18 +20,25 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::config::WorkerConfig;
+use crate::http::{self, Consuming};
 use crate::job::{self, JobContext, Outcome};
 
 /// Runs until `shutdown` is cancelled, reconnecting to the broker after failures; then drains
 /// the jobs in flight and releases what does not finish in time.
 pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    procmap_core::metrics::install();
     let infrastructure = &config.infrastructure;
     let broker = Broker::new(
         infrastructure.amqp_url.clone(),
         &infrastructure.queue_prefix,
         "procmap-worker",
     );
+    let consuming = Consuming::default();
+    if let Some(address) = config.http_bind {
+        http::serve(address, consuming.clone(), shutdown.clone()).await?;
+    }
     let worker = Worker {
+        consuming,
         context: JobContext {
             pool: db::pool(
                 infrastructure.database_url.expose_secret(),
@@ -54,6 +61,8 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
 
 struct Worker {
     context: JobContext,
+    /// Told to the readiness probe.
+    consuming: Consuming,
     slots: Arc<Semaphore>,
     /// Every job running, whichever broker session delivered it: a job goes on while the
     /// worker reconnects, since its result is committed to Postgres, not to the broker.
@@ -74,6 +83,7 @@ impl Worker {
             .consume_jobs(config.worker_prefetch)
             .await
             .context("starting to consume jobs")?;
+        self.consuming.set(true);
         tracing::info!(
             queue = %broker.topology().jobs_queue,
             concurrency = config.worker_concurrency,
@@ -95,7 +105,10 @@ impl Worker {
                     let context = self.context.clone();
                     let give_up = self.give_up.clone();
                     self.jobs.spawn(async move {
+                        let in_flight = metrics::gauge!(procmap_core::metrics::JOBS_IN_FLIGHT);
+                        in_flight.increment(1);
                         handle(delivery, context, &give_up).await;
+                        in_flight.decrement(1);
                         drop(slot);
                     });
                 }
@@ -103,6 +116,7 @@ impl Worker {
                 None => break Err(anyhow::anyhow!("the broker closed the consumer")),
             }
         };
+        self.consuming.set(false);
         if self.shutdown.is_cancelled() {
             self.drain().await;
         }

@@ -11,6 +11,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use anyhow::Context;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use procmap_core::broker::Publisher;
+use procmap_core::metrics as metrics_names;
 use procmap_core::{
     db::generations::{self, Generation, SourceLookup},
     domain::{GenerationError, GenerationRequest, RefinementSource, StoredVersion},
@@ -86,6 +87,13 @@ pub(crate) async fn process(
     };
     on_running().await;
     let attempt = generation.attempts;
+    let mode = generation.mode.as_str();
+    let waited = (chrono::Utc::now() - generation.created_at)
+        .to_std()
+        .unwrap_or_default();
+    metrics::histogram!(metrics_names::QUEUE_WAIT, "mode" => mode).record(waited.as_secs_f64());
+    let claimed_at = Instant::now();
+    let provider = modeler_for(context, &generation).name();
 
     // The lease is renewed while the job runs; if it is lost all the same (the relay took the
     // job back after the database was away longer than the lease), the job stops, since
@@ -107,9 +115,16 @@ pub(crate) async fn process(
         }
         () = lost.cancelled() => {
             tracing::warn!(attempt, "the job's lease was taken back; this attempt stops");
+            metrics::counter!(metrics_names::LEASES_LOST).increment(1);
             return Outcome::Skipped;
         }
     };
+    let (usage, code) = match &result {
+        Ok((_, output)) => (output.usage.clone(), None),
+        Err(RunError::Engine(failure)) => (failure.usage.clone(), Some(failure.code())),
+        Err(RunError::Stopping) => (None, None),
+    };
+    record_usage(provider, usage.as_ref());
     let stored = match result {
         Err(RunError::Stopping) => {
             release(pool, generation_id, attempt).await;
@@ -154,7 +169,29 @@ pub(crate) async fn process(
         }
     };
     match stored {
-        Ok(Some(outcome)) => outcome,
+        Ok(Some(outcome)) => {
+            let finished = if outcome == Outcome::Succeeded {
+                "succeeded"
+            } else {
+                "failed"
+            };
+            metrics::counter!(
+                metrics_names::GENERATIONS_FINISHED,
+                "mode" => mode,
+                "provider" => provider,
+                "outcome" => finished,
+                "code" => code.unwrap_or(""),
+            )
+            .increment(1);
+            metrics::histogram!(
+                metrics_names::RUN_TIME,
+                "mode" => mode,
+                "provider" => provider,
+                "outcome" => finished,
+            )
+            .record(claimed_at.elapsed().as_secs_f64());
+            outcome
+        }
         Ok(None) => {
             tracing::warn!(
                 attempt,
@@ -173,7 +210,7 @@ pub(crate) async fn process(
 /// it out here, holding the message, with backoff. It gives up only when `stop` is cancelled.
 async fn until_done<T, Step>(
     stop: &CancellationToken,
-    doing: &str,
+    doing: &'static str,
     step: impl Fn() -> Step,
 ) -> Result<T, Stopping>
 where
@@ -195,6 +232,7 @@ where
                     ?wait,
                     "{doing} failed; trying again"
                 );
+                metrics::counter!(metrics_names::DATABASE_RETRIES, "step" => doing).increment(1);
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = stop.cancelled() => return Err(Stopping),
@@ -213,7 +251,10 @@ async fn release(pool: &procmap_core::db::Pool, generation_id: Uuid, attempt: i3
     })
     .await;
     match released {
-        Ok(Ok(true)) => tracing::info!("worker stopping; job released to the queue"),
+        Ok(Ok(true)) => {
+            tracing::info!("worker stopping; job released to the queue");
+            metrics::counter!(metrics_names::JOBS_RELEASED).increment(1);
+        }
         Ok(Ok(false)) => {}
         Ok(Err(e)) => tracing::warn!(
             error = format!("{e:#}"),
@@ -269,12 +310,7 @@ async fn run(
     generation: &Generation,
     stop: &CancellationToken,
 ) -> Result<(Vec<StoredVersion>, Output), RunError> {
-    // Test-mode keys always use the builtin modeler, so integrators build against procmap at no LLM cost.
-    let modeler = if generation.livemode {
-        &context.modeler
-    } else {
-        &Modeler::Builtin
-    };
+    let modeler = modeler_for(context, generation);
     let source = match &generation.request {
         GenerationRequest::Initial { .. } => None,
         GenerationRequest::Refinement { source, .. } => {
@@ -310,6 +346,7 @@ async fn run(
                     return Err(RunError::Engine(failure));
                 }
                 tracing::warn!(error = %failure, ?wait, "model server unavailable; trying the job again");
+                metrics::counter!(metrics_names::PROVIDER_RETRIES).increment(1);
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = stop.cancelled() => return Err(RunError::Stopping),
@@ -317,6 +354,32 @@ async fn run(
             }
         }
     }
+}
+
+/// The modeler a generation runs on. Test-mode keys always use the builtin modeler, so
+/// integrators build against procmap at no LLM cost.
+fn modeler_for<'c>(context: &'c JobContext, generation: &Generation) -> &'c Modeler {
+    static BUILTIN: Modeler = Modeler::Builtin;
+    if generation.livemode {
+        &context.modeler
+    } else {
+        &BUILTIN
+    }
+}
+
+/// Adds what a model spent to the provider's token, request and repair counters.
+fn record_usage(provider: &'static str, usage: Option<&Usage>) {
+    let Some(usage) = usage else {
+        return;
+    };
+    metrics::counter!(metrics_names::MODEL_TOKENS, "provider" => provider, "kind" => "prompt")
+        .increment(usage.prompt_tokens);
+    metrics::counter!(metrics_names::MODEL_TOKENS, "provider" => provider, "kind" => "completion")
+        .increment(usage.completion_tokens);
+    metrics::counter!(metrics_names::MODEL_REQUESTS, "provider" => provider)
+        .increment(u64::from(usage.requests));
+    metrics::counter!(metrics_names::REPAIR_ROUNDS, "provider" => provider)
+        .increment(u64::from(usage.repair_rounds));
 }
 
 async fn run_engine(

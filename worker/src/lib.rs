@@ -5,11 +5,13 @@
 //! - [`config`]: the worker's `PROCMAP_*` variables.
 //! - [`consumer`]: taking jobs from the broker: a semaphore of job slots, acks after commit,
 //!   a drain that releases what does not finish, and reconnecting after the broker drops it.
+//! - `http`: the port with `/healthz`, `/readyz` and `/metrics`.
 //! - [`job`]: one job, start to finish: claim, renew the lease, run the engine (again, later,
 //!   while the model server is down), commit, report; a database outage is waited out.
 
 pub mod config;
 pub mod consumer;
+mod http;
 pub mod job;
 
 pub use config::WorkerConfig;

@@ -7,7 +7,10 @@ use procmap_worker::WorkerConfig;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
+    if let Err(e) = telemetry::init() {
+        eprintln!("procmap-worker: {e}");
+        return ExitCode::FAILURE;
+    }
     let config = match WorkerConfig::from_env() {
         Ok(config) => config,
         Err(e) => {

@@ -88,6 +88,12 @@ pub async fn accept(
         .await
         .context("recording the generation against the quota")?;
     tx.commit().await.context("committing the generation")?;
+    metrics::counter!(
+        procmap_core::metrics::GENERATIONS_ACCEPTED,
+        "mode" => generation.mode.as_str(),
+        "livemode" => if key.livemode { "true" } else { "false" },
+    )
+    .increment(1);
 
     match state
         .publisher

@@ -1,4 +1,5 @@
-//! `/healthz` (the process is alive) and `/readyz` (its dependencies are reachable).
+//! `/healthz` (the process is alive), `/readyz` (its dependencies are reachable) and
+//! `/metrics` (Prometheus text).
 
 use std::time::Duration;
 
@@ -12,6 +13,20 @@ use crate::state::AppState;
     responses((status = 200, description = "Alive.", body = Object, example = json!({"status": "ok"}))))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
+}
+
+/// Prometheus metrics of this process, in the text exposition format. No key, like the probes:
+/// expose the port to the scraper, not to the internet.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text exposition format.", body = String, content_type = "text/plain")))]
+pub async fn metrics() -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        procmap_core::metrics::render(),
+    )
 }
 
 /// Readiness: Postgres and RabbitMQ are reachable, and the replica is not shutting down.

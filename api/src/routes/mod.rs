@@ -46,11 +46,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/api/v1/openapi.json", get(crate::openapi::openapi_json))
         .merge(generations)
         .fallback(|| async { ApiError::not_found(None, "no such route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
+        // Inside the trace span, so the access-log line carries the request id.
+        .layer(middleware::from_fn(http::observe::observe))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");

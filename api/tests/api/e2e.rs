@@ -53,7 +53,7 @@ async fn two_api_processes_and_a_worker_process_serve_the_seed_example() {
 
     // ...and answers as soon as a worker process finishes the job, through status events.
     let started = std::time::Instant::now();
-    let _worker = spawn(&env, "procmap-worker", &[], &[]);
+    let (_worker, worker_base) = spawn_worker(&env, &client).await;
     let response = tokio::time::timeout(Duration::from_secs(30), waiting)
         .await
         .expect("B answered in time")
@@ -86,5 +86,132 @@ async fn two_api_processes_and_a_worker_process_serve_the_seed_example() {
     assert!(refined["links"]["self"]
         .as_str()
         .is_some_and(|s| s.starts_with(&base_b)));
+
+    // Each process tells a scraper what it did: A accepted the first generation, B the
+    // refinement, and the worker ran both.
+    let scrape = |base: String| {
+        let client = client.clone();
+        async move {
+            let response = client
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .expect("scrape");
+            assert_eq!(response.status(), 200);
+            response.text().await.expect("text")
+        }
+    };
+    let (a, b, worker) = (
+        scrape(base_a).await,
+        scrape(base_b).await,
+        scrape(worker_base).await,
+    );
+    let accepted = "procmap_generations_accepted_total";
+    assert!(has_sample(&a, accepted, &[r#"mode="initial""#]), "{a}");
+    assert!(has_sample(&b, accepted, &[r#"mode="refinement""#]), "{b}");
+    assert!(
+        has_sample(
+            &a,
+            "procmap_http_requests_total",
+            &[
+                r#"route="/api/v1/process-maps/generations""#,
+                r#"method="POST""#,
+                r#"status="202""#
+            ]
+        ),
+        "{a}"
+    );
+    assert!(has_sample(
+        &a,
+        "procmap_http_request_duration_seconds_bucket",
+        &[r#"le="0.005""#]
+    ));
+    for mode in ["initial", "refinement"] {
+        assert!(
+            has_sample(
+                &worker,
+                "procmap_generations_finished_total",
+                &[
+                    &format!(r#"mode="{mode}""#),
+                    r#"outcome="succeeded""#,
+                    r#"provider="builtin""#
+                ]
+            ),
+            "{worker}"
+        );
+    }
+    assert!(
+        has_sample(&worker, "procmap_job_queue_wait_seconds_count", &[]),
+        "{worker}"
+    );
+    assert!(
+        has_sample(&worker, "procmap_job_run_seconds_bucket", &[]),
+        "{worker}"
+    );
+    assert!(
+        has_sample(&worker, "procmap_jobs_in_flight", &[]),
+        "{worker}"
+    );
+    assert!(
+        !has_sample(&worker, "procmap_generations_accepted_total", &[]),
+        "the worker accepts nothing"
+    );
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn with_json_logs_each_request_is_one_line_carrying_its_request_id() {
+    let env = Environment::new().await;
+    let client = reqwest::Client::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut api = tokio::process::Command::new(binary("procmap-api"))
+        .arg("serve")
+        .envs(env.vars(&[("PROCMAP_BIND", &format!("127.0.0.1:{port}"))]))
+        .env("PROCMAP_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    wait_ready(&client, &base).await;
+    let response = client
+        .get(format!("{base}/api/v1/process-maps/generations"))
+        .header("X-Request-Id", "log-line-1")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401);
+    api.start_kill().expect("kill");
+    let output = api.wait_with_output().await.expect("output");
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let answered: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "answered")
+        .collect();
+    assert_eq!(
+        answered.len(),
+        1,
+        "one access line, probes at debug: {logs}"
+    );
+    assert_eq!(answered[0]["status"], 401);
+    assert_eq!(answered[0]["route"], "/api/v1/process-maps/generations");
+    assert_eq!(answered[0]["span"]["request_id"], "log-line-1");
+    assert!(answered[0]["latency_ms"].is_number());
+
+    let refused = tokio::process::Command::new(binary("procmap-api"))
+        .arg("serve")
+        .envs(env.vars(&[]))
+        .env("PROCMAP_LOG_FORMAT", "xml")
+        .output()
+        .await
+        .expect("run");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("PROCMAP_LOG_FORMAT"));
     env.teardown().await;
 }

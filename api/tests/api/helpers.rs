@@ -56,6 +56,8 @@ impl Environment {
             ("PROCMAP_PUBLIC_BASE_URL", BASE_URL),
             ("PROCMAP_WAIT_TIMEOUT_MS", "20000"),
             ("PROCMAP_DATABASE_POOL_SIZE", "8"),
+            // Many workers run in one test process: each takes a free port.
+            ("PROCMAP_WORKER_HTTP_BIND", "127.0.0.1:0"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -262,6 +262,85 @@ async fn a_job_message_that_does_not_parse_is_dead_lettered() {
 }
 
 #[tokio::test]
+async fn dead_letters_that_can_still_run_are_requeued_and_the_rest_accounted_for() {
+    let env = Environment::new().await;
+    let mut app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let topology = Topology::new(&env.queue_prefix);
+    let waiting = insert_unpublished(&app, "owner-a").await;
+    let finished = insert_unpublished(&app, "owner-a").await;
+    let client = app.state.pool.get().await.expect("db");
+    client
+        .execute(
+            "UPDATE generations SET status = 'canceled', completed_at = now() WHERE id = $1",
+            &[&finished],
+        )
+        .await
+        .expect("cancel");
+    // Straight into the dead-letter exchange, as after five failed deliveries.
+    let channel = app.state.publisher.channel().await.expect("channel");
+    for body in [
+        serde_json::to_vec(&Job::Generate {
+            generation_id: waiting,
+        })
+        .expect("json"),
+        serde_json::to_vec(&Job::Generate {
+            generation_id: finished,
+        })
+        .expect("json"),
+        b"{\"type\":\"explode\"}".to_vec(),
+    ] {
+        channel
+            .basic_publish(
+                &topology.dead_letter_exchange,
+                "",
+                BasicPublishOptions::default(),
+                &body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirm");
+    }
+    relay::pass(&app.state).await.expect("relay pass");
+    assert!(
+        procmap_core::metrics::render().contains("procmap_dead_lettered_messages"),
+        "the relay reports the dead letters"
+    );
+
+    let report = app
+        .state
+        .relay
+        .requeue_dead_letters()
+        .await
+        .expect("requeue");
+    assert_eq!(
+        report,
+        procmap_core::relay::DeadLetters {
+            requeued: 1,
+            dropped: 1,
+            unreadable: 1
+        }
+    );
+    assert_eq!(
+        messages_in(&env, &topology.dead_letter_queue).await,
+        1,
+        "the unreadable one stays for a person"
+    );
+    app.start_worker(&env);
+    wait_for_status(&app, waiting, "succeeded").await;
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
 async fn a_worker_cannot_complete_a_generation_canceled_while_it_ran() {
     let env = Environment::new().await;
     let app = TestApp::spawn(

@@ -17,7 +17,7 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -36,7 +36,7 @@ pub fn spawn(env: &Environment, name: &str, args: &[&str], extra: &[(&str, &str)
         .expect("spawn binary")
 }
 
-async fn wait_ready(client: &reqwest::Client, base: &str) {
+pub async fn wait_ready(client: &reqwest::Client, base: &str) {
     for _ in 0..150 {
         if client
             .get(format!("{base}/readyz"))
@@ -49,6 +49,31 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{base} never became ready");
+}
+
+/// Starts `procmap-worker` with its probe and metrics port on a free port, and waits until it
+/// consumes. Answers the process, which stops when dropped, and the port's base URL.
+pub async fn spawn_worker(env: &Environment, client: &reqwest::Client) -> (Child, String) {
+    let port = free_port();
+    let worker = spawn(
+        env,
+        "procmap-worker",
+        &[],
+        &[("PROCMAP_WORKER_HTTP_BIND", &format!("127.0.0.1:{port}"))],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(client, &base).await;
+    (worker, base)
+}
+
+/// Whether Prometheus text has a sample of `name` carrying every one of `labels`
+/// (`key="value"`), whatever their order.
+pub fn has_sample(text: &str, name: &str, labels: &[&str]) -> bool {
+    text.lines().any(|line| {
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with(['{', ' ']))
+            && labels.iter().all(|label| line.contains(label))
+    })
 }
 
 /// Starts `procmap-api serve` on a free port and waits until it is ready. Answers the process,

@@ -11,6 +11,7 @@
 //!   status events, and the one reconnect loop.
 //! - [`relay`]: job lifecycle beyond one worker: republishing lost jobs, taking back expired
 //!   leases.
+//! - [`metrics`]: the Prometheus metrics of both binaries, and the recorder behind `/metrics`.
 //! - [`shutdown`]: the token both binaries stop on.
 //! - [`telemetry`]: logging set-up.
 
@@ -19,6 +20,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod messages;
+pub mod metrics;
 pub mod relay;
 pub mod shutdown;
 pub mod telemetry;

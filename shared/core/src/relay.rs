@@ -24,6 +24,17 @@ const UNCONFIRMED_AFTER: Duration = Duration::from_secs(10);
 /// A confirmed job still queued after this long is republished, in case the broker lost it.
 const STALE_AFTER: Duration = Duration::from_secs(300);
 
+/// What `requeue_dead_letters` did with the messages it found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DeadLetters {
+    /// Jobs whose generation is still queued: published again.
+    pub requeued: usize,
+    /// Jobs whose generation finished, was canceled or deleted, or is running: dropped.
+    pub dropped: usize,
+    /// Messages no code version can read: left in the dead-letter queue for a person.
+    pub unreadable: usize,
+}
+
 #[derive(Clone)]
 pub struct Relay {
     pub pool: Pool,
@@ -46,6 +57,92 @@ impl Relay {
         }
     }
 
+    /// Reports what waits in the dead-letter queue: a gauge, and a warning while it is not
+    /// empty, naming the command that puts the jobs back.
+    async fn watch_dead_letters(&self) {
+        match self.publisher.dead_lettered().await {
+            Ok(count) => {
+                metrics::gauge!(crate::metrics::DEAD_LETTERED).set(f64::from(count));
+                if count > 0 {
+                    tracing::warn!(
+                        count,
+                        "messages wait in the dead-letter queue; `procmap-api jobs requeue-dead` puts back those whose generation can still run"
+                    );
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "could not read the dead-letter queue"),
+        }
+    }
+
+    /// Puts back what the dead-letter queue holds and can still run: each job whose
+    /// generation is still `queued` is published again and its dead letter acked. A job whose
+    /// generation is done, gone or running is dropped, since the database already has it; a
+    /// message that does not parse stays where it is.
+    pub async fn requeue_dead_letters(&self) -> anyhow::Result<DeadLetters> {
+        let waiting = self
+            .publisher
+            .dead_lettered()
+            .await
+            .context("reading the dead-letter queue")?;
+        let channel = self
+            .publisher
+            .channel()
+            .await
+            .context("opening a channel to the broker")?;
+        let dead_letter_queue = &self.publisher.topology().dead_letter_queue;
+        let client = self
+            .pool
+            .get()
+            .await
+            .context("getting a database connection")?;
+        let mut report = DeadLetters::default();
+        // At most what was there at the start, so unreadable messages put back are not met again.
+        for _ in 0..waiting {
+            let Some(message) = channel
+                .basic_get(
+                    dead_letter_queue,
+                    lapin::options::BasicGetOptions::default(),
+                )
+                .await
+                .context("taking a dead letter")?
+            else {
+                break;
+            };
+            let delivery = message.delivery;
+            let Ok(Job::Generate { generation_id }) = serde_json::from_slice(&delivery.data) else {
+                report.unreadable += 1;
+                delivery
+                    .nack(lapin::options::BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await
+                    .context("leaving an unreadable dead letter")?;
+                continue;
+            };
+            let generation = generations::get(&client, generation_id)
+                .await
+                .context("reading a dead letter's generation")?;
+            if generation.is_some_and(|g| g.status == GenerationStatus::Queued) {
+                self.publisher
+                    .publish_job(&Job::Generate { generation_id })
+                    .await
+                    .context("publishing a dead-lettered job again")?;
+                generations::mark_published(&client, generation_id)
+                    .await
+                    .context("marking the job published")?;
+                report.requeued += 1;
+            } else {
+                report.dropped += 1;
+            }
+            delivery
+                .ack(lapin::options::BasicAckOptions::default())
+                .await
+                .context("acking a dead letter")?;
+        }
+        Ok(report)
+    }
+
     /// One pass: takes back expired leases, then republishes what may be lost. Answers how
     /// many jobs it published.
     pub async fn pass(&self) -> anyhow::Result<usize> {
@@ -57,6 +154,8 @@ impl Relay {
         let (requeued, failed) = generations::reclaim_expired(&client, self.max_attempts)
             .await
             .context("taking back expired leases")?;
+        metrics::counter!(crate::metrics::LEASE_TAKEBACKS).increment(requeued.len() as u64);
+        metrics::counter!(crate::metrics::ATTEMPTS_EXHAUSTED).increment(failed.len() as u64);
         if !requeued.is_empty() {
             tracing::warn!(
                 count = requeued.len(),
@@ -89,9 +188,11 @@ impl Relay {
                 }
             }
         }
+        metrics::counter!(crate::metrics::RELAY_REPUBLISHED).increment(published as u64);
         if published > 0 {
             tracing::info!(published, "relay republished queued jobs");
         }
+        self.watch_dead_letters().await;
         Ok(published)
     }
 }

@@ -35,6 +35,14 @@ pub struct Output {
 }
 
 impl Modeler {
+    /// The provider's name, as metrics label it: `builtin` or `openai`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Modeler::Builtin => "builtin",
+            Modeler::OpenAi(_) => "openai",
+        }
+    }
+
     pub fn from_config(provider: &LlmProvider) -> Result<Self, EngineError> {
         Ok(match provider {
             LlmProvider::Builtin => Modeler::Builtin,

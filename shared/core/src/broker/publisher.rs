@@ -68,6 +68,31 @@ impl Publisher {
         self.channel().await.is_ok()
     }
 
+    /// The names of what the publisher publishes to.
+    pub fn topology(&self) -> &super::topology::Topology {
+        &self.broker.topology
+    }
+
+    /// How many messages wait in the dead-letter queue.
+    pub async fn dead_lettered(&self) -> lapin::Result<u32> {
+        let channel = self.channel().await?;
+        let queue = channel
+            .queue_declare(
+                &self.broker.topology.dead_letter_queue,
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await;
+        if queue.is_err() {
+            // A failed passive declare closes the channel; open a fresh one next time.
+            self.forget().await;
+        }
+        Ok(queue?.message_count())
+    }
+
     async fn forget(&self) {
         *self.link.lock().await = None;
     }
