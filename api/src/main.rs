@@ -8,10 +8,14 @@ use procmap_core::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if let Err(e) = telemetry::init() {
-        eprintln!("procmap-api: {e}");
-        return ExitCode::FAILURE;
-    }
+    // Held to the end of `main`: dropping it sends the traces still buffered.
+    let _telemetry = match telemetry::init("procmap-api") {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("procmap-api: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match cli::run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

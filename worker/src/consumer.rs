@@ -160,6 +160,8 @@ async fn handle(delivery: JobDelivery, context: JobContext, give_up: &Cancellati
     let Job::Generate { generation_id } = job;
     // Every log line of the job carries its generation.
     let span = tracing::info_span!("job", %generation_id);
+    // The job continues the trace of the request that accepted it.
+    procmap_core::telemetry::continue_trace(&span, |name| delivery.header(name));
     run_job(delivery, context, generation_id, give_up)
         .instrument(span)
         .await;

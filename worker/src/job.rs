@@ -19,6 +19,7 @@ use procmap_core::{
 use procmap_engine::{EngineError, Failure, Modeler, Output, Usage};
 use tokio::time::Instant;
 use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::config::WorkerConfig;
@@ -76,6 +77,7 @@ pub(crate) async fn process(
         let client = pool.get().await.context("getting a database connection")?;
         Ok(generations::claim(&client, generation_id, lease).await?)
     })
+    .instrument(tracing::info_span!("claim"))
     .await;
     let generation = match claimed {
         Err(Stopping) => return Outcome::Released,
@@ -150,6 +152,7 @@ pub(crate) async fn process(
                 tx.commit().await.context("committing the result")?;
                 Ok(stored.then_some(Outcome::Succeeded))
             })
+            .instrument(tracing::info_span!("commit result"))
             .await
         }
         Err(RunError::Engine(e)) => {
@@ -165,6 +168,7 @@ pub(crate) async fn process(
                     generations::fail(&client, generation_id, attempt, error, usage).await?;
                 Ok(stored.then_some(Outcome::Failed))
             })
+            .instrument(tracing::info_span!("commit failure"))
             .await
         }
     };

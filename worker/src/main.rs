@@ -7,10 +7,14 @@ use procmap_worker::WorkerConfig;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if let Err(e) = telemetry::init() {
-        eprintln!("procmap-worker: {e}");
-        return ExitCode::FAILURE;
-    }
+    // Held to the end of `main`: dropping it sends the traces still buffered.
+    let _telemetry = match telemetry::init("procmap-worker") {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("procmap-worker: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = match WorkerConfig::from_env() {
         Ok(config) => config,
         Err(e) => {

@@ -59,7 +59,12 @@ pub fn router(state: AppState) -> Router {
                 let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
                 // Only method, path and request id: headers (and so API keys) are never logged.
                 // A handler records the generation it works on, so every line of the request has it.
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, generation_id = tracing::field::Empty)
+                let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, generation_id = tracing::field::Empty);
+                // A caller that traces its own request makes ours part of its trace.
+                procmap_core::telemetry::continue_trace(&span, |name| {
+                    request.headers().get(name).and_then(|v| v.to_str().ok())
+                });
+                span
             }),
         )
         // Outermost: every answer, errors included, carries X-Request-Id; a client's own id is kept.

@@ -12,3 +12,4 @@ mod platform_limits;
 mod processes;
 mod providers;
 mod real_model;
+mod traces;

@@ -29,7 +29,10 @@ pub fn spawn(env: &Environment, name: &str, args: &[&str], extra: &[(&str, &str)
     Command::new(binary(name))
         .args(args)
         .envs(env.vars(extra))
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("PROCMAP_TEST_CHILD_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -54,13 +57,20 @@ pub async fn wait_ready(client: &reqwest::Client, base: &str) {
 /// Starts `procmap-worker` with its probe and metrics port on a free port, and waits until it
 /// consumes. Answers the process, which stops when dropped, and the port's base URL.
 pub async fn spawn_worker(env: &Environment, client: &reqwest::Client) -> (Child, String) {
+    spawn_worker_with(env, client, &[]).await
+}
+
+/// [`spawn_worker`] with further variables.
+pub async fn spawn_worker_with(
+    env: &Environment,
+    client: &reqwest::Client,
+    extra: &[(&str, &str)],
+) -> (Child, String) {
     let port = free_port();
-    let worker = spawn(
-        env,
-        "procmap-worker",
-        &[],
-        &[("PROCMAP_WORKER_HTTP_BIND", &format!("127.0.0.1:{port}"))],
-    );
+    let bind = format!("127.0.0.1:{port}");
+    let mut vars = vec![("PROCMAP_WORKER_HTTP_BIND", bind.as_str())];
+    vars.extend_from_slice(extra);
+    let worker = spawn(env, "procmap-worker", &[], &vars);
     let base = format!("http://127.0.0.1:{port}");
     wait_ready(client, &base).await;
     (worker, base)
@@ -79,17 +89,24 @@ pub fn has_sample(text: &str, name: &str, labels: &[&str]) -> bool {
 /// Starts `procmap-api serve` on a free port and waits until it is ready. Answers the process,
 /// which stops when dropped, and its base URL.
 pub async fn spawn_api(env: &Environment, client: &reqwest::Client) -> (Child, String) {
+    spawn_api_with(env, client, &[]).await
+}
+
+/// [`spawn_api`] with further variables.
+pub async fn spawn_api_with(
+    env: &Environment,
+    client: &reqwest::Client,
+    extra: &[(&str, &str)],
+) -> (Child, String) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let api = spawn(
-        env,
-        "procmap-api",
-        &["serve"],
-        &[
-            ("PROCMAP_BIND", &format!("127.0.0.1:{port}")),
-            ("PROCMAP_PUBLIC_BASE_URL", &base),
-        ],
-    );
+    let bind = format!("127.0.0.1:{port}");
+    let mut vars = vec![
+        ("PROCMAP_BIND", bind.as_str()),
+        ("PROCMAP_PUBLIC_BASE_URL", base.as_str()),
+    ];
+    vars.extend_from_slice(extra);
+    let api = spawn(env, "procmap-api", &["serve"], &vars);
     wait_ready(client, &base).await;
     (api, base)
 }

@@ -53,6 +53,7 @@ impl Modeler {
     }
 
     /// The three options of an initial generation.
+    #[tracing::instrument(name = "engine.generate", skip_all, fields(provider = self.name()))]
     pub async fn generate(&self, prompt: &str, language: &str) -> Result<Output, Failure> {
         match self {
             Modeler::Builtin => {
@@ -74,6 +75,7 @@ impl Modeler {
     }
 
     /// Applies a follow-up to a source diagram.
+    #[tracing::instrument(name = "engine.refine", skip_all, fields(provider = self.name()))]
     pub async fn refine(&self, source_xml: &str, prompt: &str) -> Result<Output, Failure> {
         match self {
             Modeler::Builtin => {
@@ -103,7 +105,9 @@ impl Modeler {
 async fn off_the_runtime<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, EngineError> {
-    tokio::task::spawn_blocking(work)
+    // The blocking pool's thread does not inherit the span; carry it over.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
         .map_err(|e| EngineError::ProviderRejected(format!("the builtin modeler stopped: {e}")))
 }

@@ -70,6 +70,17 @@ impl JobDelivery {
         serde_json::from_slice(&self.delivery.data)
     }
 
+    /// A text header of the message, such as the `traceparent` its publisher sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let headers = self.delivery.properties.headers().as_ref()?;
+        match headers.inner().get(name)? {
+            lapin::types::AMQPValue::LongString(value) => {
+                std::str::from_utf8(value.as_bytes()).ok()
+            }
+            _ => None,
+        }
+    }
+
     /// Done with: the result (or the failure) is committed.
     pub async fn ack(&self) -> lapin::Result<()> {
         self.delivery.ack(BasicAckOptions::default()).await

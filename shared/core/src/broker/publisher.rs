@@ -7,8 +7,10 @@
 use std::sync::Arc;
 
 use lapin::{
-    options::BasicPublishOptions, publisher_confirm::Confirmation, BasicProperties, Channel,
-    Connection,
+    options::BasicPublishOptions,
+    publisher_confirm::Confirmation,
+    types::{AMQPValue, FieldTable},
+    BasicProperties, Channel, Connection,
 };
 use tokio::sync::Mutex;
 
@@ -122,7 +124,8 @@ impl Publisher {
                 BasicProperties::default()
                     // 1 = transient: an event is a hint, not worth a disk write.
                     .with_delivery_mode(1)
-                    .with_content_type("application/json".into()),
+                    .with_content_type("application/json".into())
+                    .with_headers(trace_headers()),
             )
             .await;
         match published {
@@ -136,6 +139,15 @@ impl Publisher {
             }
         }
     }
+}
+
+/// The current trace's W3C headers, so the consumer's spans join the publisher's trace.
+fn trace_headers() -> FieldTable {
+    let mut headers = FieldTable::default();
+    for (name, value) in crate::telemetry::trace_headers() {
+        headers.insert(name.into(), AMQPValue::LongString(value.into()));
+    }
+    headers
 }
 
 async fn publish_job(channel: &Channel, queue: &str, job: &Job) -> Result<(), PublishError> {
@@ -153,7 +165,8 @@ async fn publish_job(channel: &Channel, queue: &str, job: &Job) -> Result<(), Pu
             BasicProperties::default()
                 // 2 = persistent: written to disk before the confirm.
                 .with_delivery_mode(2)
-                .with_content_type("application/json".into()),
+                .with_content_type("application/json".into())
+                .with_headers(trace_headers()),
         )
         .await?
         .await?;

@@ -36,6 +36,7 @@ pub fn compile(model: &ProcessModel) -> String {
 
 /// A new diagram of `model` that the validator accepts, or every problem the validator found:
 /// a modeler's own output must pass before anyone sees it.
+#[tracing::instrument(name = "engine.compile_and_validate", skip_all)]
 pub fn compile_checked(model: &ProcessModel) -> Result<String, Vec<Problem>> {
     let xml = compile(model);
     let problems = validate(&xml);

@@ -11,6 +11,7 @@ use backon::{ExponentialBuilder, Retryable};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use super::prompts;
 use crate::bpmn::Problem;
@@ -176,6 +177,19 @@ impl ChatClient {
             ledger.enter(|usage| usage.requests += 1);
             self.send(&body, ledger).await
         };
+        // One span per chat, retries included, with OpenTelemetry's GenAI attributes; `send`
+        // records the tokens of the answer.
+        let span = tracing::info_span!(
+            "chat",
+            otel.name = %format!("chat {}", self.config.model),
+            otel.kind = "client",
+            gen_ai.operation.name = "chat",
+            gen_ai.provider.name = "openai",
+            gen_ai.request.model = %self.config.model,
+            gen_ai.response.model = tracing::field::Empty,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+        );
         let backoff = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(200))
             .with_max_delay(Duration::from_secs(20))
@@ -193,6 +207,7 @@ impl ChatClient {
                 (_, next) => next,
             })
             .notify(|e, wait| tracing::warn!(error = %e, ?wait, "model server request failed; retrying"))
+            .instrument(span)
             .await;
         let requests = attempts.load(std::sync::atomic::Ordering::Relaxed);
         match result {
@@ -243,6 +258,14 @@ impl ChatClient {
             usage.completion_tokens += tokens("completion_tokens");
             usage.total_tokens += tokens("total_tokens");
         });
+        // As i64: OpenTelemetry has no unsigned integers, and a u64 would be exported as text.
+        let span = tracing::Span::current();
+        let count = |name: &str| i64::try_from(tokens(name)).unwrap_or(i64::MAX);
+        span.record("gen_ai.usage.input_tokens", count("prompt_tokens"));
+        span.record("gen_ai.usage.output_tokens", count("completion_tokens"));
+        if let Some(model) = completion["model"].as_str() {
+            span.record("gen_ai.response.model", model);
+        }
         completion["choices"][0]["message"]["content"]
             .as_str()
             .map(str::to_owned)
