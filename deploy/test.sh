@@ -29,5 +29,7 @@ bash deploy/real_model.sh 2>&1 | tee -a "$log"
 bash deploy/fuzz.sh
 # Every diagram the engine emits for the corpus must pass the BPMN 2.0 XSD and bpmnlint.
 bash deploy/conformance.sh
+# The Kubernetes manifests, KEDA resources and compose file against their schemas, offline.
+bash deploy/check_deploy.sh
 # One closing line for the whole run: cargo prints a result per test binary, the last often empty.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "summary: %d passed, %d failed\n", passed, failed }' "$log"
