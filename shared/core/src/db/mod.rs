@@ -7,10 +7,10 @@ pub mod api_keys;
 pub mod generations;
 pub mod idempotency;
 pub mod limits;
+mod tls;
 
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 pub use deadpool_postgres::{GenericClient, Object as Client, Pool};
@@ -79,13 +79,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
 ];
 
 /// Builds a connection pool. Connections are opened lazily, so this does not touch the network.
+/// The URL's `sslmode` (and `sslrootcert`) choose TLS as libpq's do; see [`tls`].
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
-    let pg_config: tokio_postgres::Config = database_url
-        .parse()
-        .context("the database URL does not parse")?;
+    let tls::Connect { config, tls } = tls::connect(database_url)?;
     let manager = Manager::from_config(
-        pg_config,
-        NoTls,
+        config,
+        tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -194,13 +193,11 @@ struct Maintenance {
 
 impl Maintenance {
     async fn connect(database_url: &str) -> anyhow::Result<Self> {
-        let mut config: tokio_postgres::Config = database_url
-            .parse()
-            .context("the database URL does not parse")?;
+        let tls::Connect { mut config, tls } = tls::connect(database_url)?;
         let database = config.get_dbname().map(str::to_owned);
         config.dbname("postgres");
         let (client, connection) = config
-            .connect(NoTls)
+            .connect(tls)
             .await
             .context("connecting to the server's postgres database")?;
         Ok(Maintenance {
