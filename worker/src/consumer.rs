@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use procmap_core::{
     broker::{self, Broker, JobDelivery, Publisher},
-    db,
+    db::{self, generations},
     domain::GenerationStatus,
     messages::{Job, StatusEvent},
 };
@@ -56,6 +56,9 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
         give_up: CancellationToken::new(),
     };
     broker::reconnecting("the worker", &shutdown, || worker.consume(&broker), || {}).await;
+    // Stopped while the broker was away, jobs of the last session may still run; they are
+    // drained and released all the same. After a drain in `consume`, nothing is left.
+    worker.drain().await;
     Ok(())
 }
 
@@ -181,7 +184,19 @@ async fn run_job(
     if outcome == Outcome::Released {
         // Back to the queue for another worker; the database already says `queued`.
         if let Err(e) = delivery.requeue().await {
-            tracing::warn!(error = %e, "could not requeue a released job; the broker redelivers it when this worker disconnects");
+            // The session is gone, and with it perhaps the message (redelivered while the
+            // row said `running`, and skipped): let the relay publish it again soon.
+            tracing::warn!(error = %e, "could not requeue a released job; leaving it to the relay");
+            let unpublished = async {
+                let client = context.pool.get().await?;
+                anyhow::Ok(generations::mark_unpublished(&client, generation_id).await?)
+            };
+            if let Err(e) = unpublished.await {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "could not mark the released job for the relay"
+                );
+            }
         }
         return;
     }
