@@ -22,14 +22,7 @@ fn cli(env: &Environment, args: &[&str]) -> std::process::Output {
 #[tokio::test]
 async fn keys_create_prints_the_secret_once_and_stores_only_its_hash() {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     let output = cli(
         &env,
         &[
@@ -108,14 +101,7 @@ async fn keys_create_prints_the_secret_once_and_stores_only_its_hash() {
 #[tokio::test]
 async fn requests_without_a_valid_key_are_401_with_www_authenticate() {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     let url = app.url("/api/v1/process-maps/generations");
     let body = json!({"mode": "initial", "prompt": SEED_PROMPT});
 
@@ -159,14 +145,7 @@ async fn requests_without_a_valid_key_are_401_with_www_authenticate() {
 #[tokio::test]
 async fn an_expired_key_and_a_key_without_the_scope_are_refused() {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
     let expired = procmap_api::keys::create(
         &app.state.pool,

@@ -332,14 +332,7 @@ async fn a_diagram_from_another_tool_can_be_refined_inline() {
 #[tokio::test]
 async fn inline_xml_that_is_not_bpmn_is_a_validation_error() {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     for xml in [
         "<html><body>hi</body></html>",
         "not xml <<<",
@@ -358,14 +351,7 @@ async fn inline_xml_that_is_not_bpmn_is_a_validation_error() {
 #[tokio::test]
 async fn an_inline_source_that_is_not_xml_or_too_large_to_refine_is_refused_and_nothing_stored() {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     // A NUL is not XML, and Postgres could not store it.
     let with_nul = FOREIGN_BPMN.replacen("name=\"Triage ticket\"", "name=\"Triage\u{0}ticket\"", 1);
     assert_ne!(with_nul, FOREIGN_BPMN);
@@ -474,14 +460,7 @@ async fn a_refinement_of_a_missing_option_or_another_owners_generation_is_not_fo
 #[tokio::test]
 async fn generations_are_private_to_their_owner() {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     let (_, mine) = json_with_status(
         app.post_generation(
             &json!({"mode": "initial", "prompt": SEED_PROMPT}),
@@ -520,14 +499,7 @@ async fn generations_are_private_to_their_owner() {
 #[tokio::test]
 async fn the_list_pages_newest_first_with_an_opaque_cursor() {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     let mut created = Vec::new();
     for i in 0..5 {
         let (_, body) = json_with_status(
@@ -607,14 +579,7 @@ async fn a_failed_generation_shows_its_error() {
     app.stop().await;
 
     // Accept a refinement while no worker runs, then remove its source before a worker gets to it.
-    let mut app2 = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut app2 = TestApp::spawn(&env, Options::without_worker()).await;
     let owner_key = create_key(&app2.state, "owner-a", "generate,diagrams:read").await;
     let body = json!({"mode": "refinement", "prompt": "Add a step", "source": {"generation_id": initial["id"], "option_number": 1, "version_number": 1}});
     let (_, accepted) = json_with_status(

@@ -114,6 +114,16 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// An API alone, for tests that start the worker they need, or none.
+    pub fn without_worker() -> Self {
+        Options {
+            worker: false,
+            ..Default::default()
+        }
+    }
+}
+
 impl TestApp {
     pub async fn spawn(env: &Environment, options: Options) -> TestApp {
         let wait = options.wait_timeout_ms.to_string();
@@ -219,12 +229,22 @@ pub fn start_worker(config: WorkerConfig) -> CancellationToken {
     token
 }
 
+/// A test-mode key: its generations always use the builtin modeler.
 pub async fn create_key(state: &AppState, owner: &str, scopes: &str) -> String {
+    create_key_in_mode(state, owner, scopes, false).await
+}
+
+/// A live key: its generations go to the worker's configured provider.
+pub async fn create_live_key(state: &AppState, owner: &str, scopes: &str) -> String {
+    create_key_in_mode(state, owner, scopes, true).await
+}
+
+async fn create_key_in_mode(state: &AppState, owner: &str, scopes: &str, live: bool) -> String {
     keys::create(
         &state.pool,
         &Owner::parse(owner).expect("owner"),
         keys::parse_scopes(scopes).expect("scopes"),
-        false,
+        live,
         None,
     )
     .await

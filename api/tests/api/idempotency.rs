@@ -29,22 +29,8 @@ async fn jobs_in_queue(env: &Environment) -> u32 {
 async fn eight_concurrent_retries_on_two_replicas_create_one_generation_and_one_job() {
     let env = Environment::new().await;
     // No worker, so the one job stays in the queue to be counted.
-    let a = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
-    let b = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let a = TestApp::spawn(&env, Options::without_worker()).await;
+    let b = TestApp::spawn(&env, Options::without_worker()).await;
     let body = json!({"mode": "initial", "prompt": SEED_PROMPT});
 
     let requests = (0..8).map(|i| {

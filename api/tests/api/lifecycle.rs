@@ -11,7 +11,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use procmap_api::keys;
 use procmap_core::broker::Topology;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -86,24 +85,8 @@ fn worker_config(
 /// generations go to the configured model server.
 async fn api_only() -> (Environment, TestApp, String) {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
-    let key = keys::create(
-        &app.state.pool,
-        &Owner::parse("owner-a").expect("owner"),
-        vec![Scope::Generate],
-        true,
-        None,
-    )
-    .await
-    .expect("key")
-    .key;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let key = create_live_key(&app.state, "owner-a", "generate").await;
     (env, app, key)
 }
 

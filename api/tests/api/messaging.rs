@@ -74,14 +74,7 @@ async fn wait_for_status(app: &TestApp, id: Uuid, status: &str) -> (String, i32,
 #[tokio::test]
 async fn a_job_delivered_twice_leaves_exactly_one_result() {
     let env = Environment::new().await;
-    let mut app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut app = TestApp::spawn(&env, Options::without_worker()).await;
     let id = insert_unpublished(&app, "owner-a").await;
     let job = Job::Generate { generation_id: id };
     app.state
@@ -108,14 +101,7 @@ async fn a_job_delivered_twice_leaves_exactly_one_result() {
 #[tokio::test]
 async fn jobs_live_on_a_durable_quorum_queue_under_the_prefix() {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     let (_, _) = json_with_status(
         app.post_generation(
             &json!({"mode": "initial", "prompt": SEED_PROMPT}),
@@ -155,14 +141,7 @@ async fn jobs_live_on_a_durable_quorum_queue_under_the_prefix() {
 #[tokio::test]
 async fn the_relay_republishes_a_job_whose_publish_was_lost() {
     let env = Environment::new().await;
-    let mut app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut app = TestApp::spawn(&env, Options::without_worker()).await;
     app.start_worker(&env);
     let id = insert_unpublished(&app, "owner-a").await;
     // As if the API crashed between commit and publish a minute ago.
@@ -191,14 +170,7 @@ async fn the_relay_republishes_a_job_whose_publish_was_lost() {
 #[tokio::test]
 async fn a_job_whose_worker_died_is_taken_back_or_failed_after_the_last_attempt() {
     let env = Environment::new().await;
-    let mut app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut app = TestApp::spawn(&env, Options::without_worker()).await;
     app.start_worker(&env);
     let retry = insert_unpublished(&app, "owner-a").await;
     let exhausted = insert_unpublished(&app, "owner-a").await;
@@ -264,14 +236,7 @@ async fn a_job_message_that_does_not_parse_is_dead_lettered() {
 #[tokio::test]
 async fn dead_letters_that_can_still_run_are_requeued_and_the_rest_accounted_for() {
     let env = Environment::new().await;
-    let mut app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut app = TestApp::spawn(&env, Options::without_worker()).await;
     let topology = Topology::new(&env.queue_prefix);
     let waiting = insert_unpublished(&app, "owner-a").await;
     let finished = insert_unpublished(&app, "owner-a").await;
@@ -343,14 +308,7 @@ async fn dead_letters_that_can_still_run_are_requeued_and_the_rest_accounted_for
 #[tokio::test]
 async fn a_worker_cannot_complete_a_generation_canceled_while_it_ran() {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     let id = insert_unpublished(&app, "owner-a").await;
     let client = app.state.pool.get().await.expect("db");
     let claimed = generations::claim(&client, id, Duration::from_secs(60))

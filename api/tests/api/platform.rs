@@ -7,14 +7,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn health_and_readiness_answer_without_a_key() {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     let (_, body) = json_with_status(
         app.client
             .get(app.url("/healthz"))
@@ -42,14 +35,7 @@ async fn health_and_readiness_answer_without_a_key() {
 #[tokio::test]
 async fn every_edge_answers_in_the_error_envelope() {
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     let url = app.url("/api/v1/process-maps/generations");
 
     let response = app

@@ -10,10 +10,7 @@ use serde_json::json;
 use crate::{generations::FOREIGN_BPMN, helpers::*};
 
 fn no_worker() -> Options {
-    Options {
-        worker: false,
-        ..Default::default()
-    }
+    Options::without_worker()
 }
 
 #[tokio::test]

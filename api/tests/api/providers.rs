@@ -1,7 +1,6 @@
 //! The pipeline with the OpenAI-compatible provider, against a local server that speaks its
 //! protocol: usage is recorded, and test-mode keys never reach the model server.
 
-use procmap_api::keys;
 use serde_json::json;
 use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
 
@@ -33,39 +32,14 @@ async fn live_keys_use_the_configured_model_and_test_keys_the_builtin_modeler() 
         .await;
 
     let env = Environment::new().await;
-    let app = TestApp::spawn(
-        &env,
-        Options {
-            worker: false,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
     let base_url = format!("{}/v1", model_server.uri());
     let _worker = start_worker(env.worker_config(&[
         ("PROCMAP_LLM_PROVIDER", "openai"),
         ("PROCMAP_OPENAI_BASE_URL", &base_url),
     ]));
-    let live = keys::create(
-        &app.state.pool,
-        &Owner::parse("owner-a").expect("owner"),
-        vec![Scope::Generate],
-        true,
-        None,
-    )
-    .await
-    .expect("key")
-    .key;
-    let test = keys::create(
-        &app.state.pool,
-        &Owner::parse("owner-a").expect("owner"),
-        vec![Scope::Generate],
-        false,
-        None,
-    )
-    .await
-    .expect("key")
-    .key;
+    let live = create_live_key(&app.state, "owner-a", "generate").await;
+    let test = create_key(&app.state, "owner-a", "generate").await;
     let body = json!({"mode": "initial", "prompt": SEED_PROMPT});
 
     let (_, by_live) =
