@@ -1,6 +1,7 @@
 //! Integration tests: the API, the worker and the binaries against real Postgres and RabbitMQ.
 
 mod auth;
+mod broker_tls;
 mod database_tls;
 mod e2e;
 mod generations;

@@ -34,6 +34,11 @@ impl Broker {
 
     /// One attempt at a connection. Callers that must keep trying use [`reconnecting`].
     pub async fn connect(&self) -> lapin::Result<Connection> {
+        // lapin's TLS for `amqps://` builds its rustls config on the process-wide crypto
+        // provider. With both ring and aws-lc-rs compiled in (reqwest brings the second),
+        // rustls cannot choose one and panics, so ring, which the Postgres TLS uses too, is
+        // made the default. Only the first call installs it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let properties = ConnectionProperties::default().with_connection_name(self.process.into());
         Connection::connect(self.url.expose_secret(), properties).await
     }
