@@ -16,6 +16,8 @@ pub struct WorkerConfig {
     /// wait in the worker for a free slot.
     pub worker_prefetch: u16,
     /// How long a job's lease lasts; the worker renews it at a third of that while the job runs.
+    /// It bounds how long a dead worker's jobs wait before the relay takes them back, so it is
+    /// short: the heartbeat, not the lease, covers a long job.
     pub job_lease: Duration,
     /// How long shutdown waits for jobs in flight before releasing them back to the queue.
     pub drain_timeout: Duration,
@@ -44,7 +46,7 @@ impl WorkerConfig {
             )?,
             job_lease: Duration::from_secs(vars.number(
                 "PROCMAP_JOB_LEASE_SECS",
-                300,
+                15,
                 3..=86_400,
             )?),
             drain_timeout: Duration::from_secs(vars.number(

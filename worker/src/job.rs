@@ -222,7 +222,8 @@ where
 {
     let mut waits = ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(500))
-        .with_max_delay(Duration::from_secs(15))
+        // Short enough that the jobs go on within seconds of the database's return.
+        .with_max_delay(Duration::from_secs(5))
         .with_jitter()
         .without_max_times()
         .build();
@@ -230,7 +231,7 @@ where
         match step().await {
             Ok(value) => return Ok(value),
             Err(e) => {
-                let wait = waits.next().unwrap_or(Duration::from_secs(15));
+                let wait = waits.next().unwrap_or(Duration::from_secs(5));
                 tracing::warn!(
                     error = format!("{e:#}"),
                     ?wait,
@@ -329,7 +330,9 @@ async fn run(
     let started = Instant::now();
     let mut waits = ExponentialBuilder::default()
         .with_min_delay(Duration::from_secs(2))
-        .with_max_delay(Duration::from_secs(60))
+        // Each try already spends the provider's own retries; a short cap lets the jobs
+        // resume within seconds of the model server's return.
+        .with_max_delay(Duration::from_secs(10))
         .with_jitter()
         .without_max_times()
         .build();
@@ -342,7 +345,7 @@ async fn run(
                 return Ok((versions, output));
             }
             Err(mut failure) => {
-                let wait = waits.next().unwrap_or(Duration::from_secs(60));
+                let wait = waits.next().unwrap_or(Duration::from_secs(10));
                 let retry = failure.error.may_pass_later() && started.elapsed() + wait <= budget;
                 spent = Usage::sum(spent, failure.usage.take());
                 if !retry {

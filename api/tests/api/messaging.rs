@@ -333,3 +333,81 @@ async fn a_worker_cannot_complete_a_generation_canceled_while_it_ran() {
     app.stop().await;
     env.teardown().await;
 }
+
+#[tokio::test]
+async fn an_attempt_taken_back_while_the_database_was_away_keeps_the_job_until_another_claims_it() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let resumed = insert_unpublished(&app, "owner-a").await;
+    let overtaken = insert_unpublished(&app, "owner-a").await;
+    let client = app.state.pool.get().await.expect("db");
+    let lease = Duration::from_secs(60);
+    for id in [resumed, overtaken] {
+        generations::claim(&client, id, lease)
+            .await
+            .expect("claim")
+            .expect("claimed");
+    }
+    // Both leases ran out while the database was away, and the relay took both jobs back.
+    client
+        .execute(
+            "UPDATE generations SET lease_expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .expect("expire the leases");
+    generations::reclaim_expired(&client, 5)
+        .await
+        .expect("take back");
+    assert_eq!(status_of(&app, resumed).await.0, "queued");
+    let version = || procmap_core::domain::StoredVersion {
+        option_number: 1,
+        version_number: 1,
+        bpmn_xml: "<x/>".into(),
+    };
+
+    // No one claimed `resumed` since: its first attempt, still alive, renews and finishes it.
+    assert!(generations::renew_lease(&client, resumed, 1, lease)
+        .await
+        .expect("renew"));
+    assert_eq!(status_of(&app, resumed).await.0, "running");
+    assert!(
+        generations::complete(&client, resumed, 1, &[version()], None, &[])
+            .await
+            .expect("complete"),
+        "the first attempt's result is kept"
+    );
+    assert_eq!(status_of(&app, resumed).await, ("succeeded".into(), 1, 1));
+    assert!(
+        generations::claim(&client, resumed, lease)
+            .await
+            .expect("claim")
+            .is_none(),
+        "the republished message finds it done"
+    );
+
+    // A second attempt claimed `overtaken`: the first can neither renew nor finish it.
+    let second = generations::claim(&client, overtaken, lease)
+        .await
+        .expect("claim")
+        .expect("claimed");
+    assert_eq!(second.attempts, 2);
+    assert!(!generations::renew_lease(&client, overtaken, 1, lease)
+        .await
+        .expect("renew"));
+    assert!(
+        !generations::complete(&client, overtaken, 1, &[version()], None, &[])
+            .await
+            .expect("complete"),
+        "the first attempt's late result is discarded"
+    );
+    assert!(
+        generations::complete(&client, overtaken, 2, &[version()], None, &[])
+            .await
+            .expect("complete")
+    );
+    assert_eq!(status_of(&app, overtaken).await, ("succeeded".into(), 2, 1));
+    drop(client);
+    app.stop().await;
+    env.teardown().await;
+}

@@ -35,6 +35,12 @@ pub struct DeadLetters {
     pub unreadable: usize,
 }
 
+/// Whether a pass takes back the jobs whose lease ran out.
+enum Leases {
+    TakeBackExpired,
+    Keep,
+}
+
 #[derive(Clone)]
 pub struct Relay {
     pub pool: Pool,
@@ -45,14 +51,29 @@ pub struct Relay {
 
 impl Relay {
     /// Makes a pass every few seconds until `shutdown`.
+    ///
+    /// After a failed pass (the database was away) the next one takes no lease back: every
+    /// lease ran out during the outage, yet most of their workers are alive and were only
+    /// waiting for the database too. One pass of grace lets them renew or commit first, rather
+    /// than having their jobs run again from the start.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut after_failure = false;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(INTERVAL) => {}
             }
-            if let Err(e) = self.pass().await {
-                tracing::warn!(error = format!("{e:#}"), "relay pass failed; will retry");
+            let leases = if after_failure {
+                Leases::Keep
+            } else {
+                Leases::TakeBackExpired
+            };
+            match self.pass_with(leases).await {
+                Ok(_) => after_failure = false,
+                Err(e) => {
+                    after_failure = true;
+                    tracing::warn!(error = format!("{e:#}"), "relay pass failed; will retry");
+                }
             }
         }
     }
@@ -146,14 +167,21 @@ impl Relay {
     /// One pass: takes back expired leases, then republishes what may be lost. Answers how
     /// many jobs it published.
     pub async fn pass(&self) -> anyhow::Result<usize> {
+        self.pass_with(Leases::TakeBackExpired).await
+    }
+
+    async fn pass_with(&self, leases: Leases) -> anyhow::Result<usize> {
         let client = self
             .pool
             .get()
             .await
             .context("the relay could not get a database connection")?;
-        let (requeued, failed) = generations::reclaim_expired(&client, self.max_attempts)
-            .await
-            .context("taking back expired leases")?;
+        let (requeued, failed) = match leases {
+            Leases::TakeBackExpired => generations::reclaim_expired(&client, self.max_attempts)
+                .await
+                .context("taking back expired leases")?,
+            Leases::Keep => (Vec::new(), Vec::new()),
+        };
         metrics::counter!(crate::metrics::LEASE_TAKEBACKS).increment(requeued.len() as u64);
         metrics::counter!(crate::metrics::ATTEMPTS_EXHAUSTED).increment(failed.len() as u64);
         if !requeued.is_empty() {
@@ -171,19 +199,23 @@ impl Relay {
             .await
             .context("finding unpublished jobs")?;
         let mut published = 0;
-        for id in ids {
+        for (n, id) in ids.iter().enumerate() {
             match self
                 .publisher
-                .publish_job(&Job::Generate { generation_id: id })
+                .publish_job(&Job::Generate { generation_id: *id })
                 .await
             {
                 Ok(()) => published += 1,
                 Err(e) => {
-                    // Leave it for the next pass rather than waiting out STALE_AFTER.
-                    generations::mark_unpublished(&client, id)
-                        .await
-                        .context("giving an unpublished job back")?;
+                    // The broker is away or blocked: give this one and the rest of the batch
+                    // back for the next pass, rather than leaving them marked published until
+                    // STALE_AFTER.
                     tracing::warn!(generation_id = %id, error = %e, "relay could not publish; will retry");
+                    for id in &ids[n..] {
+                        generations::mark_unpublished(&client, *id)
+                            .await
+                            .context("giving an unpublished job back")?;
+                    }
                     break;
                 }
             }

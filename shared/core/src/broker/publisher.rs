@@ -3,8 +3,10 @@
 //! A failed publish never loses a job: the row is already committed, and the relay republishes
 //! it. So the publisher only needs to drop a broken connection and connect again on the next
 //! use; it never waits for a broker that is down, so a request that publishes fails fast.
+//! Nor does it wait long for one that is up but blocked by a memory or disk alarm, which takes
+//! publishes and confirms nothing until the alarm clears.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use lapin::{
     options::BasicPublishOptions,
@@ -28,7 +30,13 @@ pub enum PublishError {
     Unroutable,
     #[error("message could not be encoded: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("the broker did not confirm within {} s (a resource alarm may block publishers)", CONFIRM_TIMEOUT.as_secs())]
+    Unconfirmed,
 }
+
+/// How long a publish waits for the broker's confirm. What is published is safe in Postgres
+/// already, so the caller goes on and the relay publishes it later.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Broker {
     /// A publisher that connects on first use.
@@ -101,43 +109,55 @@ impl Publisher {
 
     /// Publishes a job and waits for the broker's confirm; only then is the job safe.
     pub async fn publish_job(&self, job: &Job) -> Result<(), PublishError> {
-        let result = match self.channel().await {
-            Ok(channel) => publish_job(&channel, &self.broker.topology.jobs_queue, job).await,
-            Err(e) => Err(e.into()),
-        };
-        if matches!(result, Err(PublishError::Broker(_))) {
-            self.forget().await;
-        }
-        result
+        let topology = &self.broker.topology;
+        self.confirmed(async {
+            let channel = self.channel().await?;
+            publish_job(&channel, &topology.jobs_queue, job).await
+        })
+        .await
     }
 
     /// Publishes a status event. Transient: events only speed up answers, they carry no state.
     pub async fn publish_event(&self, event: &StatusEvent) -> Result<(), PublishError> {
-        let channel = self.channel().await?;
         let payload = serde_json::to_vec(event)?;
-        let published = channel
-            .basic_publish(
-                &self.broker.topology.events_exchange,
-                &event_routing_key(event),
-                BasicPublishOptions::default(),
-                &payload,
-                BasicProperties::default()
-                    // 1 = transient: an event is a hint, not worth a disk write.
-                    .with_delivery_mode(1)
-                    .with_content_type("application/json".into())
-                    .with_headers(trace_headers()),
-            )
-            .await;
-        match published {
-            Ok(confirm) => {
-                confirm.await?;
-                Ok(())
-            }
-            Err(e) => {
-                self.forget().await;
-                Err(e.into())
-            }
+        self.confirmed(async {
+            let channel = self.channel().await?;
+            let confirm = channel
+                .basic_publish(
+                    &self.broker.topology.events_exchange,
+                    &event_routing_key(event),
+                    BasicPublishOptions::default(),
+                    &payload,
+                    BasicProperties::default()
+                        // 1 = transient: an event is a hint, not worth a disk write.
+                        .with_delivery_mode(1)
+                        .with_content_type("application/json".into())
+                        .with_headers(trace_headers()),
+                )
+                .await?;
+            confirm.await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs one publish within [`CONFIRM_TIMEOUT`]. After a broker error or a timeout the link
+    /// is dropped, so the next publish starts on a fresh connection rather than behind a
+    /// broken or blocked one.
+    async fn confirmed(
+        &self,
+        publish: impl std::future::Future<Output = Result<(), PublishError>>,
+    ) -> Result<(), PublishError> {
+        let result = tokio::time::timeout(CONFIRM_TIMEOUT, publish)
+            .await
+            .unwrap_or(Err(PublishError::Unconfirmed));
+        if matches!(
+            result,
+            Err(PublishError::Broker(_) | PublishError::Unconfirmed)
+        ) {
+            self.forget().await;
         }
+        result
     }
 }
 

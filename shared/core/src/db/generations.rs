@@ -321,6 +321,10 @@ pub async fn claim(
 
 /// Stores the result of attempt `attempt`. Answers false, writing nothing, when that attempt no
 /// longer holds the generation.
+///
+/// The attempt still holds it when the relay took the job back (its lease ran out while the
+/// database was away) but no later attempt has claimed it yet: the row is `queued` with the
+/// same attempt count, and a finished result is worth more than a run started afresh.
 pub async fn complete(
     client: &impl GenericClient,
     id: Uuid,
@@ -332,7 +336,7 @@ pub async fn complete(
     let updated = client
         .execute(
             "UPDATE generations SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL, usage = $3, warnings = $4
-             WHERE id = $1 AND status = 'running' AND attempts = $2",
+             WHERE id = $1 AND status IN ('running', 'queued') AND attempts = $2",
             &[&id, &attempt, &usage.map(Json), &Json(warnings)],
         )
         .await?;
@@ -352,7 +356,7 @@ pub async fn complete(
 }
 
 /// Marks attempt `attempt` failed for good, with what the provider spent trying. Answers false
-/// when that attempt no longer holds it.
+/// when that attempt no longer holds it (see [`complete`]).
 pub async fn fail(
     client: &impl GenericClient,
     id: Uuid,
@@ -363,7 +367,7 @@ pub async fn fail(
     let updated = client
         .execute(
             "UPDATE generations SET status = 'failed', completed_at = now(), lease_expires_at = NULL, error = $3, usage = $4
-             WHERE id = $1 AND status = 'running' AND attempts = $2",
+             WHERE id = $1 AND status IN ('running', 'queued') AND attempts = $2",
             &[&id, &attempt, &Json(error), &usage.map(Json)],
         )
         .await?;
@@ -389,8 +393,9 @@ pub async fn release(
 }
 
 /// Extends attempt `attempt`'s lease to `lease` from now, while its worker is still at it.
-/// Answers false when that attempt no longer holds the generation: it was taken back,
-/// canceled, or finished.
+/// Answers false when that attempt no longer holds the generation: a later attempt claimed it,
+/// or it was canceled or finished. A job the relay took back while the database was away, and
+/// no one has claimed since, is running again (see [`complete`]).
 pub async fn renew_lease(
     client: &impl GenericClient,
     id: Uuid,
@@ -399,8 +404,8 @@ pub async fn renew_lease(
 ) -> Result<bool, tokio_postgres::Error> {
     let updated = client
         .execute(
-            "UPDATE generations SET lease_expires_at = now() + make_interval(secs => $3)
-             WHERE id = $1 AND status = 'running' AND attempts = $2",
+            "UPDATE generations SET status = 'running', lease_expires_at = now() + make_interval(secs => $3)
+             WHERE id = $1 AND status IN ('running', 'queued') AND attempts = $2",
             &[&id, &attempt, &lease.as_secs_f64()],
         )
         .await?;
