@@ -31,5 +31,7 @@ bash deploy/fuzz.sh
 bash deploy/conformance.sh
 # The Kubernetes manifests, KEDA resources and compose file against their schemas, offline.
 bash deploy/check_deploy.sh
+# Faults injected into the binaries on private Postgres and RabbitMQ: nothing lost, run twice or failed.
+bash deploy/faults.sh
 # One closing line for the whole run: cargo prints a result per test binary, the last often empty.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "summary: %d passed, %d failed\n", passed, failed }' "$log"
