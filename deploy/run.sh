@@ -52,7 +52,6 @@ if [ -n "$model" ]; then
     export PROCMAP_OPENAI_MODEL="$model"
     # A CPU decodes a few tokens a second; give each answer time.
     export PROCMAP_LLM_TIMEOUT_SECS="${PROCMAP_LLM_TIMEOUT_SECS:-900}"
-    export PROCMAP_JOB_LEASE_SECS="${PROCMAP_JOB_LEASE_SECS:-3600}"
     key_mode=()
     engine="$model on llama.cpp, OpenAI-compatible provider"
 fi

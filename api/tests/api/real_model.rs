@@ -40,7 +40,6 @@ async fn a_real_model_gives_three_valid_options_for_every_prompt_with_usage_reco
         ("PROCMAP_LLM_REPAIR_ROUNDS", repair_rounds.as_str()),
         ("PROCMAP_LLM_MAX_TOKENS", "1024"),
         ("PROCMAP_LLM_TIMEOUT_SECS", "600"),
-        ("PROCMAP_JOB_LEASE_SECS", "1800"),
     ];
     let client = reqwest::Client::new();
     let (_api, api) = spawn_api(&env, &client).await;
