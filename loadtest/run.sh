@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Measures POST → succeeded with the built release binaries: brings up the services, starts one
-# API and one worker on a scratch database and queue prefix, runs the harness, and cleans up.
-# Extra arguments go to the harness, e.g. `loadtest/run.sh --count 100 --style poll`.
+# Runs the open-loop harness against the release binaries: brings up the services, starts one
+# API and one worker on a scratch database and queue prefix, makes LOADTEST_KEYS test keys
+# (default 1), runs the harness, and cleans up. Extra arguments go to the harness, e.g.
+# `loadtest/run.sh --mode e2e --rate 50 --duration-secs 10`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/services.sh
@@ -19,7 +20,13 @@ export PROCMAP_GENERATION_QUOTA=1000000
 bin=target/release
 
 $bin/procmap-api migrate
-key=$($bin/procmap-api keys create --owner loadtest --scopes generate,diagrams:read --test --json | sed -E 's/.*"key":"([^"]+)".*/\1/')
+mkdir -p target/loadtest
+keys=target/loadtest/keys.txt
+: > "$keys"
+for n in $(seq 1 "${LOADTEST_KEYS:-1}"); do
+    $bin/procmap-api keys create --owner "loadtest-$n" --scopes generate,diagrams:read --test --json \
+        | sed -E 's/.*"key":"([^"]+)".*/\1/' >> "$keys"
+done
 pids=()
 cleanup() {
     kill "${pids[@]}" 2>/dev/null || true
@@ -33,4 +40,4 @@ $bin/procmap-worker & pids+=($!)
 $bin/procmap-api serve & pids+=($!)
 for _ in $(seq 1 100); do curl -fsS "$PROCMAP_PUBLIC_BASE_URL/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 
-$bin/procmap-loadtest --base-url "$PROCMAP_PUBLIC_BASE_URL" --key "$key" "$@"
+$bin/procmap-loadtest --base-url "$PROCMAP_PUBLIC_BASE_URL" --keys-file "$keys" "$@"

@@ -1,158 +1,193 @@
-//! Load harness: sends generations to a running procmap and prints latency figures.
+//! Open-loop load harness: sends generations to a running procmap at a fixed arrival rate and
+//! reports latency from each request's intended send time (HDR histograms), as JSON and as a
+//! picture of throughput and p50/p99 over time. `--find-max` raises the rate until p99 passes
+//! a bound and reports the highest rate procmap sustained.
 //!
-//! Latency is measured from the start of the POST to the moment the generation is seen
-//! `succeeded`: the 200 of a `wait=true` request, or the first poll that sees it with
-//! `wait=false`. Requests are bounded in count and only go to the given base URL.
+//! Bounded: at most `--max-requests` per run and ten minutes per run, and only to a loopback
+//! address unless `--allow-remote` is given.
 
-use std::time::{Duration, Instant};
+mod open_loop;
+mod report;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{bail, Context};
-use clap::{Parser, ValueEnum};
-use serde_json::{json, Value};
+use clap::Parser;
+use serde_json::json;
+
+use open_loop::{Mode, Target};
+use report::Summary;
 
 #[derive(Parser)]
-#[command(about = "Drives a running procmap and prints latency figures")]
+#[command(
+    about = "Sends generations at a fixed rate and reports latency from the intended send time"
+)]
 struct Args {
-    /// Base URL of a procmap API, such as http://127.0.0.1:8080 (loopback only).
+    /// Base URL of a procmap API, such as http://127.0.0.1:8080.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     base_url: String,
-    /// API key with the generate scope.
-    #[arg(long, env = "PROCMAP_LOADTEST_KEY")]
-    key: String,
-    /// How many generations to create.
-    #[arg(long, default_value_t = 100)]
-    count: usize,
-    /// How many requests are in flight at once.
-    #[arg(long, default_value_t = 1)]
-    concurrency: usize,
-    /// `wait`: one wait=true request each; `poll`: wait=false, then poll links.self.
-    #[arg(long, value_enum, default_value_t = Style::Wait)]
-    style: Style,
-    /// Delay between polls in the poll style, in milliseconds.
+    /// Also send to an address other than loopback: a load test aimed at the wrong host is an
+    /// attack on it.
+    #[arg(long)]
+    allow_remote: bool,
+    /// API key with the generate scope; repeat it, or use --keys-file, to spread the load.
+    #[arg(long = "key", env = "PROCMAP_LOADTEST_KEY")]
+    keys: Vec<String>,
+    /// A file of API keys, one per line; requests take them in turn.
+    #[arg(long)]
+    keys_file: Option<PathBuf>,
+    /// `accept` (wait=false), `e2e` (wait=true), or `poll` (wait=false, then poll links.self).
+    #[arg(long, value_enum, default_value_t = Mode::Accept)]
+    mode: Mode,
+    /// Requests per second.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// How long each run sends, in seconds (at most 600).
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// The most requests one run may send; a rate × duration above it is refused.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_requests: u64,
+    /// Requests in flight beyond this are skipped (and counted): the harness's own bound.
+    #[arg(long, default_value_t = 4096)]
+    max_in_flight: usize,
+    /// Delay between polls in `poll` mode, in milliseconds.
     #[arg(long, default_value_t = 10)]
     poll_ms: u64,
+    /// Raise the rate from --rate by --step each run until p99 passes --p99-bound-ms (or
+    /// errors pass 1%, or the achieved rate falls below 95% of the target).
+    #[arg(long)]
+    find_max: bool,
+    #[arg(long, default_value_t = 50.0)]
+    p99_bound_ms: f64,
+    #[arg(long, default_value_t = 1.25)]
+    step: f64,
+    /// The highest rate --find-max tries.
+    #[arg(long, default_value_t = 50_000.0)]
+    max_rate: f64,
+    /// Where the JSON report goes.
+    #[arg(long, default_value = "target/loadtest/report.json")]
+    report: PathBuf,
+    /// Where the picture goes (SVG).
+    #[arg(long, default_value = "target/loadtest/report.svg")]
+    plot: PathBuf,
 }
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Style {
-    Wait,
-    Poll,
-}
-
-const PROMPT: &str = "Map the customer support ticket triage process from intake to resolution.";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let host = args.base_url.split("://").nth(1).unwrap_or_default();
-    if !(host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")) {
+    let target = target(&args)?;
+    let length = Duration::from_secs(args.duration_secs);
+    if args.duration_secs == 0 || args.duration_secs > 600 {
+        bail!("--duration-secs must be between 1 and 600");
+    }
+    let fits = |rate: f64| rate > 0.0 && rate * length.as_secs_f64() <= args.max_requests as f64;
+    if !fits(args.rate) {
         bail!(
-            "the load harness only targets loopback addresses, not {}",
-            args.base_url
+            "{} requests/s for {} s is more than --max-requests {}",
+            args.rate,
+            args.duration_secs,
+            args.max_requests
         );
     }
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    let mut latencies = Vec::with_capacity(args.count);
-    let mut failures = 0usize;
-    let mut pending = tokio::task::JoinSet::new();
-    let mut next = 0usize;
-    while next < args.count || !pending.is_empty() {
-        while next < args.count && pending.len() < args.concurrency {
-            let (client, base, key, style, poll) = (
-                client.clone(),
-                args.base_url.clone(),
-                args.key.clone(),
-                args.style,
-                args.poll_ms,
-            );
-            pending.spawn(async move {
-                one(&client, &base, &key, style, Duration::from_millis(poll)).await
-            });
-            next += 1;
+
+    let mut summaries = Vec::new();
+    let mut rate = args.rate;
+    let mut sustained = None;
+    loop {
+        let samples = open_loop::run(&target, rate, length).await;
+        let summary = Summary::of(rate, &samples);
+        println!("{}", summary.line());
+        let held = summary.skipped == 0
+            && summary.failed() as f64 <= 0.01 * summary.sent.max(1) as f64
+            && summary.throughput >= 0.95 * rate
+            && summary.p99_ms <= args.p99_bound_ms;
+        summaries.push(summary);
+        if !args.find_max {
+            break;
         }
-        match pending.join_next().await {
-            Some(Ok(Ok(latency))) => latencies.push(latency),
-            Some(Ok(Err(e))) => {
-                failures += 1;
-                eprintln!("generation failed: {e:#}");
-            }
-            Some(Err(e)) => bail!("task panicked: {e}"),
-            None => {}
+        if !held {
+            break;
+        }
+        sustained = Some(rate);
+        let next = rate * args.step;
+        if next > args.max_rate || !fits(next) {
+            break;
+        }
+        rate = next;
+    }
+    if args.find_max {
+        match sustained {
+            Some(rate) => println!(
+                "highest sustained rate: {rate:.0}/s (p99 ≤ {} ms, errors ≤ 1%, no skips)",
+                args.p99_bound_ms
+            ),
+            None => println!(
+                "no rate tried was sustained with p99 ≤ {} ms",
+                args.p99_bound_ms
+            ),
         }
     }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
-            .copied()
-            .map(ms)
-            .unwrap_or(f64::NAN)
-    };
-    println!(
-        "generations: {} ok, {failures} failed, concurrency {}",
-        latencies.len(),
-        args.concurrency
-    );
-    println!(
-        "POST → succeeded (ms): median {:.1}  p90 {:.1}  p99 {:.1}  min {:.1}  max {:.1}",
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(0.0),
-        at(1.0)
-    );
-    println!(
-        "throughput: {:.1} generations/s over {:.1} s",
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64()
-    );
-    if failures > 0 {
-        bail!("{failures} generations failed");
+
+    if let Some(dir) = args.report.parent() {
+        std::fs::create_dir_all(dir)?;
     }
+    if let Some(dir) = args.plot.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let report = json!({
+        "mode": format!("{:?}", args.mode).to_lowercase(),
+        "base_url": args.base_url,
+        "keys": target.keys.len(),
+        "duration_secs": args.duration_secs,
+        "find_max": args.find_max.then(|| json!({
+            "p99_bound_ms": args.p99_bound_ms,
+            "highest_sustained_rate": sustained,
+        })),
+        "runs": summaries.iter().map(Summary::json).collect::<Vec<_>>(),
+    });
+    std::fs::write(&args.report, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", args.report.display()))?;
+    let title = format!("procmap {:?}, open loop", args.mode).to_lowercase();
+    report::plot(&args.plot, &title, &summaries)?;
+    println!(
+        "report: {}  picture: {}",
+        args.report.display(),
+        args.plot.display()
+    );
     Ok(())
 }
 
-async fn one(
-    client: &reqwest::Client,
-    base: &str,
-    key: &str,
-    style: Style,
-    poll: Duration,
-) -> anyhow::Result<Duration> {
-    let wait = matches!(style, Style::Wait);
-    let started = Instant::now();
-    let response = client
-        .post(format!(
-            "{base}/api/v1/process-maps/generations?wait={wait}"
-        ))
-        .bearer_auth(key)
-        .json(&json!({"mode": "initial", "prompt": PROMPT, "language": "english"}))
-        .send()
-        .await?;
-    let mut body: Value = response.json().await?;
-    let link = body["links"]["self"]
-        .as_str()
-        .context("no links.self in the answer")?
-        .to_owned();
-    loop {
-        match body["status"].as_str() {
-            Some("succeeded") => return Ok(started.elapsed()),
-            Some("failed") => bail!("generation failed: {}", body["error"]),
-            Some(_) => {}
-            None => bail!("unexpected answer: {body}"),
-        }
-        tokio::time::sleep(poll).await;
-        // links.self uses the public base URL; poll the same path on the address we were given.
-        let path = link.find("/api/").map_or(link.as_str(), |i| &link[i..]);
-        body = client
-            .get(format!("{base}{path}"))
-            .bearer_auth(key)
-            .send()
-            .await?
-            .json()
-            .await?;
+fn target(args: &Args) -> anyhow::Result<Target> {
+    let host = args.base_url.split("://").nth(1).unwrap_or_default();
+    let loopback = ["127.", "localhost", "[::1]"]
+        .iter()
+        .any(|prefix| host.starts_with(prefix));
+    if !loopback && !args.allow_remote {
+        bail!(
+            "the load harness only targets loopback addresses unless --allow-remote is given, not {}",
+            args.base_url
+        );
     }
+    let mut keys = args.keys.clone();
+    if let Some(file) = &args.keys_file {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        keys.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
+    }
+    if keys.is_empty() {
+        bail!("give an API key: --key, PROCMAP_LOADTEST_KEY or --keys-file");
+    }
+    Ok(Target {
+        base_url: args.base_url.trim_end_matches('/').to_owned(),
+        keys: Arc::new(keys),
+        mode: args.mode,
+        poll: Duration::from_millis(args.poll_ms),
+        max_in_flight: args.max_in_flight,
+    })
 }
