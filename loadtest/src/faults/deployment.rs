@@ -308,8 +308,8 @@ pub struct Request {
     pub marker: String,
     /// Every generation id procmap answered for this request; more than one is a duplicate.
     pub ids: BTreeSet<Uuid>,
-    /// When procmap first accepted it.
-    pub accepted_at: Option<Instant>,
+    /// The longest any try waited for procmap's answer (tries that got one).
+    pub slowest_answer: Duration,
     /// Why the client gave up, if it did before procmap accepted the request.
     pub refused: Option<String>,
 }
@@ -354,13 +354,13 @@ pub async fn submit(
         let request = requests.entry(marker.clone()).or_insert(Request {
             marker,
             ids: BTreeSet::new(),
-            accepted_at: None,
+            slowest_answer: Duration::ZERO,
             refused: None,
         });
         match result {
-            Ok((id, at)) => {
+            Ok((id, slowest)) => {
                 request.ids.insert(id);
-                request.accepted_at = Some(request.accepted_at.map_or(at, |first| first.min(at)));
+                request.slowest_answer = request.slowest_answer.max(slowest);
             }
             Err(why) => request.refused = Some(why),
         }
@@ -370,7 +370,8 @@ pub async fn submit(
 
 /// Tries one request until procmap accepts it (any 2xx with an id), for at most two minutes.
 /// Transport errors, 409 (the same key in flight), 429 and 5xx are tried again with the same
-/// `Idempotency-Key`, on the next API in turn.
+/// `Idempotency-Key`, on the next API in turn. Answers the generation and the longest wait
+/// for an answer.
 async fn one(
     client: &reqwest::Client,
     apis: &[String],
@@ -378,7 +379,7 @@ async fn one(
     key: &str,
     marker: &str,
     idempotency_key: &str,
-) -> Result<(Uuid, Instant), String> {
+) -> Result<(Uuid, Duration), String> {
     let body = json!({
         "mode": "initial",
         "prompt": format!("The clerk checks claim {marker}. The manager pays it."),
@@ -387,11 +388,13 @@ async fn one(
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut last = String::new();
     let mut attempt = first;
+    let mut slowest = Duration::ZERO;
     loop {
         if Instant::now() > deadline {
             return Err(format!("not accepted within 120 s; last answer: {last}"));
         }
         let base = &apis[attempt % apis.len()];
+        let began = Instant::now();
         let sent = client
             .post(format!("{base}/api/v1/process-maps/generations?wait=false"))
             .bearer_auth(key)
@@ -401,6 +404,9 @@ async fn one(
             .timeout(Duration::from_secs(10))
             .send()
             .await;
+        if sent.is_ok() {
+            slowest = slowest.max(began.elapsed());
+        }
         match sent {
             Ok(response) if response.status().is_success() => {
                 let status = response.status();
@@ -408,7 +414,7 @@ async fn one(
                 return answer["id"]
                     .as_str()
                     .and_then(|id| id.parse().ok())
-                    .map(|id| (id, Instant::now()))
+                    .map(|id| (id, slowest))
                     .ok_or_else(|| format!("{status} without an id: {answer}"));
             }
             Ok(response) => {
