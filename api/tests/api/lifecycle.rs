@@ -156,6 +156,22 @@ impl Outage {
             ))
             .await
             .expect("start the outage");
+        // pg_terminate_backend only signals: wait until the backends are gone, or a query
+        // sent at once may still be answered by one.
+        for _ in 0..100 {
+            let left: i64 = maintenance
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                    &[&database],
+                )
+                .await
+                .expect("count the backends")
+                .get(0);
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         Outage {
             maintenance,
             database,
