@@ -4,11 +4,13 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use procmap_core::{broker::Broker, db, domain::Owner, relay::Relay, shutdown};
+use procmap_core::{
+    broker::Broker, db, domain::Owner, messages::KeyRevoked, relay::Relay, shutdown,
+};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use crate::{keys, ApiConfig, Application};
+use crate::{http::key_cache, keys, ApiConfig, Application};
 
 #[derive(Parser)]
 #[command(
@@ -113,7 +115,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::Revoke { id }) => {
             keys::revoke(&pool(&config)?, id).await?;
-            println!("Revoked API key {id}.");
+            // The revocation is committed; the announcement only makes running replicas drop
+            // their cached keys now rather than within the cache's lifetime.
+            let publisher = Broker::new(
+                config.infrastructure.amqp_url.clone(),
+                &config.infrastructure.queue_prefix,
+                "procmap-api",
+            )
+            .publisher();
+            match publisher
+                .publish_key_revoked(&KeyRevoked { api_key_id: id })
+                .await
+            {
+                Ok(()) => println!("Revoked API key {id}."),
+                Err(e) => println!(
+                    "Revoked API key {id}. Running API replicas could not be told ({e}); they refuse it within {} s.",
+                    key_cache::TIME_TO_LIVE.as_secs()
+                ),
+            }
             Ok(())
         }
     }

@@ -38,6 +38,9 @@ use tokio_util::sync::CancellationToken;
 pub use config::ApiConfig;
 pub use state::AppState;
 
+use generations::published::PublishedMarks;
+use http::key_cache::KeyCache;
+
 /// A built API: listening, with its background tasks running, not yet serving.
 pub struct Application {
     listener: TcpListener,
@@ -56,6 +59,11 @@ impl Application {
             infrastructure.database_url.expose_secret(),
             infrastructure.database_pool_size,
         )?;
+        // Budget statements are short, so half the connections serve them.
+        let budget_pool = db::budget_pool(
+            infrastructure.database_url.expose_secret(),
+            (infrastructure.database_pool_size / 2).max(2),
+        )?;
         let broker = Broker::new(
             infrastructure.amqp_url.clone(),
             &infrastructure.queue_prefix,
@@ -65,19 +73,24 @@ impl Application {
             .await
             .with_context(|| format!("listening on {}", config.bind))?;
         let publisher = broker.publisher();
+        let events = EventHub::default();
+        let shutdown = CancellationToken::new();
+        let (published, marks_task) = PublishedMarks::start(pool.clone(), shutdown.clone());
         let state = AppState {
+            published,
             relay: Relay {
                 pool: pool.clone(),
                 publisher: publisher.clone(),
                 max_attempts: config.max_attempts,
             },
             publisher,
-            events: EventHub::default(),
+            keys: KeyCache::new(events.clone()),
+            events,
             config: Arc::new(config),
             pool,
+            budget_pool,
             draining: CancellationToken::new(),
         };
-        let shutdown = CancellationToken::new();
         let (ready_tx, events_ready) = watch::channel(false);
         let events = state.events.clone();
         let listener_stop = shutdown.clone();
@@ -88,6 +101,7 @@ impl Application {
                     .await
             }),
             tokio::spawn(state.relay.clone().run(shutdown.clone())),
+            marks_task,
         ];
         Ok(Application {
             listener,

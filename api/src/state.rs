@@ -11,14 +11,21 @@ use procmap_core::{
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ApiConfig;
+use crate::{config::ApiConfig, generations::published::PublishedMarks, http::key_cache::KeyCache};
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub pool: Pool,
+    /// Connections for the per-key rate-limit and quota counters, whose commits do not wait
+    /// for the WAL flush (see `procmap_core::db::limits`).
+    pub budget_pool: Pool,
+    /// Authenticated keys, dropped when a key is revoked anywhere.
+    pub keys: KeyCache,
     /// Publishes jobs with confirms, reconnecting when the broker comes back.
     pub publisher: Publisher,
+    /// Marks confirmed jobs published, in batches.
+    pub published: PublishedMarks,
     /// Wakes `wait=true` requests when a worker reports a status change.
     pub events: EventHub,
     /// Republishes lost jobs and takes back expired leases; one runs in every replica.
@@ -35,6 +42,14 @@ impl AppState {
             .get()
             .await
             .context("getting a database connection")
+    }
+
+    /// A connection for the per-key budgets.
+    pub async fn budgets(&self) -> anyhow::Result<Client> {
+        self.budget_pool
+            .get()
+            .await
+            .context("getting a database connection for the rate limit")
     }
 
     /// The absolute URL of a generation, for `links.self`.

@@ -1,8 +1,22 @@
-//! Accepting a generation: the idempotency record and the `queued` row in one transaction, then
-//! a confirmed publish of its job.
+//! Accepting a generation: its quota reserved, the `queued` row committed (with the
+//! idempotency record, when the request has one), then a confirmed publish of its job.
 //!
-//! If the publish fails, the row stays with `published_at` NULL and the relay republishes it, so
-//! a crash or broker outage between commit and publish loses nothing.
+//! What each guarantee rests on:
+//! - **The quota holds across replicas**: `reserve_generation` locks the key's counter row for
+//!   one statement, so reservations are counted one after another whichever replica makes them.
+//!   Its commit does not wait for the disk, but the generation's commit does, and WAL is written
+//!   in order, so a stored generation's reservation is never lost in a crash. A reservation whose
+//!   generation was not stored is refunded; if the refund fails too (the database went away),
+//!   the key is charged for a generation it does not have until that use leaves the window.
+//! - **An idempotent retry never creates a second generation**: the Idempotency-Key's row is
+//!   claimed in the transaction that stores the generation; a concurrent claim waits for that
+//!   transaction and then finds the generation.
+//! - **A crash between commit and publish loses nothing**: the row is committed before the
+//!   publish, and a queued row without `published_at` is republished by the relay after
+//!   `UNCONFIRMED_AFTER`. Confirmed publishes are marked in batches ([`super::published`]).
+//!
+//! A request without an Idempotency-Key costs the database one durable commit (the row) plus
+//! the reservation and the rate-limit count, which do not wait for the disk.
 
 use anyhow::Context;
 use procmap_core::{
@@ -17,6 +31,7 @@ use procmap_core::{
 };
 use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
+use uuid::Uuid;
 
 use crate::{error::ApiError, state::AppState};
 
@@ -30,7 +45,7 @@ pub struct Accepted {
 }
 
 /// Accepts a generation: an earlier one when the Idempotency-Key names it, else a new
-/// `queued` one with its quota counted, committed, then published.
+/// `queued` one with its quota reserved, committed, then published.
 pub async fn accept(
     state: &AppState,
     key: &ApiKey,
@@ -38,56 +53,56 @@ pub async fn accept(
     idempotency_key: Option<&str>,
     request_id: &str,
 ) -> Result<Accepted, ApiError> {
-    let mut client = state.db().await?;
-    let tx = client
-        .transaction()
-        .await
-        .context("opening a transaction")?;
     let id = new_generation_id();
-    if let Some(idempotency_key) = idempotency_key {
-        if let Some(earlier) = claim_key(&tx, key, idempotency_key, request, id).await? {
-            tx.rollback().await.context("rolling back a replay")?;
-            let generation = generations::get(&client, earlier)
-                .await
-                .context("reading the generation an Idempotency-Key names")?
-                .ok_or_else(|| {
-                    anyhow::anyhow!("idempotency record points at missing generation {earlier}")
-                })?;
-            return Ok(Accepted {
-                generation,
-                replayed: true,
-            });
+    let new = NewGeneration {
+        id,
+        owner: &key.owner,
+        api_key_id: key.id,
+        request,
+        request_id,
+        livemode: key.livemode,
+    };
+    let generation = match idempotency_key {
+        None => {
+            reserve(state, key, id).await?;
+            let stored = async {
+                let client = state.db().await?;
+                anyhow::Ok(generations::insert(&client, &new).await?)
+            }
+            .await;
+            refund_unless_stored(state, key, id, stored.context("storing the generation")).await?
         }
-    }
-    // Only a new generation spends quota; a replay returned before this point.
-    let config = &state.config;
-    let quota = limits::quota_use(&tx, key.id, config.generation_quota_window)
-        .await
-        .context("counting the key's quota")?;
-    if quota.used >= config.generation_quota {
-        return Err(ApiError::QuotaExceeded {
-            quota: config.generation_quota,
-            window_days: config.generation_quota_window.as_secs() / 86_400,
-            retry_after: quota.frees_in,
-        });
-    }
-    let generation = generations::insert(
-        &tx,
-        &NewGeneration {
-            id,
-            owner: &key.owner,
-            api_key_id: key.id,
-            request,
-            request_id,
-            livemode: key.livemode,
-        },
-    )
-    .await
-    .context("storing the generation")?;
-    limits::record_generation(&tx, key.id, id)
-        .await
-        .context("recording the generation against the quota")?;
-    tx.commit().await.context("committing the generation")?;
+        Some(idempotency_key) => {
+            let mut client = state.db().await?;
+            let tx = client
+                .transaction()
+                .await
+                .context("opening a transaction")?;
+            if let Some(earlier) = claim_key(&tx, key, idempotency_key, request, id).await? {
+                tx.rollback().await.context("rolling back a replay")?;
+                let generation = generations::get(&client, earlier)
+                    .await
+                    .context("reading the generation an Idempotency-Key names")?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("idempotency record points at missing generation {earlier}")
+                    })?;
+                return Ok(Accepted {
+                    generation,
+                    replayed: true,
+                });
+            }
+            // Only a new generation spends quota; a replay returned above. If the quota is
+            // spent, dropping the transaction rolls the claim back.
+            reserve(state, key, id).await?;
+            let stored = async {
+                let generation = generations::insert(&tx, &new).await?;
+                tx.commit().await?;
+                anyhow::Ok(generation)
+            }
+            .await;
+            refund_unless_stored(state, key, id, stored.context("storing the generation")).await?
+        }
+    };
     metrics::counter!(
         procmap_core::metrics::GENERATIONS_ACCEPTED,
         "mode" => generation.mode.as_str(),
@@ -100,9 +115,7 @@ pub async fn accept(
         .publish_job(&Job::Generate { generation_id: id })
         .await
     {
-        Ok(()) => generations::mark_published(&client, id)
-            .await
-            .context("marking the job published")?,
+        Ok(()) => state.published.confirmed(id),
         Err(e) => {
             tracing::warn!(generation_id = %id, error = %e, "job not published; the relay will retry")
         }
@@ -111,6 +124,52 @@ pub async fn accept(
         generation,
         replayed: false,
     })
+}
+
+/// Reserves one generation of the key's quota for generation `id`, or refuses the request.
+async fn reserve(state: &AppState, key: &ApiKey, id: Uuid) -> Result<(), ApiError> {
+    let config = &state.config;
+    let client = state.budgets().await?;
+    let reservation = limits::reserve_generation(
+        &client,
+        key.id,
+        id,
+        config.generation_quota,
+        config.generation_quota_window,
+    )
+    .await
+    .context("reserving the key's quota")?;
+    if reservation.reserved {
+        Ok(())
+    } else {
+        Err(ApiError::QuotaExceeded {
+            quota: config.generation_quota,
+            window_days: config.generation_quota_window.as_secs() / 86_400,
+            retry_after: reservation.frees_in,
+        })
+    }
+}
+
+/// Passes a stored generation through; when storing failed, hands its reservation back first.
+async fn refund_unless_stored(
+    state: &AppState,
+    key: &ApiKey,
+    id: Uuid,
+    stored: anyhow::Result<Generation>,
+) -> Result<Generation, ApiError> {
+    let error = match stored {
+        Ok(generation) => return Ok(generation),
+        Err(error) => error,
+    };
+    let refunded = async {
+        let client = state.budgets().await?;
+        anyhow::Ok(limits::refund_generation(&client, key.id, id).await?)
+    }
+    .await;
+    if let Err(e) = refunded {
+        tracing::warn!(generation_id = %id, error = format!("{e:#}"), "could not refund a quota reservation");
+    }
+    Err(error.into())
 }
 
 /// Claims an Idempotency-Key for generation `id` inside the accepting transaction. Answers the

@@ -1,11 +1,13 @@
 //! The generations service: what the handlers of `/process-maps/generations` call. Each
 //! function takes parsed domain values and answers generations with their stored BPMN.
 //!
-//! - [`accept`]: the idempotency record and the `queued` row in one transaction, then the
-//!   confirmed publish.
+//! - [`accept`]: the quota reserved, the idempotency record and the `queued` row in one
+//!   transaction, then the confirmed publish.
+//! - [`published`]: marking confirmed jobs published, in batches.
 //! - [`waiting`]: answering `wait=true` from status events.
 
 mod accept;
+pub mod published;
 mod waiting;
 
 use std::{collections::HashMap, time::Duration};

@@ -1,5 +1,6 @@
-//! Authentication and scopes: the middleware that finds each request's key and counts it
-//! against the key's rate limit, and the [`Caller`] extractor that requires a scope.
+//! Authentication and scopes: the middleware that finds each request's key (in the replica's
+//! [`KeyCache`](super::key_cache::KeyCache), else in Postgres) and counts it against the key's
+//! rate limit, and the [`Caller`] extractor that requires a scope.
 //!
 //! Keys are never logged: the request span records no headers.
 
@@ -93,7 +94,7 @@ pub async fn authenticate(
     let window = state.config.rate_limit_window;
     let limit = state.config.rate_limit;
     let counted = async {
-        let client = state.db().await?;
+        let client = state.budgets().await?;
         let counted = limits::count_request(&client, key.id, window)
             .await
             .context("counting the request against the rate limit")?;
@@ -145,11 +146,20 @@ async fn key_of(state: &AppState, headers: &HeaderMap) -> Result<ApiKey, ApiErro
     if !(token.starts_with(LIVE_PREFIX) || token.starts_with(TEST_PREFIX)) {
         return Err(ApiError::InvalidApiKey("the API key is not valid"));
     }
-    let client = state.db().await?;
-    let key = api_keys::find_by_hash(&client, &hash_secret(token))
-        .await
-        .context("finding the key")?
-        .ok_or(ApiError::InvalidApiKey("the API key is not valid"))?;
+    let secret_hash = hash_secret(token);
+    let key = match state.keys.get(&secret_hash) {
+        Some(key) => key,
+        None => {
+            let epoch = state.keys.epoch();
+            let client = state.db().await?;
+            let key = api_keys::find_by_hash(&client, &secret_hash)
+                .await
+                .context("finding the key")?
+                .ok_or(ApiError::InvalidApiKey("the API key is not valid"))?;
+            state.keys.insert(secret_hash, key.clone(), epoch);
+            key
+        }
+    };
     if key.revoked_at.is_some() {
         return Err(ApiError::RevokedApiKey);
     }

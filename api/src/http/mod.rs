@@ -1,12 +1,13 @@
 //! What every handler needs from a request, as typed extractors whose rejections use the error
 //! envelope: the caller's key with the scope an operation requires ([`auth`]), a JSON body
 //! parsed with serde ([`body`]), the query, list parameters and path ids ([`params`]), and the
-//! request id and Idempotency-Key ([`headers`]); and the access log and HTTP metrics of every
+//! request id and Idempotency-Key ([`headers`]); the replica's cache of keys ([`key_cache`]); and the access log and HTTP metrics of every
 //! request ([`observe`]).
 
 pub mod auth;
 pub mod body;
 pub mod headers;
+pub mod key_cache;
 pub mod observe;
 pub mod params;
 

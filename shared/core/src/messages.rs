@@ -1,4 +1,5 @@
-//! The messages that cross RabbitMQ: jobs for workers and status events for API instances.
+//! The messages that cross RabbitMQ: jobs for workers, and status events and key revocations
+//! for API instances.
 //!
 //! Each is one tagged serde enum, so a message that does not match a known shape is rejected as
 //! a whole instead of being half-understood.
@@ -24,6 +25,13 @@ pub enum StatusEvent {
     Succeeded { generation_id: Uuid },
     Failed { generation_id: Uuid },
     Canceled { generation_id: Uuid },
+}
+
+/// An API key was revoked: every API replica drops the keys it has cached, so the revocation
+/// takes effect at once rather than when the cache entry ages out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRevoked {
+    pub api_key_id: Uuid,
 }
 
 impl StatusEvent {

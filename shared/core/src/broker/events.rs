@@ -1,10 +1,17 @@
-//! Status events, as an API replica hears them, and the waiters they wake.
+//! Status events, as an API replica hears them, and the waiters they wake; and key
+//! revocations, which age the replica's cached keys.
 //!
 //! Each replica binds its own exclusive queue to the events exchange, so every replica hears
 //! every event and any replica can answer any `wait=true` request. An event only says "look
 //! again": the waiter re-reads Postgres, which stays the truth.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+};
 
 use anyhow::Context;
 use futures_util::StreamExt;
@@ -16,14 +23,22 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::connection::{reconnecting, Broker};
+use super::{
+    connection::{reconnecting, Broker},
+    topology::KEY_REVOKED_ROUTING_KEY,
+};
 use crate::messages::StatusEvent;
 
 /// Waiters by generation. A `watch` channel per waited-for generation: its value is bumped on
 /// every event, so a waiter that subscribed before the event cannot miss it.
+///
+/// Also the replica's key epoch: bumped when a key is revoked anywhere, and whenever
+/// revocations may have been missed (the listener was disconnected). A key cached in an
+/// earlier epoch is looked up again.
 #[derive(Clone, Default)]
 pub struct EventHub {
     waiters: Arc<std::sync::Mutex<HashMap<Uuid, watch::Sender<u64>>>>,
+    key_epoch: Arc<AtomicU64>,
 }
 
 /// A subscription to one generation's events; unsubscribes when dropped.
@@ -89,6 +104,16 @@ impl EventHub {
         }
     }
 
+    /// The current key epoch; see [`EventHub`].
+    pub fn key_epoch(&self) -> u64 {
+        self.key_epoch.load(Ordering::Acquire)
+    }
+
+    /// Makes every cached key stale: one was revoked, or a revocation may have been missed.
+    pub fn keys_changed(&self) {
+        self.key_epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// How many generations are being waited for; for tests and metrics.
     pub fn waiting(&self) -> usize {
         self.waiters.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -115,8 +140,10 @@ impl Broker {
             },
             || {
                 let _ = ready.send(false);
-                // Events may have been missed while disconnected; let every waiter look again.
+                // Events may have been missed while disconnected; let every waiter look again,
+                // and look every cached key up again.
                 hub.notify_all();
+                hub.keys_changed();
             },
         )
         .await;
@@ -151,6 +178,16 @@ impl Broker {
             )
             .await
             .context("binding this replica's event queue")?;
+        channel
+            .queue_bind(
+                queue.name().as_str(),
+                &self.topology.events_exchange,
+                KEY_REVOKED_ROUTING_KEY,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .context("binding this replica's event queue to key revocations")?;
         // no_ack: a lost event costs at most a wait window, and acks would only add round trips.
         let mut consumer = channel
             .basic_consume(
@@ -165,10 +202,16 @@ impl Broker {
             .await
             .context("consuming status events")?;
         let _ = ready.send(true);
-        // Anything that finished while we were connecting is picked up by a re-read.
+        // Anything that finished, or was revoked, while we were connecting is picked up by a
+        // re-read.
         hub.notify_all();
+        hub.keys_changed();
         while let Some(delivery) = consumer.next().await {
             let delivery = delivery.context("hearing a status event")?;
+            if delivery.routing_key.as_str() == KEY_REVOKED_ROUTING_KEY {
+                hub.keys_changed();
+                continue;
+            }
             match serde_json::from_slice::<StatusEvent>(&delivery.data) {
                 Ok(event) => hub.notify(event.generation_id()),
                 Err(e) => tracing::warn!(error = %e, "ignoring a status event that does not parse"),

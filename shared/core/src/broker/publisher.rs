@@ -17,8 +17,8 @@ use lapin::{
 use tokio::sync::Mutex;
 
 use super::connection::Broker;
-use super::topology::event_routing_key;
-use crate::messages::{Job, StatusEvent};
+use super::topology::{event_routing_key, KEY_REVOKED_ROUTING_KEY};
+use crate::messages::{Job, KeyRevoked, StatusEvent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -133,6 +133,28 @@ impl Publisher {
                         .with_delivery_mode(1)
                         .with_content_type("application/json".into())
                         .with_headers(trace_headers()),
+                )
+                .await?;
+            confirm.await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Tells every API replica that a key was revoked, so they drop their cached keys.
+    pub async fn publish_key_revoked(&self, revoked: &KeyRevoked) -> Result<(), PublishError> {
+        let payload = serde_json::to_vec(revoked)?;
+        self.confirmed(async {
+            let channel = self.channel().await?;
+            let confirm = channel
+                .basic_publish(
+                    &self.broker.topology.events_exchange,
+                    KEY_REVOKED_ROUTING_KEY,
+                    BasicPublishOptions::default(),
+                    &payload,
+                    BasicProperties::default()
+                        .with_delivery_mode(1)
+                        .with_content_type("application/json".into()),
                 )
                 .await?;
             confirm.await?;

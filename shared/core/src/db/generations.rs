@@ -89,13 +89,16 @@ pub async fn insert(
     client: &impl GenericClient,
     new: &NewGeneration<'_>,
 ) -> Result<Generation, RowError> {
+    let statement = client
+        .prepare_cached(&format!(
+            "INSERT INTO generations (id, owner, api_key_id, mode, status, request, request_id, livemode)
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)
+             RETURNING {COLUMNS}"
+        ))
+        .await?;
     let row = client
         .query_one(
-            &format!(
-                "INSERT INTO generations (id, owner, api_key_id, mode, status, request, request_id, livemode)
-                 VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)
-                 RETURNING {COLUMNS}"
-            ),
+            &statement,
             &[
                 &new.id,
                 &new.owner.as_str(),
@@ -124,6 +127,19 @@ pub async fn mark_published(
     Ok(())
 }
 
+/// Records that the broker confirmed these jobs: one statement and one commit for a batch, so
+/// the accept path does not pay a commit per request for it.
+pub async fn mark_many_published(
+    client: &impl GenericClient,
+    ids: &[Uuid],
+) -> Result<(), tokio_postgres::Error> {
+    let statement = client
+        .prepare_cached("UPDATE generations SET published_at = now() WHERE id = ANY($1)")
+        .await?;
+    client.execute(&statement, &[&ids]).await?;
+    Ok(())
+}
+
 /// Undoes `mark_published` after a failed publish, so the relay retries on its next pass.
 pub async fn mark_unpublished(
     client: &impl GenericClient,
@@ -139,12 +155,10 @@ pub async fn mark_unpublished(
 }
 
 pub async fn get(client: &impl GenericClient, id: Uuid) -> Result<Option<Generation>, RowError> {
-    let row = client
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM generations WHERE id = $1"),
-            &[&id],
-        )
+    let statement = client
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM generations WHERE id = $1"))
         .await?;
+    let row = client.query_opt(&statement, &[&id]).await?;
     row.as_ref().map(Generation::from_row).transpose()
 }
 
@@ -154,11 +168,13 @@ pub async fn get_for_owner(
     owner: &Owner,
     id: Uuid,
 ) -> Result<Option<Generation>, RowError> {
+    let statement = client
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM generations WHERE id = $1 AND owner = $2"
+        ))
+        .await?;
     let row = client
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM generations WHERE id = $1 AND owner = $2"),
-            &[&id, &owner.as_str()],
-        )
+        .query_opt(&statement, &[&id, &owner.as_str()])
         .await?;
     row.as_ref().map(Generation::from_row).transpose()
 }

@@ -1,4 +1,12 @@
-//! The `rate_limits` and `generation_quota_usage` tables: per-key request and generation budgets.
+//! The `rate_limits`, `quota_counters` and `generation_quota_usage` tables: per-key request
+//! and generation budgets.
+//!
+//! Both are written through [`super::budget_pool`], whose commits do not wait for the WAL
+//! flush: a key's row is then locked for one statement, not for a disk write, so one busy key's
+//! requests are not queued behind each other's fsyncs. What a crash can cost: the counts of the
+//! last moments before it (a few extra requests let through). It cannot lose a quota use whose
+//! generation was stored, because the generation's durable commit flushes the WAL written
+//! before it, which holds the reservation.
 
 use std::time::Duration;
 
@@ -22,8 +30,8 @@ pub async fn count_request(
     api_key_id: Uuid,
     window: Duration,
 ) -> Result<WindowCount, tokio_postgres::Error> {
-    let row = client
-        .query_one(
+    let statement = client
+        .prepare_cached(
             "INSERT INTO rate_limits AS r (api_key_id, window_start, request_count)
              VALUES ($1, clock_timestamp(), 1)
              ON CONFLICT (api_key_id) DO UPDATE SET
@@ -33,8 +41,10 @@ pub async fn count_request(
                                       THEN 1 ELSE r.request_count + 1 END
              RETURNING request_count::bigint,
                        ceil(extract(epoch FROM r.window_start + make_interval(secs => $2) - clock_timestamp()))::bigint",
-            &[&api_key_id, &window.as_secs_f64()],
         )
+        .await?;
+    let row = client
+        .query_one(&statement, &[&api_key_id, &window.as_secs_f64()])
         .await?;
     let resets_in: i64 = row.get(1);
     Ok(WindowCount {
@@ -43,53 +53,59 @@ pub async fn count_request(
     })
 }
 
-/// Where a key stands against its generation quota.
+/// The outcome of reserving one generation of a key's quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QuotaUse {
+pub struct Reservation {
+    /// False when the quota is spent; nothing was recorded.
+    pub reserved: bool,
+    /// Generations in the rolling window, including this one when reserved.
     pub used: i64,
-    /// Whole seconds until the oldest counted generation leaves the window.
+    /// Whole seconds until the oldest counted generation leaves the window (at least 1).
     pub frees_in: u64,
 }
 
-/// Generations `api_key_id` created within `window`. Locks the key's row first, so concurrent
-/// requests of one key are counted one after another and the quota cannot be overshot.
-pub async fn quota_use(
+/// Reserves one of `quota` generations per rolling `window` for `api_key_id`, recording
+/// `generation_id` as its use (migration 0005's `reserve_generation`). The key's counter row is
+/// locked for this one statement, so concurrent reservations of one key, from any replica, are
+/// counted one after another and the quota cannot be overshot.
+pub async fn reserve_generation(
     client: &impl GenericClient,
     api_key_id: Uuid,
+    generation_id: Uuid,
+    quota: i64,
     window: Duration,
-) -> Result<QuotaUse, tokio_postgres::Error> {
-    client
-        .execute(
-            "SELECT 1 FROM api_keys WHERE id = $1 FOR UPDATE",
-            &[&api_key_id],
+) -> Result<Reservation, tokio_postgres::Error> {
+    let statement = client
+        .prepare_cached(
+            "SELECT reserved, used, frees_in
+             FROM reserve_generation($1, $2, $3, make_interval(secs => $4))",
         )
         .await?;
     let row = client
         .query_one(
-            "SELECT count(*)::bigint,
-                    coalesce(ceil(extract(epoch FROM min(created_at) + make_interval(secs => $2) - now())), 0)::bigint
-             FROM generation_quota_usage
-             WHERE api_key_id = $1 AND created_at > now() - make_interval(secs => $2)",
-            &[&api_key_id, &window.as_secs_f64()],
+            &statement,
+            &[&api_key_id, &generation_id, &quota, &window.as_secs_f64()],
         )
         .await?;
-    let frees_in: i64 = row.get(1);
-    Ok(QuotaUse {
-        used: row.get(0),
-        frees_in: frees_in.max(1) as u64,
+    let frees_in: f64 = row.get(2);
+    Ok(Reservation {
+        reserved: row.get(0),
+        used: row.get(1),
+        frees_in: frees_in.ceil().max(1.0) as u64,
     })
 }
 
-pub async fn record_generation(
+/// Hands back the reservation made for `generation_id`, which was not stored after all.
+pub async fn refund_generation(
     client: &impl GenericClient,
     api_key_id: Uuid,
     generation_id: Uuid,
 ) -> Result<(), tokio_postgres::Error> {
+    let statement = client
+        .prepare_cached("SELECT refund_generation($1, $2)")
+        .await?;
     client
-        .execute(
-            "INSERT INTO generation_quota_usage (api_key_id, generation_id) VALUES ($1, $2)",
-            &[&api_key_id, &generation_id],
-        )
+        .execute(&statement, &[&api_key_id, &generation_id])
         .await?;
     Ok(())
 }

@@ -76,12 +76,37 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_warnings",
         include_str!("../../../../migrations/0004_warnings.sql"),
     ),
+    (
+        "0005_budgets",
+        include_str!("../../../../migrations/0005_budgets.sql"),
+    ),
 ];
 
 /// Builds a connection pool. Connections are opened lazily, so this does not touch the network.
 /// The URL's `sslmode` (and `sslrootcert`) choose TLS as libpq's do; see [`tls`].
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
     let tls::Connect { config, tls } = tls::connect(database_url)?;
+    build_pool(config, tls, max_size)
+}
+
+/// A pool for the per-key budgets of [`limits`]: its sessions commit without waiting for the
+/// WAL flush (`synchronous_commit = off`), so a budget row's lock is held for a statement, not
+/// for a disk write. Only counters whose last moments a crash may forget belong here.
+pub fn budget_pool(database_url: &str, max_size: usize) -> anyhow::Result<Pool> {
+    let tls::Connect { mut config, tls } = tls::connect(database_url)?;
+    let options = match config.get_options() {
+        Some(given) => format!("{given} -c synchronous_commit=off"),
+        None => "-c synchronous_commit=off".to_owned(),
+    };
+    config.options(&options);
+    build_pool(config, tls, max_size)
+}
+
+fn build_pool(
+    config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    max_size: usize,
+) -> anyhow::Result<Pool> {
     let manager = Manager::from_config(
         config,
         tls,
