@@ -119,42 +119,31 @@ impl Publisher {
 
     /// Publishes a status event. Transient: events only speed up answers, they carry no state.
     pub async fn publish_event(&self, event: &StatusEvent) -> Result<(), PublishError> {
-        let payload = serde_json::to_vec(event)?;
+        self.publish_hint(&event_routing_key(event), &serde_json::to_vec(event)?)
+            .await
+    }
+
+    /// Tells every API replica that a key was revoked, so they drop their cached keys.
+    pub async fn publish_key_revoked(&self, revoked: &KeyRevoked) -> Result<(), PublishError> {
+        self.publish_hint(KEY_REVOKED_ROUTING_KEY, &serde_json::to_vec(revoked)?)
+            .await
+    }
+
+    /// Publishes a transient message on the events exchange and waits for its confirm.
+    async fn publish_hint(&self, routing_key: &str, payload: &[u8]) -> Result<(), PublishError> {
         self.confirmed(async {
             let channel = self.channel().await?;
             let confirm = channel
                 .basic_publish(
                     &self.broker.topology.events_exchange,
-                    &event_routing_key(event),
+                    routing_key,
                     BasicPublishOptions::default(),
-                    &payload,
+                    payload,
                     BasicProperties::default()
                         // 1 = transient: an event is a hint, not worth a disk write.
                         .with_delivery_mode(1)
                         .with_content_type("application/json".into())
                         .with_headers(trace_headers()),
-                )
-                .await?;
-            confirm.await?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Tells every API replica that a key was revoked, so they drop their cached keys.
-    pub async fn publish_key_revoked(&self, revoked: &KeyRevoked) -> Result<(), PublishError> {
-        let payload = serde_json::to_vec(revoked)?;
-        self.confirmed(async {
-            let channel = self.channel().await?;
-            let confirm = channel
-                .basic_publish(
-                    &self.broker.topology.events_exchange,
-                    KEY_REVOKED_ROUTING_KEY,
-                    BasicPublishOptions::default(),
-                    &payload,
-                    BasicProperties::default()
-                        .with_delivery_mode(1)
-                        .with_content_type("application/json".into()),
                 )
                 .await?;
             confirm.await?;
