@@ -10,7 +10,7 @@ use procmap_core::{
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use crate::{http::key_cache, keys, ApiConfig, Application};
+use crate::{keys, ApiConfig, Application};
 
 #[derive(Parser)]
 #[command(
@@ -130,7 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(()) => println!("Revoked API key {id}."),
                 Err(e) => println!(
                     "Revoked API key {id}. Running API replicas could not be told ({e}); they refuse it within {} s.",
-                    key_cache::TIME_TO_LIVE.as_secs()
+                    config.key_cache_ttl.as_secs()
                 ),
             }
             Ok(())

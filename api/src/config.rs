@@ -22,6 +22,9 @@ pub struct ApiConfig {
     /// Generations one key may create per quota window (rolling).
     pub generation_quota: i64,
     pub generation_quota_window: Duration,
+    /// How long a replica trusts a key it has read. A revocation that was announced takes
+    /// effect at once; one whose announcement was lost, within this.
+    pub key_cache_ttl: Duration,
 }
 
 impl ApiConfig {
@@ -62,6 +65,11 @@ impl ApiConfig {
             generation_quota_window: Duration::from_secs(
                 86_400 * vars.number("PROCMAP_GENERATION_QUOTA_WINDOW_DAYS", 30, 1..=366)?,
             ),
+            key_cache_ttl: Duration::from_secs(vars.number(
+                "PROCMAP_KEY_CACHE_TTL_SECS",
+                60,
+                1..=3_600,
+            )?),
         })
     }
 }
@@ -80,6 +88,7 @@ mod tests {
             (120, Duration::from_secs(60))
         );
         assert_eq!(config.generation_quota, 500);
+        assert_eq!(config.key_cache_ttl, Duration::from_secs(60));
         assert_eq!(
             config.generation_quota_window,
             Duration::from_secs(30 * 86_400)

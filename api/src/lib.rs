@@ -84,7 +84,7 @@ impl Application {
                 max_attempts: config.max_attempts,
             },
             publisher,
-            keys: KeyCache::new(events.clone()),
+            keys: KeyCache::new(events.clone(), config.key_cache_ttl),
             events,
             config: Arc::new(config),
             pool,

@@ -5,16 +5,15 @@
 //! events exchange; every replica hears it and bumps its key epoch ([`EventHub::keys_changed`]),
 //! which makes every cached key stale. A replica whose event listener was disconnected bumps the
 //! epoch too, since it may have missed one. If the announcement itself could not be sent (the
-//! broker was down when the key was revoked), the revoked key is refused once its entry
-//! reaches [`TIME_TO_LIVE`]. Expiry needs no announcement: it is checked on every request.
+//! broker was down when the key was revoked), the revoked key is refused once its entry reaches
+//! its time to live (`PROCMAP_KEY_CACHE_TTL_SECS`). Expiry needs no announcement: it is checked
+//! on every request.
 
 use std::time::Duration;
 
 use moka::sync::Cache;
 use procmap_core::{broker::EventHub, db::api_keys::ApiKey};
 
-/// The longest a revoked key may still be accepted, if its revocation was never heard.
-pub const TIME_TO_LIVE: Duration = Duration::from_secs(60);
 /// Keys held at most; the least used go first. One entry is a few hundred bytes.
 const CAPACITY: u64 = 10_000;
 
@@ -26,11 +25,13 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    pub fn new(events: EventHub) -> Self {
+    /// `time_to_live` is the longest a revoked key may still be accepted, if its revocation
+    /// was never heard.
+    pub fn new(events: EventHub, time_to_live: Duration) -> Self {
         KeyCache {
             keys: Cache::builder()
                 .max_capacity(CAPACITY)
-                .time_to_live(TIME_TO_LIVE)
+                .time_to_live(time_to_live)
                 .build(),
             events,
         }

@@ -186,3 +186,76 @@ async fn an_expired_key_and_a_key_without_the_scope_are_refused() {
     app.stop().await;
     env.teardown().await;
 }
+
+/// Polls until `key` is refused with `revoked_api_key`, for at most `within`.
+async fn refused_within(app: &TestApp, key: &str, within: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let response = app.get_as(key, "/api/v1/process-maps/generations").await;
+        if response.status() == 401 {
+            assert_error(response, 401, "authentication_error", "revoked_api_key").await;
+            return;
+        }
+        assert_eq!(response.status(), 200);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the revoked key was still accepted after {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_revocation_reaches_every_running_replica_at_once() {
+    let env = Environment::new().await;
+    let a = TestApp::spawn(&env, Options::without_worker()).await;
+    let b = TestApp::spawn(&env, Options::without_worker()).await;
+    let created = create_key_record(&a.state, "acme", "generate", false).await;
+    // Both replicas have read the key, so both answer it from their caches.
+    for app in [&a, &b] {
+        let response = app
+            .get_as(&created.key, "/api/v1/process-maps/generations")
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    let revoked = cli(&env, &["keys", "revoke", &created.id.to_string()]);
+    assert!(revoked.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&revoked.stdout).trim(),
+        format!("Revoked API key {}.", created.id)
+    );
+    // The announcement is on its way when the command returns; the caches live 60 s, so a
+    // refusal within a few seconds can only come from the announcement.
+    for app in [&a, &b] {
+        refused_within(app, &created.key, std::time::Duration::from_secs(5)).await;
+    }
+    a.stop().await;
+    b.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_revocation_never_announced_takes_effect_within_the_cache_lifetime() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            env: &[("PROCMAP_KEY_CACHE_TTL_SECS", "2")],
+            ..Default::default()
+        },
+    )
+    .await;
+    let created = create_key_record(&app.state, "acme", "generate", false).await;
+    let response = app
+        .get_as(&created.key, "/api/v1/process-maps/generations")
+        .await;
+    assert_eq!(response.status(), 200);
+    // Revoked in the database only, as when the broker was down for `keys revoke`.
+    procmap_api::keys::revoke(&app.state.pool, created.id)
+        .await
+        .expect("revoke");
+    refused_within(&app, &created.key, std::time::Duration::from_secs(10)).await;
+    app.stop().await;
+    env.teardown().await;
+}

@@ -240,6 +240,16 @@ pub async fn create_live_key(state: &AppState, owner: &str, scopes: &str) -> Str
 }
 
 async fn create_key_in_mode(state: &AppState, owner: &str, scopes: &str, live: bool) -> String {
+    create_key_record(state, owner, scopes, live).await.key
+}
+
+/// A key with its id, for tests that revoke it or look at its rows.
+pub async fn create_key_record(
+    state: &AppState,
+    owner: &str,
+    scopes: &str,
+    live: bool,
+) -> keys::CreatedKey {
     keys::create(
         &state.pool,
         &Owner::parse(owner).expect("owner"),
@@ -249,7 +259,6 @@ async fn create_key_in_mode(state: &AppState, owner: &str, scopes: &str, live: b
     )
     .await
     .expect("create key")
-    .key
 }
 
 /// Parses a response as JSON, checking the status first and always the X-Request-Id header.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use procmap_api::keys;
+use procmap_core::db::limits;
 use serde_json::json;
 
 use crate::{generations::FOREIGN_BPMN, helpers::*};
@@ -313,6 +314,98 @@ async fn the_generation_quota_is_spent_by_new_generations_only() {
         )
         .await;
     assert_error(after_delete, 429, "rate_limit_error", "quota_exceeded").await;
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn two_replicas_together_grant_exactly_the_generation_quota() {
+    let env = Environment::new().await;
+    let options = || Options {
+        worker: false,
+        env: &[("PROCMAP_GENERATION_QUOTA", "5")],
+        ..Default::default()
+    };
+    let a = TestApp::spawn(&env, options()).await;
+    let b = TestApp::spawn(&env, options()).await;
+    // Both ways of accepting at once: with an Idempotency-Key (the claim's transaction) and
+    // without (a single insert), on both replicas.
+    let key = a.key.as_str();
+    let requests = (0..16).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let body =
+            json!({"mode": "initial", "prompt": format!("Request {i}: the clerk files it.")});
+        let idempotency_key = (i % 4 < 2).then(|| format!("quota-{i}"));
+        async move {
+            app.post_generation_as(key, &body, "?wait=false", idempotency_key.as_deref())
+                .await
+        }
+    });
+    let mut accepted = 0;
+    let mut refused = 0;
+    for response in join_all(requests).await {
+        match response.status().as_u16() {
+            202 => accepted += 1,
+            429 => {
+                refused += 1;
+                assert_error(response, 429, "rate_limit_error", "quota_exceeded").await;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((accepted, refused), (5, 11));
+    let client = a.state.pool.get().await.expect("connection");
+    let stored: i64 = client
+        .query_one("SELECT count(*) FROM generations", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(
+        stored, 5,
+        "every accepted generation is stored, and no other"
+    );
+    a.stop().await;
+    b.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_refunded_reservation_gives_its_use_back() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, no_worker()).await;
+    let key = create_key_record(&app.state, "owner-r", "generate", false).await;
+    let client = app.state.budgets().await.expect("connection");
+    let window = Duration::from_secs(86_400);
+    let reserve = |generation: uuid::Uuid| {
+        let client = &client;
+        async move {
+            limits::reserve_generation(client, key.id, generation, 2, window)
+                .await
+                .expect("reserve")
+        }
+    };
+    let (first, second, third) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    assert!(reserve(first).await.reserved);
+    assert_eq!(reserve(second).await.used, 2);
+    let spent = reserve(third).await;
+    assert!(!spent.reserved);
+    assert!(spent.frees_in > 86_000, "{spent:?}");
+
+    limits::refund_generation(&client, key.id, second)
+        .await
+        .expect("refund");
+    let after_refund = reserve(third).await;
+    assert!(after_refund.reserved, "{after_refund:?}");
+    assert_eq!(after_refund.used, 2);
+    // A refund of what was never reserved changes nothing.
+    limits::refund_generation(&client, key.id, uuid::Uuid::new_v4())
+        .await
+        .expect("refund");
+    assert!(!reserve(uuid::Uuid::new_v4()).await.reserved);
     app.stop().await;
     env.teardown().await;
 }
