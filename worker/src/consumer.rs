@@ -39,15 +39,15 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
     }
     let worker = Worker {
         consuming,
-        context: JobContext {
-            pool: db::pool(
+        context: JobContext::new(
+            db::pool(
                 infrastructure.database_url.expose_secret(),
                 infrastructure.database_pool_size,
             )?,
-            modeler: Modeler::from_config(&config.llm_provider)?,
-            events: broker.publisher(),
-            config: Arc::new(config.clone()),
-        },
+            Modeler::from_config(&config.llm_provider)?,
+            broker.publisher(),
+            Arc::new(config.clone()),
+        ),
         // The worker's own bound on jobs at once. The broker's prefetch should keep to it, but
         // that is the broker's promise, and some versions break it under redelivery storms.
         slots: Arc::new(Semaphore::new(usize::from(config.worker_concurrency))),
@@ -176,9 +176,9 @@ async fn run_job(
     generation_id: Uuid,
     give_up: &CancellationToken,
 ) {
-    let running = announce(&context.events, generation_id, GenerationStatus::Running);
-    let outcome = job::process(&context, generation_id, give_up, async move || {
-        running.await
+    let events = context.events.clone();
+    let outcome = job::process(&context, generation_id, give_up, move || {
+        announce(events, generation_id, GenerationStatus::Running);
     })
     .await;
     if outcome == Outcome::Released {
@@ -205,18 +205,27 @@ async fn run_job(
         tracing::warn!(error = %e, "ack failed; the job may be redelivered and skipped");
     }
     if let Some(status) = outcome.status() {
-        announce(&context.events, generation_id, status).await;
+        announce(context.events.clone(), generation_id, status);
     }
     if outcome == Outcome::Succeeded {
         tracing::info!("generation succeeded");
     }
 }
 
-/// Tells the API replicas that a generation changed status.
-async fn announce(events: &Publisher, generation_id: Uuid, status: GenerationStatus) {
-    if let Some(event) = StatusEvent::new(generation_id, status) {
-        if let Err(e) = events.publish_event(&event).await {
-            tracing::warn!(error = %e, "could not publish status event");
+/// Tells the API replicas that a generation changed status. The job does not wait for the
+/// broker's confirm: an event is a hint that wakes waiters (who then read the database), so its
+/// order and its loss do not matter, and the job's slot is free for the next job at once. The
+/// publishes of many jobs share one channel and the broker confirms them together.
+fn announce(events: Publisher, generation_id: Uuid, status: GenerationStatus) {
+    let Some(event) = StatusEvent::new(generation_id, status) else {
+        return;
+    };
+    tokio::spawn(
+        async move {
+            if let Err(e) = events.publish_event(&event).await {
+                tracing::warn!(error = %e, "could not publish status event");
+            }
         }
-    }
+        .in_current_span(),
+    );
 }

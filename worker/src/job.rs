@@ -13,7 +13,7 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use procmap_core::broker::Publisher;
 use procmap_core::metrics as metrics_names;
 use procmap_core::{
-    db::generations::{self, Generation, SourceLookup},
+    db::generations::{self, Completion, Generation, SourceLookup},
     domain::{GenerationError, GenerationRequest, RefinementSource, StoredVersion},
 };
 use procmap_engine::{EngineError, Failure, Modeler, Output, Usage};
@@ -22,6 +22,7 @@ use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::batch::Batcher;
 use crate::config::WorkerConfig;
 
 /// What every job needs, built once per worker process.
@@ -33,6 +34,81 @@ pub(crate) struct JobContext {
     pub(crate) modeler: Modeler,
     /// Announces status changes to the API replicas.
     pub(crate) events: Publisher,
+    /// Claims of the jobs starting now, written together.
+    claims: Batcher<Uuid, Option<Generation>>,
+    /// Results of the jobs finishing now, committed together.
+    results: Batcher<Arc<Finished>, bool>,
+}
+
+/// A successful attempt's result, waiting to be committed.
+struct Finished {
+    id: Uuid,
+    attempt: i32,
+    versions: Vec<StoredVersion>,
+    output: Output,
+}
+
+impl JobContext {
+    /// Starts the claim and result batchers. A batch holds at most one request per job slot.
+    pub(crate) fn new(
+        pool: procmap_core::db::Pool,
+        modeler: Modeler,
+        events: Publisher,
+        config: Arc<WorkerConfig>,
+    ) -> Self {
+        let max_batch = usize::from(config.worker_concurrency);
+        let lease = config.job_lease;
+        let claims = {
+            let pool = pool.clone();
+            Batcher::start("claim", max_batch, move |ids: Vec<Uuid>| {
+                let pool = pool.clone();
+                async move {
+                    let client = pool.get().await.context("getting a database connection")?;
+                    Ok(generations::claim_many(&client, &ids, lease).await?)
+                }
+            })
+        };
+        let results = {
+            let pool = pool.clone();
+            Batcher::start("result", max_batch, move |finished: Vec<Arc<Finished>>| {
+                let pool = pool.clone();
+                async move { commit_results(&pool, &finished).await }
+            })
+        };
+        JobContext {
+            pool,
+            config,
+            modeler,
+            events,
+            claims,
+            results,
+        }
+    }
+}
+
+/// Commits the results of many attempts in one transaction; answers whether each was stored.
+async fn commit_results(
+    pool: &procmap_core::db::Pool,
+    finished: &[Arc<Finished>],
+) -> anyhow::Result<Vec<bool>> {
+    let completions: Vec<Completion> = finished
+        .iter()
+        .map(|f| Completion {
+            id: f.id,
+            attempt: f.attempt,
+            versions: &f.versions,
+            usage: f.output.usage.as_ref(),
+            warnings: &f.output.warnings,
+        })
+        .collect();
+    let mut client = pool.get().await.context("getting a database connection")?;
+    let tx = client
+        .transaction()
+        .await
+        .context("opening a transaction")?;
+    let stored = generations::complete_many(&tx, &completions).await?;
+    tx.commit().await.context("committing the results")?;
+    Ok(stored)
 }
 
 /// What became of a delivery.
@@ -69,13 +145,12 @@ pub(crate) async fn process(
     context: &JobContext,
     generation_id: Uuid,
     stop: &CancellationToken,
-    on_running: impl AsyncFnOnce(),
+    on_running: impl FnOnce(),
 ) -> Outcome {
     let pool = &context.pool;
     let lease = context.config.job_lease;
-    let claimed = until_done(stop, "claiming the job", || async move {
-        let client = pool.get().await.context("getting a database connection")?;
-        Ok(generations::claim(&client, generation_id, lease).await?)
+    let claimed = until_done(stop, "claiming the job", || {
+        context.claims.write(generation_id)
     })
     .instrument(tracing::info_span!("claim"))
     .await;
@@ -87,7 +162,7 @@ pub(crate) async fn process(
         }
         Ok(Some(generation)) => generation,
     };
-    on_running().await;
+    on_running();
     let attempt = generation.attempts;
     let mode = generation.mode.as_str();
     let waited = (chrono::Utc::now() - generation.created_at)
@@ -133,23 +208,14 @@ pub(crate) async fn process(
             return Outcome::Released;
         }
         Ok((versions, output)) => {
+            let finished = Arc::new(Finished {
+                id: generation_id,
+                attempt,
+                versions,
+                output,
+            });
             until_done(stop, "storing the result", || async {
-                let (versions, output) = (&versions, &output);
-                let mut client = pool.get().await.context("getting a database connection")?;
-                let tx = client
-                    .transaction()
-                    .await
-                    .context("opening a transaction")?;
-                let stored = generations::complete(
-                    &tx,
-                    generation_id,
-                    attempt,
-                    versions,
-                    output.usage.as_ref(),
-                    &output.warnings,
-                )
-                .await?;
-                tx.commit().await.context("committing the result")?;
+                let stored = context.results.write(finished.clone()).await?;
                 Ok(stored.then_some(Outcome::Succeeded))
             })
             .instrument(tracing::info_span!("commit result"))

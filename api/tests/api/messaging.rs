@@ -306,6 +306,74 @@ async fn dead_letters_that_can_still_run_are_requeued_and_the_rest_accounted_for
 }
 
 #[tokio::test]
+async fn claims_and_results_written_in_one_batch_keep_each_jobs_guarantees() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let (a, b, done) = (
+        insert_unpublished(&app, "owner-a").await,
+        insert_unpublished(&app, "owner-a").await,
+        insert_unpublished(&app, "owner-a").await,
+    );
+    let mut client = app.state.pool.get().await.expect("db");
+    let lease = Duration::from_secs(60);
+    generations::claim(&client, done, lease)
+        .await
+        .expect("claim")
+        .expect("claimed");
+    // `a` delivered twice in one batch, `done` already taken, and an id that does not exist.
+    let claims = generations::claim_many(&client, &[a, b, a, done, Uuid::new_v4()], lease)
+        .await
+        .expect("claim");
+    let claimed: Vec<Option<Uuid>> = claims.iter().map(|c| c.as_ref().map(|g| g.id)).collect();
+    assert_eq!(claimed, [Some(a), Some(b), None, None, None]);
+    assert_eq!(status_of(&app, a).await, ("running".into(), 1, 0));
+
+    let versions = |n: i32| -> Vec<procmap_core::domain::StoredVersion> {
+        (1..=n)
+            .map(|option_number| procmap_core::domain::StoredVersion {
+                option_number,
+                version_number: 1,
+                bpmn_xml: format!("<option n=\"{option_number}\"/>"),
+            })
+            .collect()
+    };
+    let (three, one) = (versions(3), versions(1));
+    let warnings = vec!["kept the lanes".to_owned()];
+    let tx = client.transaction().await.expect("tx");
+    let stored = generations::complete_many(
+        &tx,
+        &[
+            generations::Completion {
+                id: a,
+                attempt: 1,
+                versions: &three,
+                usage: None,
+                warnings: &warnings,
+            },
+            // An attempt that no longer holds its generation writes nothing.
+            generations::Completion {
+                id: b,
+                attempt: 7,
+                versions: &one,
+                usage: None,
+                warnings: &[],
+            },
+        ],
+    )
+    .await
+    .expect("complete");
+    tx.commit().await.expect("commit");
+    assert_eq!(stored, [true, false]);
+    assert_eq!(status_of(&app, a).await, ("succeeded".into(), 1, 3));
+    assert_eq!(status_of(&app, b).await, ("running".into(), 1, 0));
+    let stored = generations::get(&client, a).await.expect("get").expect("a");
+    assert_eq!(stored.warnings, warnings);
+    drop(client);
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
 async fn a_worker_cannot_complete_a_generation_canceled_while_it_ran() {
     let env = Environment::new().await;
     let app = TestApp::spawn(&env, Options::without_worker()).await;

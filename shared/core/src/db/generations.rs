@@ -318,29 +318,50 @@ pub async fn claim(
     id: Uuid,
     lease: Duration,
 ) -> Result<Option<Generation>, RowError> {
-    let lease_secs = lease.as_secs_f64();
-    let row = client
-        .query_opt(
-            &format!(
-                "UPDATE generations
-                 SET status = 'running', attempts = attempts + 1,
-                     started_at = coalesce(started_at, now()),
-                     lease_expires_at = now() + make_interval(secs => $2)
-                 WHERE id = $1 AND status = 'queued'
-                 RETURNING {COLUMNS}"
-            ),
-            &[&id, &lease_secs],
-        )
+    Ok(claim_many(client, &[id], lease).await?.pop().flatten())
+}
+
+/// Takes each of the queued generations `ids` for one attempt, in one statement: what a worker
+/// running many jobs at once claims together. Answers in the order of `ids`, `None` where
+/// someone else has it or it is done. An id given twice is claimed once: only its first place
+/// gets the row, so two deliveries of one job never both run it.
+pub async fn claim_many(
+    client: &impl GenericClient,
+    ids: &[Uuid],
+    lease: Duration,
+) -> Result<Vec<Option<Generation>>, RowError> {
+    let statement = client
+        .prepare_cached(&format!(
+            "UPDATE generations
+             SET status = 'running', attempts = attempts + 1,
+                 started_at = coalesce(started_at, now()),
+                 lease_expires_at = now() + make_interval(secs => $2)
+             WHERE id = ANY($1) AND status = 'queued'
+             RETURNING {COLUMNS}"
+        ))
         .await?;
-    row.as_ref().map(Generation::from_row).transpose()
+    let rows = client
+        .query(&statement, &[&ids, &lease.as_secs_f64()])
+        .await?;
+    let mut claimed = std::collections::HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let generation = Generation::from_row(row)?;
+        claimed.insert(generation.id, generation);
+    }
+    Ok(ids.iter().map(|id| claimed.remove(id)).collect())
+}
+
+/// The result of one attempt, to be stored by [`complete_many`].
+pub struct Completion<'a> {
+    pub id: Uuid,
+    pub attempt: i32,
+    pub versions: &'a [StoredVersion],
+    pub usage: Option<&'a Usage>,
+    pub warnings: &'a [String],
 }
 
 /// Stores the result of attempt `attempt`. Answers false, writing nothing, when that attempt no
-/// longer holds the generation.
-///
-/// The attempt still holds it when the relay took the job back (its lease ran out while the
-/// database was away) but no later attempt has claimed it yet: the row is `queued` with the
-/// same attempt count, and a finished result is worth more than a run started afresh.
+/// longer holds the generation (see [`complete_many`]).
 pub async fn complete(
     client: &impl GenericClient,
     id: Uuid,
@@ -349,26 +370,77 @@ pub async fn complete(
     usage: Option<&Usage>,
     warnings: &[String],
 ) -> Result<bool, tokio_postgres::Error> {
-    let updated = client
-        .execute(
-            "UPDATE generations SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL, usage = $3, warnings = $4
-             WHERE id = $1 AND status IN ('running', 'queued') AND attempts = $2",
-            &[&id, &attempt, &usage.map(Json), &Json(warnings)],
+    let completion = Completion {
+        id,
+        attempt,
+        versions,
+        usage,
+        warnings,
+    };
+    Ok(complete_many(client, &[completion]).await?[0])
+}
+
+/// Stores the results of many attempts in two statements, for the caller to commit as one
+/// transaction. Answers, in order, whether each was stored: false, with nothing written, when
+/// that attempt no longer holds the generation.
+///
+/// The attempt still holds it when the relay took the job back (its lease ran out while the
+/// database was away) but no later attempt has claimed it yet: the row is `queued` with the
+/// same attempt count, and a finished result is worth more than a run started afresh.
+pub async fn complete_many(
+    client: &impl GenericClient,
+    completions: &[Completion<'_>],
+) -> Result<Vec<bool>, tokio_postgres::Error> {
+    let ids: Vec<Uuid> = completions.iter().map(|c| c.id).collect();
+    let attempts: Vec<i32> = completions.iter().map(|c| c.attempt).collect();
+    let usages: Vec<Option<Json<&Usage>>> = completions.iter().map(|c| c.usage.map(Json)).collect();
+    let warnings: Vec<Json<&[String]>> = completions.iter().map(|c| Json(c.warnings)).collect();
+    let finish = client
+        .prepare_cached(
+            "UPDATE generations g
+             SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL,
+                 usage = r.usage, warnings = r.warnings
+             FROM unnest($1::uuid[], $2::int[], $3::jsonb[], $4::jsonb[]) AS r(id, attempt, usage, warnings)
+             WHERE g.id = r.id AND g.status IN ('running', 'queued') AND g.attempts = r.attempt
+             RETURNING g.id",
         )
         .await?;
-    if updated == 0 {
-        return Ok(false);
+    let finished: std::collections::HashSet<Uuid> = client
+        .query(&finish, &[&ids, &attempts, &usages, &warnings])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let stored: Vec<&Completion> = completions
+        .iter()
+        .filter(|c| finished.contains(&c.id))
+        .collect();
+    let versions = stored
+        .iter()
+        .flat_map(|c| c.versions.iter().map(move |v| (c.id, v)));
+    let (mut generation_ids, mut options, mut numbers, mut xml) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (id, version) in versions {
+        generation_ids.push(id);
+        options.push(version.option_number);
+        numbers.push(version.version_number);
+        xml.push(version.bpmn_xml.as_str());
     }
-    for v in versions {
-        client
-            .execute(
+    if !generation_ids.is_empty() {
+        let insert = client
+            .prepare_cached(
                 "INSERT INTO generation_versions (generation_id, option_number, version_number, bpmn_xml)
-                 VALUES ($1, $2, $3, $4)",
-                &[&id, &v.option_number, &v.version_number, &v.bpmn_xml],
+                 SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[])",
             )
             .await?;
+        client
+            .execute(&insert, &[&generation_ids, &options, &numbers, &xml])
+            .await?;
     }
-    Ok(true)
+    Ok(completions
+        .iter()
+        .map(|c| finished.contains(&c.id))
+        .collect())
 }
 
 /// Marks attempt `attempt` failed for good, with what the provider spent trying. Answers false
@@ -380,12 +452,14 @@ pub async fn fail(
     error: &GenerationError,
     usage: Option<&Usage>,
 ) -> Result<bool, tokio_postgres::Error> {
-    let updated = client
-        .execute(
+    let statement = client
+        .prepare_cached(
             "UPDATE generations SET status = 'failed', completed_at = now(), lease_expires_at = NULL, error = $3, usage = $4
              WHERE id = $1 AND status IN ('running', 'queued') AND attempts = $2",
-            &[&id, &attempt, &Json(error), &usage.map(Json)],
         )
+        .await?;
+    let updated = client
+        .execute(&statement, &[&id, &attempt, &Json(error), &usage.map(Json)])
         .await?;
     Ok(updated == 1)
 }
