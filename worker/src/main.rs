@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use procmap_core::{shutdown, telemetry};
 use procmap_worker::WorkerConfig;
 
+/// mimalloc instead of the system allocator: the builtin modeler and request handling allocate
+/// many small strings, which it serves faster, and it keeps less memory per thread than glibc's
+/// arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // Held to the end of `main`: dropping it sends the traces still buffered.

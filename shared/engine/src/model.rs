@@ -3,7 +3,7 @@
 //! Every diagram procmap emits is compiled from one of these, and every diagram it refines is
 //! read back into one. Edits keep the ids of everything they do not touch.
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 /// A whole process: what a modeler produces and the compiler turns into BPMN.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -3,7 +3,7 @@
 //! The layout computes one, the reader reads one from a source, and the writer writes one; it
 //! is its own module so that none of them needs another for these types.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// A shape's box, in whole pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 //! pools of a collaboration with their message flows, the content of sub-processes, and the
 //! shapes that draw them. They are copied through exactly as the source wrote them.
 
-use std::collections::{BTreeMap, HashSet};
+use foldhash::HashSet;
+use std::collections::BTreeMap;
 
 use super::carried::Carried;
 use super::drawing::{Bounds, Drawing};

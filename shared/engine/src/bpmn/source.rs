@@ -1,8 +1,8 @@
 //! A diagram being refined: read and validated once, then compiled again after the model is
 //! edited, with what the refinement did not touch left where the source drew it.
 
+use foldhash::HashSet;
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use super::drawing::Drawing;
 use super::kept::Kept;
@@ -161,7 +161,7 @@ impl SourceDiagram {
         if self.model.node(node).is_some() {
             return None;
         }
-        let mut seen: HashSet<&str> = HashSet::from([node]);
+        let mut seen: HashSet<&str> = [node].into_iter().collect();
         let mut queue = vec![node];
         while let Some(here) = queue.pop() {
             let neighbours = refined.flows.iter().filter_map(|f| {

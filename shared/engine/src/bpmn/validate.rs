@@ -1,7 +1,8 @@
 //! The validator: reads BPMN XML back through the reader (it does not trust the writer) and
 //! reports every structural and semantic problem it finds, not just the first.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::VecDeque;
 
 use serde::Serialize;
 

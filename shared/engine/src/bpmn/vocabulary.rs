@@ -2,7 +2,7 @@
 //! name of each kind of node, and the event definition of each trigger. The reader and the
 //! writer translate through this one table, so the two directions cannot disagree.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::model::{EventTrigger, NodeKind, TaskKind};
 

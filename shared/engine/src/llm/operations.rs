@@ -7,7 +7,7 @@
 //! new elements need no id: small models handle names better than ids, and invent ids that
 //! clash.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use schemars::JsonSchema;
 use serde::Deserialize;

@@ -1,7 +1,7 @@
 //! Refinement's layout: a refined model drawn inside the drawing it came from, so that what the
 //! refinement did not touch stays where the source drew it.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::fresh::{box_size, layout, move_into, on_border, place_scope, without_boundary_events};
 use super::grid::{size_of, COLUMN_WIDTH, ORIGIN_X, ORIGIN_Y, POOL_HEADER, ROW_HEIGHT};

@@ -2,7 +2,7 @@
 //! it) placed on a grid of its own, innermost first, boundary events on their activities'
 //! borders, then every flow routed.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::grid::{place_on_grid, ORIGIN_X, ORIGIN_Y};
 use super::route::{back_edges, route_flows};

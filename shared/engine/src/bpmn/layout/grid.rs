@@ -4,7 +4,8 @@
 //! Columns come from the longest path from a start (loops ignored), rows from the branch a node
 //! sits on. Each cell holds one node, so shapes never overlap.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use foldhash::{HashMap, HashMapExt, HashSet};
+use std::collections::VecDeque;
 
 use super::route::back_edges;
 use crate::bpmn::drawing::{Bounds, Drawing};

@@ -1,6 +1,6 @@
 //! Edges: orthogonal routes between placed shapes, and the flows that close loops.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use crate::bpmn::drawing::{Bounds, Drawing};
 use crate::model::{Flow, ProcessModel};

@@ -1,7 +1,7 @@
 //! The reader's last step: from everything read, the process to refine with its lanes,
 //! defaults and sub-process content, and what is kept beside it.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::diagram::{Diagram, ProcessInProgress, ReadError};
 use super::elements::{kept_content_warning, Elements};

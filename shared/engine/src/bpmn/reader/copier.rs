@@ -2,7 +2,7 @@
 //! whole (annotations, data, root elements, further diagrams), every shape and edge (later only
 //! those drawing a kept element stay), and the content of sub-processes.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::diagram::ProcessInProgress;
 use crate::bpmn::carried::is_activity_child;

@@ -1,6 +1,6 @@
 //! Reading the diagram interchange (BPMNDI): where the source drew each shape and edge.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 
 use crate::bpmn::drawing::{Bounds, Drawing};
 use crate::model::ProcessModel;

@@ -1,6 +1,7 @@
 //! What reading a document produces, and what it holds part-way through.
 
-use std::collections::{BTreeMap, HashSet};
+use foldhash::HashSet;
+use std::collections::BTreeMap;
 
 use crate::bpmn::carried::Carried;
 use crate::bpmn::drawing::Drawing;

@@ -1,7 +1,7 @@
 //! The reader's state machine: one method per kind of XML event, building the processes' nodes,
 //! flows and lanes as their elements open, fill with text and close.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::ops::Range;
 
 use quick_xml::events::BytesStart;

@@ -1,7 +1,8 @@
 //! Follow-ups that add work to the flow: an escalation path, an approval, a decision, a step.
 //! Each goes into one flow (after or before a named step, or before the end) and joins it again.
 
-use std::collections::{HashMap, VecDeque};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::VecDeque;
 
 use super::anchor::{find_node, phrase_after};
 use super::edit::Edit;

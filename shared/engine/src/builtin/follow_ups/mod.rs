@@ -4,7 +4,7 @@
 //! step before/after X, remove X, rename X to Y, put X in lane Y. Each edit touches only what it
 //! names, so every other element keeps its id.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 mod anchor;
 mod edit;
