@@ -34,7 +34,10 @@ impl WorkerConfig {
     }
 
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
-        let worker_concurrency = vars.number("PROCMAP_WORKER_CONCURRENCY", 8, 1..=1024)?;
+        // A job mostly waits: for the model server, or for its claim and result to be written
+        // with the other jobs' (`batch`). More jobs at once make bigger batches; the builtin
+        // modeler's CPU work runs on the blocking pool, bounded by the cores.
+        let worker_concurrency = vars.number("PROCMAP_WORKER_CONCURRENCY", 32, 1..=1024)?;
         Ok(WorkerConfig {
             infrastructure: Infrastructure::from_vars(vars)?,
             llm_provider: llm_provider(vars)?,
