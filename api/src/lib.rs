@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::ApiConfig;
 pub use state::AppState;
 
-use generations::published::PublishedMarks;
+use generations::published::{start_job_publisher, PublishedMarks};
 use http::key_cache::KeyCache;
 
 /// A built API: listening, with its background tasks running, not yet serving.
@@ -77,6 +77,7 @@ impl Application {
         let shutdown = CancellationToken::new();
         let (published, marks_task) = PublishedMarks::start(pool.clone(), shutdown.clone());
         let state = AppState {
+            jobs: start_job_publisher(publisher.clone()),
             published,
             relay: Relay {
                 pool: pool.clone(),

@@ -11,7 +11,11 @@ use procmap_core::{
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::ApiConfig, generations::published::PublishedMarks, http::key_cache::KeyCache};
+use crate::{
+    config::ApiConfig,
+    generations::published::{JobPublisher, PublishedMarks},
+    http::key_cache::KeyCache,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +28,8 @@ pub struct AppState {
     pub keys: KeyCache,
     /// Publishes jobs with confirms, reconnecting when the broker comes back.
     pub publisher: Publisher,
+    /// Publishes the jobs of the requests accepted at once under one window of confirms.
+    pub jobs: JobPublisher,
     /// Marks confirmed jobs published, in batches.
     pub published: PublishedMarks,
     /// Wakes `wait=true` requests when a worker reports a status change.

@@ -22,8 +22,8 @@ use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::batch::Batcher;
 use crate::config::WorkerConfig;
+use procmap_core::batch::Batcher;
 
 /// What every job needs, built once per worker process.
 #[derive(Clone)]

@@ -2,8 +2,6 @@
 //!
 //! # Layout
 //!
-//! - `batch`: group commit: the claims and the results of the jobs running at once, each
-//!   written as one batch.
 //! - [`config`]: the worker's `PROCMAP_*` variables.
 //! - [`consumer`]: taking jobs from the broker: a semaphore of job slots, acks after commit,
 //!   a drain that releases what does not finish, and reconnecting after the broker drops it.
@@ -11,7 +9,6 @@
 //! - [`job`]: one job, start to finish: claim, renew the lease, run the engine (again, later,
 //!   while the model server is down), commit, report; a database outage is waited out.
 
-mod batch;
 pub mod config;
 pub mod consumer;
 mod http;

@@ -13,13 +13,15 @@
 //!   transaction and then finds the generation.
 //! - **A crash between commit and publish loses nothing**: the row is committed before the
 //!   publish, and a queued row without `published_at` is republished by the relay after
-//!   `UNCONFIRMED_AFTER`. Confirmed publishes are marked in batches ([`super::published`]).
+//!   `UNCONFIRMED_AFTER`. Jobs are published, and confirmed publishes marked, in batches
+//!   ([`super::published`]).
 //!
 //! A request without an Idempotency-Key costs the database one durable commit (the row) plus
 //! the reservation and the rate-limit count, which do not wait for the disk.
 
 use anyhow::Context;
 use procmap_core::{
+    broker::{OutgoingJob, CONFIRM_TIMEOUT},
     db::{
         api_keys::ApiKey,
         generations::{self, Generation, NewGeneration},
@@ -110,14 +112,21 @@ pub async fn accept(
     )
     .increment(1);
 
-    match state
-        .publisher
-        .publish_job(&Job::Generate { generation_id: id })
-        .await
-    {
-        Ok(()) => state.published.confirmed(id),
-        Err(e) => {
+    // Bounded here as well as in the batch: a request that queued behind a batch the broker
+    // holds still answers within one confirm timeout. Its job is committed, and is published
+    // by its batch later or by the relay.
+    let job = OutgoingJob::new(Job::Generate { generation_id: id });
+    let published = tokio::time::timeout(CONFIRM_TIMEOUT, state.jobs.write(job)).await;
+    match published {
+        Ok(Ok(Ok(()))) => state.published.confirmed(id),
+        Ok(Ok(Err(e))) => {
             tracing::warn!(generation_id = %id, error = %e, "job not published; the relay will retry")
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(generation_id = %id, error = format!("{e:#}"), "job not published; the relay will retry")
+        }
+        Err(_) => {
+            tracing::warn!(generation_id = %id, "job not confirmed in time; the relay will retry")
         }
     }
     Ok(Accepted {

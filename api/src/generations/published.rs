@@ -1,4 +1,8 @@
-//! Marking confirmed jobs published, in batches.
+//! Publishing jobs and marking them published, both in batches.
+//!
+//! The jobs of the requests accepted at once are published under one window of confirms
+//! ([`JobPublisher`]): the broker persists and confirms them together, where one publish per
+//! request cost it a disk write and a confirm each.
 //!
 //! `published_at` tells the relay which queued generations it must not republish. Writing it
 //! per request would cost the accept path a second commit, so confirmed ids are collected and
@@ -8,10 +12,28 @@
 
 use std::time::Duration;
 
-use procmap_core::db::{generations, Pool};
+use procmap_core::{
+    batch::Batcher,
+    broker::{OutgoingJob, PublishError, Publisher},
+    db::{generations, Pool},
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+/// Jobs published under one window of confirms at most.
+const PUBLISH_WINDOW: usize = 256;
+
+/// Publishes each request's job together with the others waiting.
+pub type JobPublisher = Batcher<OutgoingJob, Result<(), PublishError>>;
+
+/// Starts the task that publishes the jobs handed to it.
+pub fn start_job_publisher(publisher: Publisher) -> JobPublisher {
+    Batcher::start("publish", PUBLISH_WINDOW, move |jobs: Vec<OutgoingJob>| {
+        let publisher = publisher.clone();
+        async move { Ok(publisher.publish_jobs(&jobs).await?) }
+    })
+}
 
 /// Ids marked by one statement at most.
 const BATCH: usize = 1_000;

@@ -7,6 +7,7 @@
 //! - [`domain`]: generations, their statuses, what a client asks for, and who may ask.
 //! - [`messages`]: the job and status-event messages carried by RabbitMQ.
 //! - [`db`]: the Postgres pool, migrations and one module per table.
+//! - [`batch`]: group commit: the requests waiting at once, written as one batch.
 //! - [`broker`]: RabbitMQ behind one connection policy: publishing, consuming jobs, hearing
 //!   status events, and the one reconnect loop.
 //! - [`relay`]: job lifecycle beyond one worker: republishing lost jobs, taking back expired
@@ -15,6 +16,7 @@
 //! - [`shutdown`]: the token both binaries stop on.
 //! - [`telemetry`]: logging set-up.
 
+pub mod batch;
 pub mod broker;
 pub mod config;
 pub mod db;

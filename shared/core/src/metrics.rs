@@ -44,9 +44,8 @@ pub const LEASES_LOST: &str = "procmap_job_leases_lost_total";
 pub const DATABASE_RETRIES: &str = "procmap_job_database_retries_total";
 /// Counter: jobs tried again later because the model server was unavailable.
 pub const PROVIDER_RETRIES: &str = "procmap_job_provider_retries_total";
-/// Histogram: jobs whose claims or results one database write carried, by `write` (`claim` or
-/// `result`).
-pub const WRITE_BATCH_SIZE: &str = "procmap_job_write_batch_size";
+/// Histogram: requests one batched write carried, by `batch` (`claim`, `result`, `publish`).
+pub const BATCH_SIZE: &str = "procmap_batch_size";
 /// Counter: tokens a model spent, by `provider` and `kind` (`prompt` or `completion`).
 pub const MODEL_TOKENS: &str = "procmap_model_tokens_total";
 /// Counter: requests sent to a model server, retries included, by `provider`.
@@ -114,8 +113,8 @@ pub const ALL: &[(&str, &str)] = &[
         "Jobs tried again later because the model server was unavailable.",
     ),
     (
-        WRITE_BATCH_SIZE,
-        "Jobs whose claims or results one database write carried, by write (claim or result).",
+        BATCH_SIZE,
+        "Requests one batched write carried, by batch (claim, result, publish).",
     ),
     (
         MODEL_TOKENS,
@@ -136,8 +135,8 @@ const SECONDS_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0, 600.0,
 ];
 
-/// Buckets for [`WRITE_BATCH_SIZE`]: jobs per write.
-const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
+/// Buckets for [`BATCH_SIZE`]: requests per batch.
+const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 /// Installs the process's recorder. Call it before anything records: until then the `metrics`
 /// macros record into nothing.
@@ -155,10 +154,7 @@ pub fn handle() -> &'static PrometheusHandle {
             PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
                 .and_then(|builder| {
-                    builder.set_buckets_for_metric(
-                        Matcher::Full(WRITE_BATCH_SIZE.into()),
-                        &BATCH_BUCKETS,
-                    )
+                    builder.set_buckets_for_metric(Matcher::Full(BATCH_SIZE.into()), &BATCH_BUCKETS)
                 })
         };
         let handle = match builder().and_then(PrometheusBuilder::install_recorder) {

@@ -21,5 +21,5 @@ mod topology;
 pub use connection::{reconnecting, Broker};
 pub use events::{EventHub, Subscription};
 pub use jobs::{JobConsumer, JobDelivery};
-pub use publisher::{PublishError, Publisher};
+pub use publisher::{OutgoingJob, PublishError, Publisher, CONFIRM_TIMEOUT};
 pub use topology::{event_routing_key, Topology};

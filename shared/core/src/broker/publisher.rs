@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use lapin::{
     options::BasicPublishOptions,
-    publisher_confirm::Confirmation,
+    publisher_confirm::{Confirmation, PublisherConfirm},
     types::{AMQPValue, FieldTable},
     BasicProperties, Channel, Connection,
 };
@@ -36,7 +36,7 @@ pub enum PublishError {
 
 /// How long a publish waits for the broker's confirm. What is published is safe in Postgres
 /// already, so the caller goes on and the relay publishes it later.
-const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Broker {
     /// A publisher that connects on first use.
@@ -109,12 +109,45 @@ impl Publisher {
 
     /// Publishes a job and waits for the broker's confirm; only then is the job safe.
     pub async fn publish_job(&self, job: &Job) -> Result<(), PublishError> {
-        let topology = &self.broker.topology;
-        self.confirmed(async {
-            let channel = self.channel().await?;
-            publish_job(&channel, &topology.jobs_queue, job).await
-        })
-        .await
+        let job = OutgoingJob::new(job.clone());
+        let mut answers = self.publish_jobs(std::slice::from_ref(&job)).await?;
+        answers.pop().unwrap_or(Err(PublishError::Unconfirmed))
+    }
+
+    /// Publishes jobs back to back on one channel, then waits for all their confirms: one
+    /// window of confirms for many jobs, which the broker persists and confirms together, as
+    /// its own limit is measured. Answers each job's confirm, in order; fails as a whole when
+    /// no channel could be had or the confirms did not come within [`CONFIRM_TIMEOUT`].
+    pub async fn publish_jobs(
+        &self,
+        jobs: &[OutgoingJob],
+    ) -> Result<Vec<Result<(), PublishError>>, PublishError> {
+        let queue = &self.broker.topology.jobs_queue;
+        let answers = self
+            .confirmed(async {
+                let channel = self.channel().await?;
+                let mut sent = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    sent.push(send_job(&channel, queue, job).await);
+                }
+                let mut answers = Vec::with_capacity(jobs.len());
+                for confirm in sent {
+                    answers.push(match confirm {
+                        Ok(confirm) => confirmed_job(confirm.await),
+                        Err(e) => Err(e),
+                    });
+                }
+                Ok(answers)
+            })
+            .await?;
+        if answers
+            .iter()
+            .any(|answer| matches!(answer, Err(PublishError::Broker(_))))
+        {
+            // The channel broke under this batch: the next one starts on a fresh connection.
+            self.forget().await;
+        }
+        Ok(answers)
     }
 
     /// Publishes a status event. Transient: events only speed up answers, they carry no state.
@@ -155,10 +188,10 @@ impl Publisher {
     /// Runs one publish within [`CONFIRM_TIMEOUT`]. After a broker error or a timeout the link
     /// is dropped, so the next publish starts on a fresh connection rather than behind a
     /// broken or blocked one.
-    async fn confirmed(
+    async fn confirmed<T>(
         &self,
-        publish: impl std::future::Future<Output = Result<(), PublishError>>,
-    ) -> Result<(), PublishError> {
+        publish: impl std::future::Future<Output = Result<T, PublishError>>,
+    ) -> Result<T, PublishError> {
         let result = tokio::time::timeout(CONFIRM_TIMEOUT, publish)
             .await
             .unwrap_or(Err(PublishError::Unconfirmed));
@@ -181,9 +214,31 @@ fn trace_headers() -> FieldTable {
     headers
 }
 
-async fn publish_job(channel: &Channel, queue: &str, job: &Job) -> Result<(), PublishError> {
-    let payload = serde_json::to_vec(job)?;
-    let confirmation = channel
+/// A job to publish, with the trace of the request that made it, so that a batch published
+/// by another task still continues each request's trace.
+pub struct OutgoingJob {
+    job: Job,
+    headers: FieldTable,
+}
+
+impl OutgoingJob {
+    /// Takes the current span's trace context.
+    pub fn new(job: Job) -> Self {
+        OutgoingJob {
+            job,
+            headers: trace_headers(),
+        }
+    }
+}
+
+/// Sends one job; the answer is its confirm to wait for.
+async fn send_job(
+    channel: &Channel,
+    queue: &str,
+    job: &OutgoingJob,
+) -> Result<PublisherConfirm, PublishError> {
+    let payload = serde_json::to_vec(&job.job)?;
+    Ok(channel
         .basic_publish(
             "",
             queue,
@@ -197,11 +252,13 @@ async fn publish_job(channel: &Channel, queue: &str, job: &Job) -> Result<(), Pu
                 // 2 = persistent: written to disk before the confirm.
                 .with_delivery_mode(2)
                 .with_content_type("application/json".into())
-                .with_headers(trace_headers()),
+                .with_headers(job.headers.clone()),
         )
-        .await?
-        .await?;
-    match confirmation {
+        .await?)
+}
+
+fn confirmed_job(confirmation: lapin::Result<Confirmation>) -> Result<(), PublishError> {
+    match confirmation? {
         Confirmation::Ack(None) => Ok(()),
         Confirmation::Ack(Some(_returned)) => Err(PublishError::Unroutable),
         Confirmation::Nack(_) => Err(PublishError::Nacked),

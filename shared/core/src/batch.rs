@@ -1,8 +1,9 @@
-//! Group commit for the worker's database writes. Jobs running at once each ask for their claim
-//! or their result to be written; a batcher takes every request waiting, writes them in one
-//! statement (or one transaction), and answers each job. Nothing waits for a batch to fill:
-//! while one batch is being written the next requests queue up, so batches grow with the load
-//! and a lone job is written at once.
+//! Group commit. Tasks running at once each ask for something to be written: the worker's jobs
+//! their claims and results, the API's requests their job messages. A batcher takes every
+//! request waiting, writes them together (one statement, one transaction, or one window of
+//! publisher confirms), and answers each. Nothing waits for a batch to fill: while one batch is
+//! being written the next requests queue up, so batches grow with the load and a lone request
+//! is written at once.
 
 use std::future::Future;
 
@@ -16,7 +17,7 @@ struct Pending<Request, Answer> {
 
 /// A handle to one batcher task; cloned into every job. The task ends when the last handle is
 /// dropped.
-pub(crate) struct Batcher<Request, Answer> {
+pub struct Batcher<Request, Answer> {
     queue: mpsc::Sender<Pending<Request, Answer>>,
     name: &'static str,
 }
@@ -38,11 +39,7 @@ where
     /// Starts a batcher that hands `write` up to `max_batch` requests at a time. `write` answers
     /// one result per request, in their order, or fails the whole batch, which fails each of its
     /// requests with the same error (their callers try again on their own).
-    pub(crate) fn start<Write, Written>(
-        name: &'static str,
-        max_batch: usize,
-        mut write: Write,
-    ) -> Self
+    pub fn start<Write, Written>(name: &'static str, max_batch: usize, mut write: Write) -> Self
     where
         Write: FnMut(Vec<Request>) -> Written + Send + 'static,
         Written: Future<Output = anyhow::Result<Vec<Answer>>> + Send,
@@ -51,7 +48,7 @@ where
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(max_batch);
             while waiting.recv_many(&mut batch, max_batch).await > 0 {
-                metrics::histogram!(procmap_core::metrics::WRITE_BATCH_SIZE, "write" => name)
+                metrics::histogram!(crate::metrics::BATCH_SIZE, "batch" => name)
                     .record(batch.len() as f64);
                 let (requests, replies): (Vec<_>, Vec<_>) = batch
                     .drain(..)
@@ -85,7 +82,7 @@ where
     }
 
     /// Writes `request` with whatever else is waiting, and answers its result.
-    pub(crate) async fn write(&self, request: Request) -> anyhow::Result<Answer> {
+    pub async fn write(&self, request: Request) -> anyhow::Result<Answer> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Pending { request, reply })
