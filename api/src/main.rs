@@ -6,12 +6,6 @@ use clap::Parser;
 use procmap_api::cli::{self, Cli};
 use procmap_core::telemetry;
 
-/// mimalloc instead of the system allocator: the builtin modeler and request handling allocate
-/// many small strings, which it serves faster, and it keeps less memory per thread than glibc's
-/// arenas.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     // Held to the end of `main`: dropping it sends the traces still buffered.

@@ -101,15 +101,25 @@ impl Modeler {
 }
 
 /// Runs the builtin modeler's CPU-bound work on the blocking pool, so it never stalls the
-/// runtime's other tasks.
+/// runtime's other tasks, and at most one piece of work per core at once: more would only take
+/// turns on the cores, and each extra blocking thread keeps its own allocator cache.
 async fn off_the_runtime<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, EngineError> {
+    static CORES: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let cores = CORES.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new(cores)
+    });
+    let stopped = |e: &dyn std::fmt::Display| {
+        EngineError::ProviderRejected(format!("the builtin modeler stopped: {e}"))
+    };
+    let _core = cores.acquire().await.map_err(|e| stopped(&e))?;
     // The blocking pool's thread does not inherit the span; carry it over.
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
-        .map_err(|e| EngineError::ProviderRejected(format!("the builtin modeler stopped: {e}")))
+        .map_err(|e| stopped(&e))
 }
 
 /// A language model's answer, with what it spent whether it succeeded or not.
