@@ -24,7 +24,7 @@ export RUST_LOG=${RUST_LOG:-error}
 bin=target/debug
 
 $bin/procmap-api migrate
-key=$($bin/procmap-api keys create --owner fuzz --scopes generate,diagrams:read --test --json | sed -E 's/.*"key":"([^"]+)".*/\1/')
+key=$($bin/procmap-api keys create --owner fuzz --scopes generate,diagrams:read,diagrams:write,folders:read,folders:write --test --json | sed -E 's/.*"key":"([^"]+)".*/\1/')
 pids=()
 cleanup() {
     kill "${pids[@]}" 2>/dev/null || true

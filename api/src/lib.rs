@@ -4,7 +4,8 @@
 //!
 //! A request goes through [`routes`] (the router and one handler per operation, with its
 //! request and response types), whose handlers take what they need through the typed
-//! extractors of [`http`], call one function of a service ([`generations`]), and answer in
+//! extractors of [`http`], call one function of a service ([`generations`], [`diagrams`],
+//! [`folders`]), and answer in
 //! the envelope of [`error`]. Storage and the broker are `procmap-core`'s.
 //!
 //! - [`config`]: the API's `PROCMAP_*` variables.
@@ -15,7 +16,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod diagrams;
 pub mod error;
+pub mod folders;
 pub mod generations;
 pub mod http;
 pub mod keys;

@@ -16,6 +16,8 @@ use utoipa::{
 use crate::{
     error::ErrorEnvelope,
     routes::{
+        diagrams::{self, CreateDiagram},
+        folders,
         generations::{self, CreateGeneration, InitialRequest, RefinementRequest},
         health,
     },
@@ -34,15 +36,37 @@ use crate::{
         generations::retrieve,
         generations::delete,
         generations::cancel,
+        diagrams::create,
+        diagrams::list,
+        diagrams::retrieve,
+        diagrams::update,
+        diagrams::delete,
+        diagrams::add_version,
+        diagrams::versions,
+        diagrams::export,
+        diagrams::refine,
+        folders::create,
+        folders::list,
+        folders::retrieve,
+        folders::update,
+        folders::delete,
         health::healthz,
         health::readyz,
         health::metrics,
         openapi_json,
     ),
-    components(schemas(ErrorEnvelope, CreateGeneration, InitialRequest, RefinementRequest)),
+    components(schemas(
+        ErrorEnvelope,
+        CreateGeneration,
+        InitialRequest,
+        RefinementRequest,
+        CreateDiagram
+    )),
     modifiers(&BearerAuth, &SharedHeaders),
     tags(
         (name = "generations", description = "Generate and refine process maps."),
+        (name = "diagrams", description = "Diagrams with versions: import, generate, export, refine in place."),
+        (name = "folders", description = "Nestable folders whose context steers generation."),
         (name = "operations", description = "Probes and the API description."),
     )
 )]

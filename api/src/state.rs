@@ -65,4 +65,14 @@ impl AppState {
             self.config.public_base_url
         )
     }
+
+    /// The absolute URL of a diagram.
+    pub fn diagram_url(&self, id: uuid::Uuid) -> String {
+        format!("{}/api/v1/diagrams/{id}", self.config.public_base_url)
+    }
+
+    /// The absolute URL of a folder.
+    pub fn folder_url(&self, id: uuid::Uuid) -> String {
+        format!("{}/api/v1/folders/{id}", self.config.public_base_url)
+    }
 }

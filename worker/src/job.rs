@@ -13,7 +13,10 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use procmap_core::broker::Publisher;
 use procmap_core::metrics as metrics_names;
 use procmap_core::{
-    db::generations::{self, Completion, Generation, SourceLookup},
+    db::{
+        diagrams,
+        generations::{self, Completion, Generation, SourceLookup},
+    },
     domain::{GenerationError, GenerationRequest, RefinementSource, StoredVersion},
 };
 use procmap_engine::{EngineError, Failure, Modeler, Output, Usage};
@@ -511,6 +514,10 @@ async fn source_xml(
 ) -> Result<String, SourceError> {
     let (generation_id, option_number, version_number) = match source {
         RefinementSource::Inline { bpmn_xml } => return Ok(bpmn_xml.clone()),
+        RefinementSource::Diagram {
+            diagram_id,
+            version_number,
+        } => return diagram_source(context, generation, *diagram_id, *version_number, stop).await,
         RefinementSource::Stored {
             generation_id,
             option_number,
@@ -518,13 +525,17 @@ async fn source_xml(
         } => (*generation_id, *option_number, *version_number),
     };
     let pool = &context.pool;
-    let owner = &generation.owner;
+    let workspace = &generation.workspace();
     let lookup = until_done(stop, "reading the source diagram", || async move {
         let client = pool.get().await.context("getting a database connection")?;
-        Ok(
-            generations::find_source(&client, owner, generation_id, option_number, version_number)
-                .await?,
+        Ok(generations::find_source(
+            &client,
+            workspace,
+            generation_id,
+            option_number,
+            version_number,
         )
+        .await?)
     })
     .await
     .map_err(|Stopping| SourceError::Stopping)?;
@@ -537,4 +548,37 @@ async fn source_xml(
             .into(),
         )),
     }
+}
+
+/// A version of one of the owner's diagrams, as a refinement's source. The API stored the
+/// version it found at accept time; the latest is read only for a request stored without one.
+async fn diagram_source(
+    context: &JobContext,
+    generation: &Generation,
+    diagram_id: Uuid,
+    version_number: Option<i32>,
+    stop: &CancellationToken,
+) -> Result<String, SourceError> {
+    let pool = &context.pool;
+    let workspace = &generation.workspace();
+    let found = until_done(stop, "reading the source diagram", || async move {
+        let client = pool.get().await.context("getting a database connection")?;
+        if diagrams::get(&client, workspace, diagram_id)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        Ok(diagrams::version(&client, diagram_id, version_number).await?)
+    })
+    .await
+    .map_err(|Stopping| SourceError::Stopping)?;
+    found.map(|version| version.bpmn_xml).ok_or_else(|| {
+        SourceError::Gone(
+            EngineError::InvalidSource(format!(
+                "diagram {diagram_id} or its version is no longer available"
+            ))
+            .into(),
+        )
+    })
 }

@@ -24,13 +24,15 @@ use procmap_core::{
     broker::{OutgoingJob, CONFIRM_TIMEOUT},
     db::{
         api_keys::ApiKey,
+        diagrams::{self, NewDiagram},
         generations::{self, Generation, NewGeneration},
         idempotency::{self, Claim},
         limits, GenericClient,
     },
-    domain::{new_generation_id, GenerationRequest},
+    domain::{new_generation_id, GenerationRequest, Name, SteeringContext},
     messages::Job,
 };
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
@@ -39,6 +41,30 @@ use crate::{error::ApiError, state::AppState};
 
 /// How long a request waits for a concurrent one holding the same Idempotency-Key.
 const IDEMPOTENCY_LOCK_TIMEOUT: &str = "10s";
+
+/// A generation made for a diagram: its result becomes the diagram's next version.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForDiagram {
+    pub diagram_id: Uuid,
+    /// Which option becomes the version (1 for a refinement, which has one).
+    pub option_number: i32,
+    /// The diagram to create with the generation, in its transaction; `None` for an existing one.
+    pub create: Option<DiagramToCreate>,
+}
+
+/// A diagram made from a prompt: stored with its generation, its version 1 still to come.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagramToCreate {
+    pub name: Name,
+    pub folder_id: Option<Uuid>,
+}
+
+/// What to accept: the request, the diagram it is for, and the contexts that steer it.
+pub struct Acceptance<'a> {
+    pub request: &'a GenerationRequest,
+    pub diagram: Option<&'a ForDiagram>,
+    pub context: &'a [SteeringContext],
+}
 
 pub struct Accepted {
     pub generation: Generation,
@@ -51,7 +77,7 @@ pub struct Accepted {
 pub async fn accept(
     state: &AppState,
     key: &ApiKey,
-    request: &GenerationRequest,
+    acceptance: &Acceptance<'_>,
     idempotency_key: Option<&str>,
     request_id: &str,
 ) -> Result<Accepted, ApiError> {
@@ -60,27 +86,58 @@ pub async fn accept(
         id,
         owner: &key.owner,
         api_key_id: key.id,
-        request,
+        request: acceptance.request,
         request_id,
         livemode: key.livemode,
+        diagram: acceptance.diagram.map(|d| (d.diagram_id, d.option_number)),
+        context: acceptance.context,
     };
-    let generation = match idempotency_key {
-        None => {
+    let creates_diagram = acceptance
+        .diagram
+        .and_then(|d| d.create.as_ref().map(|c| (d.diagram_id, c)));
+    let generation = match (idempotency_key, creates_diagram) {
+        (None, Some((diagram_id, create))) => {
+            reserve(state, key, id).await?;
+            let stored = async {
+                let mut client = state.db().await?;
+                let tx = client
+                    .transaction()
+                    .await
+                    .context("opening a transaction")?;
+                insert_diagram(&tx, key, diagram_id, create, id).await?;
+                let generation = generations::insert(&tx, &new)
+                    .await
+                    .context("storing the generation")?;
+                tx.commit().await.context("storing the generation")?;
+                Ok::<_, ApiError>(generation)
+            }
+            .await;
+            refund_unless_stored(state, key, id, stored).await?
+        }
+        (None, None) => {
             reserve(state, key, id).await?;
             let stored = async {
                 let client = state.db().await?;
                 anyhow::Ok(generations::insert(&client, &new).await?)
             }
             .await;
-            refund_unless_stored(state, key, id, stored.context("storing the generation")).await?
+            refund_unless_stored(
+                state,
+                key,
+                id,
+                stored
+                    .context("storing the generation")
+                    .map_err(ApiError::from),
+            )
+            .await?
         }
-        Some(idempotency_key) => {
+        (Some(idempotency_key), creates_diagram) => {
             let mut client = state.db().await?;
             let tx = client
                 .transaction()
                 .await
                 .context("opening a transaction")?;
-            if let Some(earlier) = claim_key(&tx, key, idempotency_key, request, id).await? {
+            if let Some(earlier) = claim_key(&tx, key, idempotency_key, acceptance, id).await? {
                 tx.rollback().await.context("rolling back a replay")?;
                 let generation = generations::get(&client, earlier)
                     .await
@@ -97,12 +154,17 @@ pub async fn accept(
             // spent, dropping the transaction rolls the claim back.
             reserve(state, key, id).await?;
             let stored = async {
-                let generation = generations::insert(&tx, &new).await?;
-                tx.commit().await?;
-                anyhow::Ok(generation)
+                if let Some((diagram_id, create)) = creates_diagram {
+                    insert_diagram(&tx, key, diagram_id, create, id).await?;
+                }
+                let generation = generations::insert(&tx, &new)
+                    .await
+                    .context("storing the generation")?;
+                tx.commit().await.context("storing the generation")?;
+                Ok::<_, ApiError>(generation)
             }
             .await;
-            refund_unless_stored(state, key, id, stored.context("storing the generation")).await?
+            refund_unless_stored(state, key, id, stored).await?
         }
     };
     metrics::counter!(
@@ -159,12 +221,38 @@ async fn reserve(state: &AppState, key: &ApiKey, id: Uuid) -> Result<(), ApiErro
     }
 }
 
+/// Stores the diagram a generation is made for, in the generation's transaction. A folder
+/// deleted since the request was checked is the client's 404, not a failure of ours.
+async fn insert_diagram(
+    tx: &impl GenericClient,
+    key: &ApiKey,
+    diagram_id: Uuid,
+    create: &DiagramToCreate,
+    generation_id: Uuid,
+) -> Result<(), ApiError> {
+    let new = NewDiagram {
+        id: diagram_id,
+        folder_id: create.folder_id,
+        name: &create.name,
+        generation_id: Some(generation_id),
+    };
+    diagrams::insert(tx, &key.workspace(), &new)
+        .await
+        .map_err(|e| {
+            if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
+                crate::folders::folder_gone("folder_id", create.folder_id)
+            } else {
+                anyhow::Error::new(e).context("storing the diagram").into()
+            }
+        })
+}
+
 /// Passes a stored generation through; when storing failed, hands its reservation back first.
 async fn refund_unless_stored(
     state: &AppState,
     key: &ApiKey,
     id: Uuid,
-    stored: anyhow::Result<Generation>,
+    stored: Result<Generation, ApiError>,
 ) -> Result<Generation, ApiError> {
     let error = match stored {
         Ok(generation) => return Ok(generation),
@@ -178,7 +266,7 @@ async fn refund_unless_stored(
     if let Err(e) = refunded {
         tracing::warn!(generation_id = %id, error = format!("{e:#}"), "could not refund a quota reservation");
     }
-    Err(error.into())
+    Err(error)
 }
 
 /// Claims an Idempotency-Key for generation `id` inside the accepting transaction. Answers the
@@ -188,7 +276,7 @@ async fn claim_key(
     tx: &impl GenericClient,
     key: &ApiKey,
     idempotency_key: &str,
-    request: &GenerationRequest,
+    acceptance: &Acceptance<'_>,
     id: uuid::Uuid,
 ) -> Result<Option<uuid::Uuid>, ApiError> {
     tx.batch_execute(&format!(
@@ -196,7 +284,7 @@ async fn claim_key(
     ))
     .await
     .context("bounding the wait for the Idempotency-Key")?;
-    let hash = request_hash(request);
+    let hash = request_hash(acceptance);
     let claim = idempotency::claim(tx, &key.owner, idempotency_key, &hash, id)
         .await
         .map_err(|e| {
@@ -228,8 +316,19 @@ async fn claim_key(
 }
 
 /// The fingerprint an Idempotency-Key is bound to: the request after defaults are applied, so
-/// `{"language": "english"}` and an omitted language count as the same body.
-fn request_hash(request: &GenerationRequest) -> Vec<u8> {
-    let canonical = serde_json::to_vec(request).unwrap_or_default();
+/// `{"language": "english"}` and an omitted language count as the same body. A request that
+/// makes a diagram adds the diagram's name, folder and option, but not its id, which is new on
+/// every attempt.
+fn request_hash(acceptance: &Acceptance<'_>) -> Vec<u8> {
+    let mut canonical = serde_json::to_vec(acceptance.request).unwrap_or_default();
+    if let Some(diagram) = acceptance.diagram {
+        let target = match &diagram.create {
+            Some(create) => {
+                serde_json::json!({"create": create, "option_number": diagram.option_number})
+            }
+            None => serde_json::json!({"diagram_id": diagram.diagram_id}),
+        };
+        canonical.extend_from_slice(target.to_string().as_bytes());
+    }
     Sha256::digest(&canonical).to_vec()
 }

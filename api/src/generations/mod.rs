@@ -10,15 +10,18 @@ mod accept;
 pub mod published;
 mod waiting;
 
+pub use accept::{DiagramToCreate, ForDiagram};
+
 use std::{collections::HashMap, time::Duration};
 
 use anyhow::Context;
 use procmap_core::{
     db::{
         api_keys::ApiKey,
+        diagrams,
         generations::{self, Generation, SourceLookup},
     },
-    domain::{GenerationRequest, GenerationStatus, Owner, RefinementSource, StoredVersion},
+    domain::{GenerationRequest, GenerationStatus, RefinementSource, StoredVersion, Workspace},
     messages::StatusEvent,
 };
 use uuid::Uuid;
@@ -40,16 +43,32 @@ pub struct Created {
 
 /// Accepts a generation for `key` and, with `wait`, waits up to the wait window for it to
 /// finish. A refinement whose source cannot be used is refused before anything is stored.
+/// With `diagram`, the result becomes that diagram's next version.
+///
+/// The generation is steered by the contexts of the folder its diagram is in: the folder of
+/// the diagram being made, or of the diagram a refinement starts from.
 pub async fn create(
     state: &AppState,
     key: &ApiKey,
     request: GenerationRequest,
+    diagram: Option<ForDiagram>,
     idempotency_key: Option<&str>,
     request_id: &str,
     wait: bool,
 ) -> Result<Created, ApiError> {
-    check_source(state, &key.owner, &request).await?;
-    let accepted = accept::accept(state, key, &request, idempotency_key, request_id).await?;
+    let workspace = key.workspace();
+    let (request, source_folder) = prepare_source(state, &workspace, request).await?;
+    let folder = diagram
+        .as_ref()
+        .and_then(|d| d.create.as_ref())
+        .map_or(source_folder, |create| create.folder_id);
+    let context = crate::folders::steering(state, &workspace, folder).await?;
+    let acceptance = accept::Acceptance {
+        request: &request,
+        diagram: diagram.as_ref(),
+        context: &context,
+    };
+    let accepted = accept::accept(state, key, &acceptance, idempotency_key, request_id).await?;
     tracing::Span::current().record(
         "generation_id",
         tracing::field::display(accepted.generation.id),
@@ -66,14 +85,14 @@ pub async fn create(
     })
 }
 
-/// One of `owner`'s generations; `None` for another owner's, which looks like a missing one.
+/// One generation of `workspace`; `None` for another's, which looks like a missing one.
 pub async fn get(
     state: &AppState,
-    owner: &Owner,
+    workspace: &Workspace,
     id: Uuid,
 ) -> Result<Option<WithVersions>, ApiError> {
     let client = state.db().await?;
-    let generation = generations::get_for_owner(&client, owner, id)
+    let generation = generations::get_for_owner(&client, workspace, id)
         .await
         .context("reading a generation")?;
     drop(client);
@@ -90,9 +109,13 @@ pub struct Page {
     pub next: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
 }
 
-pub async fn list(state: &AppState, owner: &Owner, page: ListParams) -> Result<Page, ApiError> {
+pub async fn list(
+    state: &AppState,
+    workspace: &Workspace,
+    page: ListParams,
+) -> Result<Page, ApiError> {
     let client = state.db().await?;
-    let mut found = generations::list_for_owner(&client, owner, page.after, page.limit + 1)
+    let mut found = generations::list_for_owner(&client, workspace, page.after, page.limit + 1)
         .await
         .context("listing generations")?;
     let has_more = found.len() as i64 > page.limit;
@@ -122,19 +145,19 @@ pub async fn list(state: &AppState, owner: &Owner, page: ListParams) -> Result<P
     Ok(Page { generations, next })
 }
 
-/// Stops `owner`'s queued or running generation, and tells every replica. `None` when there is
-/// no such generation; a finished one is `generation_not_cancelable`.
+/// Stops a queued or running generation of `workspace`, and tells every replica. `None` when
+/// there is no such generation; a finished one is `generation_not_cancelable`.
 pub async fn cancel(
     state: &AppState,
-    owner: &Owner,
+    workspace: &Workspace,
     id: Uuid,
 ) -> Result<Option<WithVersions>, ApiError> {
     let client = state.db().await?;
-    let Some(canceled) = generations::cancel(&client, owner, id)
+    let Some(canceled) = generations::cancel(&client, workspace, id)
         .await
         .context("canceling a generation")?
     else {
-        let current = generations::get_for_owner(&client, owner, id)
+        let current = generations::get_for_owner(&client, workspace, id)
             .await
             .context("reading a generation that was not canceled")?;
         return match current {
@@ -155,10 +178,11 @@ pub async fn cancel(
     Ok(Some(with_versions(state, canceled).await?))
 }
 
-/// Removes `owner`'s generation with its BPMN and idempotency record; answers whether it existed.
-pub async fn delete(state: &AppState, owner: &Owner, id: Uuid) -> Result<bool, ApiError> {
+/// Removes a generation of `workspace` with its BPMN and idempotency record; answers whether it
+/// existed.
+pub async fn delete(state: &AppState, workspace: &Workspace, id: Uuid) -> Result<bool, ApiError> {
     let client = state.db().await?;
-    Ok(generations::delete(&client, owner, id)
+    Ok(generations::delete(&client, workspace, id)
         .await
         .context("deleting a generation")?)
 }
@@ -182,25 +206,69 @@ async fn with_versions(state: &AppState, generation: Generation) -> Result<WithV
     })
 }
 
-/// Refuses a refinement whose source cannot be used, before anything is stored.
-async fn check_source(
+/// Refuses a refinement whose source cannot be used, before anything is stored. Answers the
+/// request with a diagram source pinned to the version found, so the worker refines what the
+/// client saw, and the folder of that diagram.
+async fn prepare_source(
     state: &AppState,
-    owner: &Owner,
-    request: &GenerationRequest,
-) -> Result<(), ApiError> {
-    let GenerationRequest::Refinement { source, .. } = request else {
-        return Ok(());
+    workspace: &Workspace,
+    request: GenerationRequest,
+) -> Result<(GenerationRequest, Option<Uuid>), ApiError> {
+    let GenerationRequest::Refinement { prompt, source } = request else {
+        return Ok((request, None));
     };
     match source {
-        RefinementSource::Inline { bpmn_xml } => {
-            procmap_engine::check_source(bpmn_xml).map_err(|problems| ApiError::ValidationFailed {
-                param: Some("source.bpmn_xml".into()),
-                message: format!(
-                    "source.bpmn_xml is not a usable BPMN 2.0 diagram: {}",
-                    problems[0].message
-                ),
-                problems,
-            })
+        RefinementSource::Inline { ref bpmn_xml } => {
+            procmap_engine::check_source(bpmn_xml).map_err(|problems| {
+                ApiError::ValidationFailed {
+                    param: Some("source.bpmn_xml".into()),
+                    message: format!(
+                        "source.bpmn_xml is not a usable BPMN 2.0 diagram: {}",
+                        problems[0].message
+                    ),
+                    problems,
+                }
+            })?;
+            Ok((GenerationRequest::Refinement { prompt, source }, None))
+        }
+        RefinementSource::Diagram {
+            diagram_id,
+            version_number,
+        } => {
+            let client = state.db().await?;
+            let diagram = diagrams::get(&client, workspace, diagram_id)
+                .await
+                .context("looking up the source diagram")?
+                .ok_or_else(|| {
+                    ApiError::not_found(
+                        Some("source.diagram_id"),
+                        format!("no diagram with id {diagram_id}"),
+                    )
+                })?;
+            let version = diagrams::version(&client, diagram_id, version_number)
+                .await
+                .context("looking up the source version")?
+                .ok_or_else(|| match version_number {
+                    Some(n) => ApiError::not_found(
+                        Some("source.version_number"),
+                        format!("diagram {diagram_id} has no version {n}"),
+                    ),
+                    None => ApiError::ValidationFailed {
+                        param: Some("source.diagram_id".into()),
+                        message: format!(
+                            "diagram {diagram_id} has no version yet: its generation has not succeeded"
+                        ),
+                        problems: Vec::new(),
+                    },
+                })?;
+            let source = RefinementSource::Diagram {
+                diagram_id,
+                version_number: Some(version.version_number),
+            };
+            Ok((
+                GenerationRequest::Refinement { prompt, source },
+                diagram.folder_id,
+            ))
         }
         RefinementSource::Stored {
             generation_id,
@@ -210,15 +278,15 @@ async fn check_source(
             let client = state.db().await?;
             let lookup = generations::find_source(
                 &client,
-                owner,
-                *generation_id,
-                *option_number,
-                *version_number,
+                workspace,
+                generation_id,
+                option_number,
+                version_number,
             )
             .await
             .context("looking up the source")?;
             match lookup {
-                SourceLookup::Found(_) => Ok(()),
+                SourceLookup::Found(_) => Ok((GenerationRequest::Refinement { prompt, source }, None)),
                 SourceLookup::NoGeneration => Err(ApiError::not_found(
                     Some("source.generation_id"),
                     format!("no generation with id {generation_id}"),

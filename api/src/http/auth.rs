@@ -49,11 +49,50 @@ impl Permission for ReadGenerations {
     const SCOPES: &'static [Scope] = &[Scope::Generate, Scope::DiagramsRead];
 }
 
+/// Reading diagrams, their versions, exports and images.
+pub struct ReadDiagrams;
+
+impl Permission for ReadDiagrams {
+    const SCOPES: &'static [Scope] = &[Scope::DiagramsRead];
+}
+
+/// Creating, changing and deleting diagrams. Making one from a prompt or refining one also
+/// needs `generate`, which the handler checks with [`Caller::also_needs`].
+pub struct WriteDiagrams;
+
+impl Permission for WriteDiagrams {
+    const SCOPES: &'static [Scope] = &[Scope::DiagramsWrite];
+}
+
+pub struct ReadFolders;
+
+impl Permission for ReadFolders {
+    const SCOPES: &'static [Scope] = &[Scope::FoldersRead];
+}
+
+pub struct WriteFolders;
+
+impl Permission for WriteFolders {
+    const SCOPES: &'static [Scope] = &[Scope::FoldersWrite];
+}
+
 /// The authenticated key of a request, holding permission `P`; otherwise the request is
 /// refused with `insufficient_scope`.
 pub struct Caller<P> {
     pub key: ApiKey,
     permission: PhantomData<P>,
+}
+
+impl<P> Caller<P> {
+    /// Refuses the request with `insufficient_scope` unless the key also holds `scope`, for an
+    /// operation that needs two scopes.
+    pub fn also_needs(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.key.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope(scope.as_str().to_owned()))
+        }
+    }
 }
 
 impl<S: Send + Sync, P: Permission> FromRequestParts<S> for Caller<P> {

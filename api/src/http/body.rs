@@ -6,8 +6,9 @@ use axum::{
     extract::{FromRequest, Request},
     http::header,
 };
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Deserialize, Deserializer};
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::error::ApiError;
 
@@ -77,6 +78,44 @@ pub fn deserialize<T: DeserializeOwned>(value: Value, at: &str) -> Result<T, Api
         let inner = e.into_inner();
         field_error(&join(at, &path), &inner.to_string())
     })
+}
+
+/// A UUID written as text.
+pub fn uuid<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Uuid, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Uuid::parse_str(&text).map_err(|_| serde::de::Error::custom("must be a UUID"))
+}
+
+/// A whole number of at least 1, or null or absent.
+pub fn optional_at_least_one<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i32>, D::Error> {
+    match Option::<Value>::deserialize(deserializer)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => at_least_one(value)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// A whole number of at least 1.
+pub fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
+    let number = i64::deserialize(deserializer)
+        .map_err(|_| serde::de::Error::custom("must be a whole number of at least 1"))?;
+    i32::try_from(number)
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| serde::de::Error::custom("must be a whole number of at least 1"))
+}
+
+/// A UUID written as text, or null or absent.
+pub fn optional_uuid<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Uuid>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) => Uuid::parse_str(&text)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("must be a UUID")),
+    }
 }
 
 /// Maps serde's message to the envelope. serde words a missing field "missing field `x`" at the

@@ -11,7 +11,10 @@ pub mod key_cache;
 pub mod observe;
 pub mod params;
 
-pub use auth::{authenticate, Caller, Generate, Permission, ReadGenerations};
+pub use auth::{
+    authenticate, Caller, Generate, Permission, ReadDiagrams, ReadFolders, ReadGenerations,
+    WriteDiagrams, WriteFolders,
+};
 pub use body::{deserialize, Body, FromJson};
 pub use headers::{IdempotencyKey, RequestId};
 pub use params::{true_or_false, ListParams, PathId, Query, Resource};

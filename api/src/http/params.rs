@@ -61,6 +61,18 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
+/// A whole number of at least 1 in a query string, or absent.
+pub fn optional_positive<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i32>, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    raw.parse::<i32>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("must be a whole number of at least 1"))
+}
+
 fn limit<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
     let raw = String::deserialize(deserializer)?;
     raw.parse::<i64>()

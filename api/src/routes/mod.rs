@@ -1,9 +1,13 @@
 //! The router: every route, the request-id layers, and envelope-shaped fallbacks.
 //!
 //! - [`generations`]: `/api/v1/process-maps/generations`, behind the key check.
+//! - [`diagrams`] and [`folders`]: the diagram platform's `/api/v1/diagrams` and
+//!   `/api/v1/folders`, behind the key check.
 //! - [`health`]: the liveness and readiness probes.
 //! - `/api/v1/openapi.json`: the API's description, from [`crate::openapi`].
 
+pub mod diagrams;
+pub mod folders;
 pub mod generations;
 pub mod health;
 
@@ -38,6 +42,29 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/process-maps/generations/{id}/cancel",
             post(generations::cancel),
+        )
+        .route(
+            "/api/v1/diagrams",
+            get(diagrams::list).post(diagrams::create),
+        )
+        .route(
+            "/api/v1/diagrams/{id}",
+            get(diagrams::retrieve)
+                .patch(diagrams::update)
+                .delete(diagrams::delete),
+        )
+        .route(
+            "/api/v1/diagrams/{id}/versions",
+            get(diagrams::versions).post(diagrams::add_version),
+        )
+        .route("/api/v1/diagrams/{id}/export", get(diagrams::export))
+        .route("/api/v1/diagrams/{id}/refinements", post(diagrams::refine))
+        .route("/api/v1/folders", get(folders::list).post(folders::create))
+        .route(
+            "/api/v1/folders/{id}",
+            get(folders::retrieve)
+                .patch(folders::update)
+                .delete(folders::delete),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

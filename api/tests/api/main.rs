@@ -10,6 +10,7 @@ mod idempotency;
 mod lifecycle;
 mod messaging;
 mod platform;
+mod platform_diagrams;
 mod platform_limits;
 mod processes;
 mod providers;

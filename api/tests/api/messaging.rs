@@ -10,7 +10,7 @@ use lapin::{
 use procmap_core::{
     broker::Topology,
     db::generations::{self, NewGeneration},
-    domain::{GenerationRequest, Language, Prompt},
+    domain::{GenerationRequest, Language, Prompt, Workspace},
     messages::Job,
 };
 use serde_json::json;
@@ -40,7 +40,10 @@ async fn insert_unpublished(app: &TestApp, owner: &str) -> Uuid {
             api_key_id: key_id,
             request: &request,
             request_id: "test",
-            livemode: true,
+            // As the test app's key is: its reads see only test-mode generations.
+            livemode: false,
+            diagram: None,
+            context: &[],
         },
     )
     .await
@@ -383,7 +386,11 @@ async fn a_worker_cannot_complete_a_generation_canceled_while_it_ran() {
         .await
         .expect("claim")
         .expect("claimed");
-    generations::cancel(&client, &Owner::parse("owner-a").expect("owner"), id)
+    let workspace = Workspace {
+        owner: Owner::parse("owner-a").expect("owner"),
+        livemode: false,
+    };
+    generations::cancel(&client, &workspace, id)
         .await
         .expect("cancel")
         .expect("was running");

@@ -22,8 +22,9 @@
 //! A service needs only what is re-exported here: a [`Modeler`] built from an [`LlmProvider`]
 //! generates or refines into an [`Output`], or fails with a [`Failure`] carrying an
 //! [`EngineError`] and the [`Usage`] spent; [`check_source`] tells whether a diagram can be
-//! refined, listing every [`Problem`]. The stage modules are public for the conformance tools
-//! and the tests, which check each stage on its own.
+//! refined, listing every [`Problem`], and [`import`] takes in a diagram from any tool. The
+//! stage modules are public for the conformance tools and the tests, which check each stage on
+//! its own.
 
 pub mod blocks;
 pub mod bpmn;
@@ -35,7 +36,7 @@ mod modeler;
 pub mod options;
 mod usage;
 
-pub use bpmn::{check_source, Problem};
+pub use bpmn::{check_source, import, Imported, Problem};
 pub use builtin::{generate_options, refine, Refined};
 pub use error::{EngineError, Failure};
 pub use llm::OpenAiConfig;

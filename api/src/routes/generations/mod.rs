@@ -16,8 +16,10 @@ use axum::{
 };
 use serde::Deserialize;
 
-pub use request::{parse, CreateGeneration, InitialRequest, RefinementRequest};
-pub use view::{GenerationList, GenerationView};
+pub use request::{
+    checked_bpmn_xml, language, parse, prompt, CreateGeneration, InitialRequest, RefinementRequest,
+};
+pub use view::{timestamp, GenerationList, GenerationView};
 
 use crate::{
     error::{ApiError, CommonErrors, ErrorEnvelope},
@@ -42,7 +44,7 @@ impl Resource for Generations {
 pub struct CreateParams {
     /// Wait for the result (default true).
     #[serde(default = "yes", deserialize_with = "true_or_false")]
-    wait: bool,
+    pub wait: bool,
 }
 
 fn yes() -> bool {
@@ -125,17 +127,24 @@ pub async fn create(
         &state,
         &caller.key,
         request,
+        None,
         idempotency_key.as_deref(),
         &request_id,
         params.wait,
     )
     .await?;
+    Ok(created_response(&state, created))
+}
+
+/// The answer to a request that accepted a generation: 200 with the finished generation, or
+/// 202 with a hint of when to poll; with its URL, and whether an Idempotency-Key replayed it.
+pub(crate) fn created_response(state: &AppState, created: generations::Created) -> Response {
     let status = if created.generation.generation.status.is_terminal() {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
     };
-    let view = GenerationView::new(&state, created.generation);
+    let view = GenerationView::new(state, created.generation);
     let mut response = (status, Json(&view)).into_response();
     suggest_next_poll(&mut response, status == StatusCode::ACCEPTED);
     if let Ok(location) = HeaderValue::from_str(&view.links.self_) {
@@ -146,7 +155,7 @@ pub async fn create(
             .headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    Ok(response)
+    response
 }
 
 /// `GET /api/v1/process-maps/generations/{id}`
@@ -170,7 +179,7 @@ pub async fn retrieve(
     caller: Caller<ReadGenerations>,
     id: PathId<Generations>,
 ) -> Result<Response, ApiError> {
-    let found = generations::get(&state, &caller.key.owner, id.id)
+    let found = generations::get(&state, &caller.key.workspace(), id.id)
         .await?
         .ok_or_else(|| id.not_found())?;
     let unfinished = !found.generation.status.is_terminal();
@@ -183,7 +192,7 @@ pub async fn retrieve(
 const POLL_AFTER_SECS: u32 = 2;
 
 /// `Retry-After` on an answer about an unfinished generation: when to poll `links.self` next.
-fn suggest_next_poll(response: &mut Response, unfinished: bool) {
+pub(crate) fn suggest_next_poll(response: &mut Response, unfinished: bool) {
     if unfinished {
         response
             .headers_mut()
@@ -214,7 +223,7 @@ pub async fn list(
     caller: Caller<ReadGenerations>,
     page: ListParams,
 ) -> Result<Json<GenerationList>, ApiError> {
-    let page = generations::list(&state, &caller.key.owner, page).await?;
+    let page = generations::list(&state, &caller.key.workspace(), page).await?;
     Ok(Json(GenerationList {
         has_more: page.next.is_some(),
         next_cursor: page.next.map(|(at, id)| encode_cursor(at, id)),
@@ -247,7 +256,7 @@ pub async fn cancel(
     caller: Caller<Generate>,
     id: PathId<Generations>,
 ) -> Result<Json<GenerationView>, ApiError> {
-    let canceled = generations::cancel(&state, &caller.key.owner, id.id)
+    let canceled = generations::cancel(&state, &caller.key.workspace(), id.id)
         .await?
         .ok_or_else(|| id.not_found())?;
     Ok(Json(GenerationView::new(&state, canceled)))
@@ -273,7 +282,7 @@ pub async fn delete(
     caller: Caller<Generate>,
     id: PathId<Generations>,
 ) -> Result<StatusCode, ApiError> {
-    if generations::delete(&state, &caller.key.owner, id.id).await? {
+    if generations::delete(&state, &caller.key.workspace(), id.id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(id.not_found())

@@ -4,7 +4,7 @@
 use procmap_core::domain::{
     GenerationRequest, Language, Prompt, RefinementSource, LANGUAGES, MAX_BPMN_XML_BYTES,
 };
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::{
     openapi::{
@@ -17,7 +17,10 @@ use uuid::Uuid;
 
 use crate::{
     error::ApiError,
-    http::{deserialize, FromJson},
+    http::{
+        body::{at_least_one, optional_at_least_one, uuid},
+        deserialize, FromJson,
+    },
 };
 
 /// The body of `POST /api/v1/process-maps/generations`: one shape per `mode`. Each mistake is
@@ -161,7 +164,7 @@ pub fn parse(body: &Value) -> Result<GenerationRequest, ApiError> {
     CreateGeneration::from_json(body.clone())?.into_request()
 }
 
-fn prompt(text: &str) -> Result<Prompt, ApiError> {
+pub fn prompt(text: &str) -> Result<Prompt, ApiError> {
     Prompt::parse(text).map_err(|e| match e {
         procmap_core::domain::InvalidPrompt::Empty => ApiError::MissingParameter {
             param: "prompt".into(),
@@ -171,7 +174,7 @@ fn prompt(text: &str) -> Result<Prompt, ApiError> {
     })
 }
 
-fn language(name: Option<&str>) -> Result<Language, ApiError> {
+pub fn language(name: Option<&str>) -> Result<Language, ApiError> {
     name.map_or(Ok(Language::default()), |name| {
         Language::parse(name).map_err(|e| ApiError::invalid("language", e.to_string()))
     })
@@ -188,6 +191,16 @@ struct StoredSource {
     version_number: i32,
 }
 
+/// A version of a stored diagram; its latest when no number is given.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiagramSource {
+    #[serde(deserialize_with = "uuid")]
+    diagram_id: Uuid,
+    #[serde(default, deserialize_with = "optional_at_least_one")]
+    version_number: Option<i32>,
+}
+
 /// A diagram sent inline.
 #[derive(Deserialize)]
 struct InlineSource {
@@ -201,13 +214,28 @@ fn source_of(value: Option<Value>) -> Result<RefinementSource, ApiError> {
         Some(Value::Object(fields)) => fields,
         Some(_) => return Err(ApiError::invalid("source", "source must be an object")),
     };
-    match (fields.contains_key("generation_id"), fields.contains_key("bpmn_xml")) {
-        (true, true) => Err(ApiError::invalid("source", "give either source.generation_id (with option_number and version_number) or source.bpmn_xml, not both")),
-        (false, false) => Err(ApiError::MissingParameter {
+    let shapes = ["generation_id", "diagram_id", "bpmn_xml"];
+    let given: Vec<&str> = shapes
+        .into_iter()
+        .filter(|k| fields.contains_key(*k))
+        .collect();
+    match given.as_slice() {
+        [] => Err(ApiError::MissingParameter {
             param: "source".into(),
-            message: "source needs generation_id, option_number and version_number, or bpmn_xml".into(),
+            message: "source needs generation_id, option_number and version_number; or diagram_id (and version_number); or bpmn_xml".into(),
         }),
-        (true, false) => {
+        [_, _, ..] => Err(ApiError::invalid(
+            "source",
+            format!("give only one of source.{}", given.join(", source.")),
+        )),
+        ["diagram_id"] => {
+            let diagram: DiagramSource = deserialize(Value::Object(fields), "source")?;
+            Ok(RefinementSource::Diagram {
+                diagram_id: diagram.diagram_id,
+                version_number: diagram.version_number,
+            })
+        }
+        ["generation_id"] => {
             let stored: StoredSource = deserialize(Value::Object(fields), "source")?;
             Ok(RefinementSource::Stored {
                 generation_id: stored.generation_id,
@@ -215,23 +243,37 @@ fn source_of(value: Option<Value>) -> Result<RefinementSource, ApiError> {
                 version_number: stored.version_number,
             })
         }
-        (false, true) => {
+        _ => {
             let InlineSource { bpmn_xml } = deserialize(Value::Object(fields), "source")?;
-            if bpmn_xml.trim().is_empty() {
-                return Err(ApiError::missing("source.bpmn_xml"));
-            }
-            if bpmn_xml.len() > MAX_BPMN_XML_BYTES {
-                return Err(ApiError::invalid("source.bpmn_xml", format!("source.bpmn_xml is larger than {MAX_BPMN_XML_BYTES} bytes")));
-            }
-            if let Some((position, c)) = character_xml_forbids(&bpmn_xml) {
-                return Err(ApiError::invalid(
-                    "source.bpmn_xml",
-                    format!("source.bpmn_xml contains U+{:04X} at character {position}, which XML 1.0 does not allow", u32::from(c)),
-                ));
-            }
-            Ok(RefinementSource::Inline { bpmn_xml })
+            Ok(RefinementSource::Inline {
+                bpmn_xml: checked_bpmn_xml("source.bpmn_xml", bpmn_xml)?,
+            })
         }
     }
+}
+
+/// A BPMN document sent in field `param`: present, at most [`MAX_BPMN_XML_BYTES`], and free of
+/// characters XML forbids. Whether it is BPMN is the engine's to say.
+pub fn checked_bpmn_xml(param: &str, bpmn_xml: String) -> Result<String, ApiError> {
+    if bpmn_xml.trim().is_empty() {
+        return Err(ApiError::missing(param));
+    }
+    if bpmn_xml.len() > MAX_BPMN_XML_BYTES {
+        return Err(ApiError::invalid(
+            param,
+            format!("{param} is larger than {MAX_BPMN_XML_BYTES} bytes"),
+        ));
+    }
+    if let Some((position, c)) = character_xml_forbids(&bpmn_xml) {
+        return Err(ApiError::invalid(
+            param,
+            format!(
+                "{param} contains U+{:04X} at character {position}, which XML 1.0 does not allow",
+                u32::from(c)
+            ),
+        ));
+    }
+    Ok(bpmn_xml)
 }
 
 /// The first character, and its position counted from 1, that XML 1.0 forbids anywhere in a
@@ -243,20 +285,6 @@ fn character_xml_forbids(text: &str) -> Option<(usize, char)> {
             matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}');
         (!allowed).then_some((position, c))
     })
-}
-
-fn uuid<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Uuid, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    Uuid::parse_str(&text).map_err(|_| serde::de::Error::custom("must be a UUID"))
-}
-
-fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
-    let number = i64::deserialize(deserializer)
-        .map_err(|_| serde::de::Error::custom("must be a whole number of at least 1"))?;
-    i32::try_from(number)
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| serde::de::Error::custom("must be a whole number of at least 1"))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use procmap_core::domain::{
-    GenerationError, GenerationRequest, GenerationStatus, Mode, RefinementSource,
+    GenerationError, GenerationRequest, GenerationStatus, Mode, RefinementSource, SteeringContext,
 };
 use procmap_engine::Usage;
 use serde::Serialize;
@@ -45,12 +45,22 @@ pub struct GenerationView {
     /// process model has no place for. Absent when there is nothing to report.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The diagram whose next version the result becomes, for a generation made for a diagram.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagram_id: Option<Uuid>,
+    /// The folder contexts that steered it, outermost first. Absent when its diagram is in no
+    /// folder, or its folders have no context.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<SteeringContext>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Links {
     #[serde(rename = "self")]
     pub self_: String,
+    /// The diagram the generation is for, when it is for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagram: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,7 +92,7 @@ pub struct GenerationList {
 }
 
 /// RFC 3339, UTC, with milliseconds, as in the seed: `2025-01-15T12:34:56.000Z`.
-fn timestamp(at: DateTime<Utc>) -> String {
+pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -125,7 +135,10 @@ impl GenerationView {
         GenerationView {
             links: Links {
                 self_: state.generation_url(generation.id),
+                diagram: generation.diagram_id.map(|id| state.diagram_url(id)),
             },
+            diagram_id: generation.diagram_id,
+            context: generation.context,
             livemode: generation.livemode,
             usage: generation.usage,
             id: generation.id,

@@ -5,7 +5,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{GenericClient, RowError};
-use crate::domain::{Owner, Scope};
+use crate::domain::{Owner, Scope, Workspace};
 
 /// A key as stored. The secret itself is never stored, only its hash.
 #[derive(Debug, Clone)]
@@ -40,6 +40,14 @@ impl ApiKey {
             expires_at: row.try_get("expires_at")?,
             revoked_at: row.try_get("revoked_at")?,
         })
+    }
+
+    /// The data this key acts on: its owner's, in its mode.
+    pub fn workspace(&self) -> Workspace {
+        Workspace {
+            owner: self.owner.clone(),
+            livemode: self.livemode,
+        }
     }
 
     pub fn has_scope(&self, scope: Scope) -> bool {

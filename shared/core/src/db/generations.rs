@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::{GenericClient, RowError};
 use crate::domain::{
-    GenerationError, GenerationRequest, GenerationStatus, Mode, Owner, StoredVersion,
+    GenerationError, GenerationRequest, GenerationStatus, Mode, Owner, SteeringContext,
+    StoredVersion, Workspace,
 };
 use procmap_engine::Usage;
 
@@ -36,10 +37,24 @@ pub struct Generation {
     pub usage: Option<Usage>,
     /// What a refinement could not carry over from its source diagram.
     pub warnings: Vec<String>,
+    /// The diagram whose next version this generation's result becomes, if any.
+    pub diagram_id: Option<Uuid>,
+    /// The folder contexts that steered it, outermost first.
+    pub context: Vec<SteeringContext>,
+}
+
+impl Generation {
+    /// The data this generation belongs to, and may read.
+    pub fn workspace(&self) -> Workspace {
+        Workspace {
+            owner: self.owner.clone(),
+            livemode: self.livemode,
+        }
+    }
 }
 
 const COLUMNS: &str =
-    "id, owner, mode, status, request, request_id, created_at, completed_at, error, attempts, livemode, usage, warnings";
+    "id, owner, mode, status, request, request_id, created_at, completed_at, error, attempts, livemode, usage, warnings, diagram_id, context";
 
 impl Generation {
     fn from_row(row: &Row) -> Result<Self, RowError> {
@@ -72,6 +87,8 @@ impl Generation {
                 .try_get::<_, Option<Json<Usage>>>("usage")?
                 .map(|Json(u)| u),
             warnings: row.try_get::<_, Json<Vec<String>>>("warnings")?.0,
+            diagram_id: row.try_get("diagram_id")?,
+            context: row.try_get::<_, Json<Vec<SteeringContext>>>("context")?.0,
         })
     }
 }
@@ -83,6 +100,9 @@ pub struct NewGeneration<'a> {
     pub request: &'a GenerationRequest,
     pub request_id: &'a str,
     pub livemode: bool,
+    /// The diagram whose next version the result becomes, and which option (see [`complete_many`]).
+    pub diagram: Option<(Uuid, i32)>,
+    pub context: &'a [SteeringContext],
 }
 
 pub async fn insert(
@@ -91,8 +111,9 @@ pub async fn insert(
 ) -> Result<Generation, RowError> {
     let statement = client
         .prepare_cached(&format!(
-            "INSERT INTO generations (id, owner, api_key_id, mode, status, request, request_id, livemode)
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)
+            "INSERT INTO generations (id, owner, api_key_id, mode, status, request, request_id, livemode,
+                                      diagram_id, diagram_option, context)
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10)
              RETURNING {COLUMNS}"
         ))
         .await?;
@@ -107,6 +128,9 @@ pub async fn insert(
                 &Json(new.request),
                 &new.request_id,
                 &new.livemode,
+                &new.diagram.map(|(id, _)| id),
+                &new.diagram.map(|(_, option)| option),
+                &Json(new.context),
             ],
         )
         .await?;
@@ -162,27 +186,32 @@ pub async fn get(client: &impl GenericClient, id: Uuid) -> Result<Option<Generat
     row.as_ref().map(Generation::from_row).transpose()
 }
 
-/// One generation, only if `owner` owns it: another owner's id looks exactly like a missing one.
+/// One generation, only if it is in `workspace`: another owner's id, or the other mode's, looks
+/// exactly like a missing one.
 pub async fn get_for_owner(
     client: &impl GenericClient,
-    owner: &Owner,
+    workspace: &Workspace,
     id: Uuid,
 ) -> Result<Option<Generation>, RowError> {
     let statement = client
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM generations WHERE id = $1 AND owner = $2"
+            "SELECT {COLUMNS} FROM generations WHERE id = $1 AND owner = $2 AND livemode = $3"
         ))
         .await?;
     let row = client
-        .query_opt(&statement, &[&id, &owner.as_str()])
+        .query_opt(
+            &statement,
+            &[&id, &workspace.owner.as_str(), &workspace.livemode],
+        )
         .await?;
     row.as_ref().map(Generation::from_row).transpose()
 }
 
-/// A page of `owner`'s generations, newest first, strictly after the keyset position `after`.
+/// A page of the generations in `workspace`, newest first, strictly after the keyset position
+/// `after`.
 pub async fn list_for_owner(
     client: &impl GenericClient,
-    owner: &Owner,
+    workspace: &Workspace,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<Generation>, RowError> {
@@ -191,10 +220,10 @@ pub async fn list_for_owner(
             client
                 .query(
                     &format!(
-                        "SELECT {COLUMNS} FROM generations WHERE owner = $1
-                         ORDER BY created_at DESC, id DESC LIMIT $2"
+                        "SELECT {COLUMNS} FROM generations WHERE owner = $1 AND livemode = $2
+                         ORDER BY created_at DESC, id DESC LIMIT $3"
                     ),
-                    &[&owner.as_str(), &limit],
+                    &[&workspace.owner.as_str(), &workspace.livemode, &limit],
                 )
                 .await?
         }
@@ -202,10 +231,17 @@ pub async fn list_for_owner(
             client
                 .query(
                     &format!(
-                        "SELECT {COLUMNS} FROM generations WHERE owner = $1 AND (created_at, id) < ($2, $3)
-                         ORDER BY created_at DESC, id DESC LIMIT $4"
+                        "SELECT {COLUMNS} FROM generations WHERE owner = $1 AND livemode = $2
+                         AND (created_at, id) < ($3, $4)
+                         ORDER BY created_at DESC, id DESC LIMIT $5"
                     ),
-                    &[&owner.as_str(), &created_at, &id, &limit],
+                    &[
+                        &workspace.owner.as_str(),
+                        &workspace.livemode,
+                        &created_at,
+                        &id,
+                        &limit,
+                    ],
                 )
                 .await?
         }
@@ -238,36 +274,37 @@ pub async fn versions(
         .collect())
 }
 
-/// Cancels `owner`'s generation if it is still queued or running. `None` when there is no such
-/// generation or it already finished; the caller tells the two apart with `get_for_owner`.
+/// Cancels a generation of `workspace` if it is still queued or running. `None` when there is no
+/// such generation or it already finished; the caller tells the two apart with `get_for_owner`.
 pub async fn cancel(
     client: &impl GenericClient,
-    owner: &Owner,
+    workspace: &Workspace,
     id: Uuid,
 ) -> Result<Option<Generation>, RowError> {
     let row = client
         .query_opt(
             &format!(
                 "UPDATE generations SET status = 'canceled', completed_at = now(), lease_expires_at = NULL
-                 WHERE id = $1 AND owner = $2 AND status IN ('queued', 'running')
+                 WHERE id = $1 AND owner = $2 AND livemode = $3 AND status IN ('queued', 'running')
                  RETURNING {COLUMNS}"
             ),
-            &[&id, &owner.as_str()],
+            &[&id, &workspace.owner.as_str(), &workspace.livemode],
         )
         .await?;
     row.as_ref().map(Generation::from_row).transpose()
 }
 
-/// Deletes `owner`'s generation with its BPMN and idempotency record. Answers whether it existed.
+/// Deletes a generation of `workspace` with its BPMN and idempotency record. Answers whether it
+/// existed. Diagram versions made from it stay: they are the diagram's now.
 pub async fn delete(
     client: &impl GenericClient,
-    owner: &Owner,
+    workspace: &Workspace,
     id: Uuid,
 ) -> Result<bool, tokio_postgres::Error> {
     Ok(client
         .execute(
-            "DELETE FROM generations WHERE id = $1 AND owner = $2",
-            &[&id, &owner.as_str()],
+            "DELETE FROM generations WHERE id = $1 AND owner = $2 AND livemode = $3",
+            &[&id, &workspace.owner.as_str(), &workspace.livemode],
         )
         .await?
         == 1)
@@ -287,12 +324,12 @@ pub enum SourceLookup {
 
 pub async fn find_source(
     client: &impl GenericClient,
-    owner: &Owner,
+    workspace: &Workspace,
     generation_id: Uuid,
     option_number: i32,
     version_number: i32,
 ) -> Result<SourceLookup, RowError> {
-    let Some(generation) = get_for_owner(client, owner, generation_id).await? else {
+    let Some(generation) = get_for_owner(client, workspace, generation_id).await? else {
         return Ok(SourceLookup::NoGeneration);
     };
     if generation.status != GenerationStatus::Succeeded {
@@ -436,11 +473,62 @@ pub async fn complete_many(
         client
             .execute(&insert, &[&generation_ids, &options, &numbers, &xml])
             .await?;
+        let stored_ids: Vec<Uuid> = stored.iter().map(|c| c.id).collect();
+        add_diagram_versions(client, &stored_ids).await?;
     }
     Ok(completions
         .iter()
         .map(|c| finished.contains(&c.id))
         .collect())
+}
+
+/// Makes the result of each of the generations `ids` that was made for a diagram that
+/// diagram's next version: the last version of its `diagram_option`. Runs in the transaction
+/// that stores the results, so a diagram's version and its generation's result are one commit.
+///
+/// The diagrams' rows are locked first, in id order, so versions numbered at once by another
+/// completion or an upload are counted one after the other; two results for one diagram in
+/// the same batch are numbered in the order their generations were created.
+async fn add_diagram_versions(
+    client: &impl GenericClient,
+    ids: &[Uuid],
+) -> Result<(), tokio_postgres::Error> {
+    let lock = client
+        .prepare_cached(
+            "SELECT d.id FROM diagrams d
+             WHERE d.id IN (SELECT diagram_id FROM generations WHERE id = ANY($1))
+             ORDER BY d.id FOR UPDATE OF d",
+        )
+        .await?;
+    if client.query(&lock, &[&ids]).await?.is_empty() {
+        return Ok(());
+    }
+    let insert = client
+        .prepare_cached(
+            "WITH results AS (
+                 SELECT g.diagram_id, g.id AS generation_id, g.created_at,
+                        (SELECT v.bpmn_xml FROM generation_versions v
+                         WHERE v.generation_id = g.id AND v.option_number = g.diagram_option
+                         ORDER BY v.version_number DESC LIMIT 1) AS bpmn_xml
+                 FROM generations g
+                 WHERE g.id = ANY($1) AND g.diagram_id IS NOT NULL
+             ), numbered AS (
+                 SELECT r.*,
+                        coalesce((SELECT max(version_number) FROM diagram_versions dv
+                                  WHERE dv.diagram_id = r.diagram_id), 0)
+                        + row_number() OVER (PARTITION BY r.diagram_id
+                                             ORDER BY r.created_at, r.generation_id) AS version_number
+                 FROM results r WHERE r.bpmn_xml IS NOT NULL
+             ), touched AS (
+                 UPDATE diagrams SET updated_at = now()
+                 WHERE id IN (SELECT diagram_id FROM numbered)
+             )
+             INSERT INTO diagram_versions (diagram_id, version_number, bpmn_xml, generation_id)
+             SELECT diagram_id, version_number, bpmn_xml, generation_id FROM numbered",
+        )
+        .await?;
+    client.execute(&insert, &[&ids]).await?;
+    Ok(())
 }
 
 /// Marks attempt `attempt` failed for good, with what the provider spent trying. Answers false

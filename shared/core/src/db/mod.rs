@@ -4,6 +4,8 @@
 //! connection or inside a transaction.
 
 pub mod api_keys;
+pub mod diagrams;
+pub mod folders;
 pub mod generations;
 pub mod idempotency;
 pub mod limits;
@@ -79,6 +81,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0005_budgets",
         include_str!("../../../../migrations/0005_budgets.sql"),
+    ),
+    (
+        "0006_diagrams",
+        include_str!("../../../../migrations/0006_diagrams.sql"),
     ),
 ];
 

@@ -89,6 +89,15 @@ impl fmt::Display for Owner {
     }
 }
 
+/// The data a key acts on: its owner's live data or its owner's test data, never both. Seed 001
+/// sends live keys to production and test keys to staging, so a test key neither sees nor
+/// changes what a live key made, and the reverse.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Workspace {
+    pub owner: Owner,
+    pub livemode: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! client asks for ([`request`]) and who may ask ([`access`]).
 
 mod access;
+mod platform;
 mod request;
 
 use std::fmt;
@@ -9,7 +10,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use access::{InvalidOwner, Owner, Scope, MAX_OWNER_CHARS};
+pub use access::{InvalidOwner, Owner, Scope, Workspace, MAX_OWNER_CHARS};
+pub use platform::{
+    FolderContext, InvalidName, Name, SteeringContext, TooLongContext, MAX_CONTEXT_CHARS,
+    MAX_FOLDER_DEPTH, MAX_NAME_CHARS,
+};
 pub use request::{
     GenerationRequest, InvalidPrompt, Language, Mode, Prompt, RefinementSource, UnknownLanguage,
     LANGUAGES, MAX_BPMN_XML_BYTES, MAX_PROMPT_CHARS,

@@ -145,6 +145,14 @@ pub enum RefinementSource {
         #[schema(minimum = 1)]
         version_number: i32,
     },
+    /// A version of one of the owner's diagrams: the latest when `version_number` is left out.
+    /// The API stores the version it found, so the worker refines what the client saw.
+    Diagram {
+        diagram_id: Uuid,
+        #[schema(minimum = 1)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version_number: Option<i32>,
+    },
     /// A diagram sent inline, possibly drawn in another tool.
     Inline {
         /// BPMN 2.0 XML from any tool, at most 2 MiB.

@@ -56,6 +56,48 @@ pub fn recompile(xml: &str) -> Result<String, String> {
     Ok(source.compile(&source.model).0)
 }
 
+/// A diagram brought in from another tool, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// The document as it came when it draws every element, so that export gives back exactly
+    /// what was imported; otherwise the same diagram with what was not drawn laid out.
+    pub bpmn_xml: String,
+    /// True when shapes were laid out because the document lacked them.
+    pub laid_out: bool,
+}
+
+/// Takes in a diagram from any tool: refused with every problem when its structure is unusable
+/// (as a refinement's source would be), laid out when it has no drawing or draws only part of
+/// its elements, and otherwise kept byte for byte.
+pub fn import(xml: &str) -> Result<Imported, Vec<Problem>> {
+    check_source(xml)?;
+    let diagram = match reader::read(xml) {
+        Ok(diagram) => diagram,
+        Err(e) => return Err(vec![Problem::unreadable(e.to_string())]),
+    };
+    let drawn = diagram
+        .model
+        .nodes
+        .iter()
+        .all(|n| diagram.shapes.contains(&n.id))
+        && diagram
+            .model
+            .flows
+            .iter()
+            .all(|f| diagram.edges.contains(&f.id));
+    if drawn {
+        return Ok(Imported {
+            bpmn_xml: xml.to_owned(),
+            laid_out: false,
+        });
+    }
+    let bpmn_xml = recompile(xml).map_err(|e| vec![Problem::unreadable(e)])?;
+    Ok(Imported {
+        bpmn_xml,
+        laid_out: true,
+    })
+}
+
 /// Checks that a diagram sent inline can be refined, listing every problem if not. Modeling
 /// flaws are the source's own and do not stop a refinement; unusable structure does.
 pub fn check_source(xml: &str) -> Result<(), Vec<Problem>> {

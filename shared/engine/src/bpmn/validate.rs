@@ -21,6 +21,11 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// A document that could not be read at all.
+    pub(crate) fn unreadable(message: String) -> Self {
+        Problem::new("unreadable", None, message)
+    }
+
     fn new(code: &'static str, element: Option<&str>, message: String) -> Self {
         Problem {
             code,
