@@ -465,7 +465,9 @@ async fn run_engine(
 ) -> Result<(Vec<StoredVersion>, Output), Failure> {
     match (&generation.request, source) {
         (GenerationRequest::Refinement { prompt, .. }, Some(source)) => {
-            let output = modeler.refine(source, prompt.as_str()).await?;
+            let output = modeler
+                .refine_steered(source, prompt.as_str(), &steering(generation))
+                .await?;
             let versions = output
                 .bpmn_xml
                 .first()
@@ -480,7 +482,9 @@ async fn run_engine(
             Ok((versions, output))
         }
         (GenerationRequest::Initial { prompt, language }, _) => {
-            let output = modeler.generate(prompt.as_str(), language.as_str()).await?;
+            let output = modeler
+                .generate_steered(prompt.as_str(), language.as_str(), &steering(generation))
+                .await?;
             let versions = output
                 .bpmn_xml
                 .iter()
@@ -497,6 +501,15 @@ async fn run_engine(
             Err(EngineError::InvalidSource("the refinement has no source diagram".into()).into())
         }
     }
+}
+
+/// The texts of the folder contexts the API recorded on the generation, outermost first.
+fn steering(generation: &Generation) -> Vec<String> {
+    generation
+        .context
+        .iter()
+        .map(|c| c.context.clone())
+        .collect()
 }
 
 enum SourceError {

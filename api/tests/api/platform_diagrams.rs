@@ -936,6 +936,57 @@ async fn another_owner_or_the_other_mode_sees_nothing() {
     env.teardown().await;
 }
 
+/// The builtin modeler takes the roles and duties a folder's context names: its lanes are the
+/// context's roles, and a step the prompt gives no actor goes to the role whose duty it is.
+#[tokio::test]
+async fn the_builtin_modeler_draws_the_lanes_its_folder_context_names() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+    let key = create_key(&app.state, "owner-a", ALL_SCOPES).await;
+    let home = folder(&app, &key, json!({"name": "Support", "context": "Roles: support agent.\nThe team manager approves refunds."})).await;
+    let prompt = "The agent logs the ticket. Then approve the refund. The agent closes the ticket.";
+    let steered = json_with_status(
+        app.post_as(
+            &key,
+            "/api/v1/diagrams",
+            json!({"prompt": prompt, "folder_id": home["id"], "option_number": 3}),
+        )
+        .await,
+        201,
+    )
+    .await
+    .1;
+    let unsteered = json_with_status(
+        app.post_as(
+            &key,
+            "/api/v1/diagrams",
+            json!({"prompt": prompt, "option_number": 3}),
+        )
+        .await,
+        201,
+    )
+    .await
+    .1;
+    let lanes = |diagram: &Value| -> Vec<String> {
+        let xml = diagram["bpmn_xml"].as_str().expect("xml");
+        xml.split("<bpmn:lane ")
+            .skip(1)
+            .filter_map(|l| l.split("name=\"").nth(1))
+            .filter_map(|l| l.split('"').next())
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        lanes(&steered),
+        ["Support agent", "Team manager"],
+        "{}",
+        steered["bpmn_xml"]
+    );
+    assert_eq!(lanes(&unsteered), ["Agent"], "{}", unsteered["bpmn_xml"]);
+    app.stop().await;
+    env.teardown().await;
+}
+
 /// Two results for one diagram stored in the same batch become consecutive versions, in the
 /// order their generations were made, in the transaction that stores the results.
 #[tokio::test]

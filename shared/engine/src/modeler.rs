@@ -53,13 +53,26 @@ impl Modeler {
     }
 
     /// The three options of an initial generation.
-    #[tracing::instrument(name = "engine.generate", skip_all, fields(provider = self.name()))]
     pub async fn generate(&self, prompt: &str, language: &str) -> Result<Output, Failure> {
+        self.generate_steered(prompt, language, &[]).await
+    }
+
+    /// The three options of an initial generation, steered by the contexts of the diagram's
+    /// folders, outermost first: a language model reads them with the prompt; the builtin
+    /// modeler takes the roles and duties it can read ([`builtin::steering`]).
+    #[tracing::instrument(name = "engine.generate", skip_all, fields(provider = self.name()))]
+    pub async fn generate_steered(
+        &self,
+        prompt: &str,
+        language: &str,
+        context: &[String],
+    ) -> Result<Output, Failure> {
         match self {
             Modeler::Builtin => {
-                let prompt = prompt.to_owned();
+                let (prompt, context) = (prompt.to_owned(), context.to_vec());
                 let bpmn_xml =
-                    off_the_runtime(move || builtin::generate_options(&prompt)).await??;
+                    off_the_runtime(move || builtin::generate_steered_options(&prompt, &context))
+                        .await??;
                 Ok(Output {
                     bpmn_xml,
                     usage: None,
@@ -68,15 +81,26 @@ impl Modeler {
             }
             Modeler::OpenAi(llm) => {
                 let ledger = Ledger::default();
-                let diagrams = llm.diagrams(prompt, language, &ledger).await;
+                let diagrams = llm.diagrams(prompt, language, context, &ledger).await;
                 spent(&ledger, diagrams.map(|bpmn_xml| (bpmn_xml, Vec::new())))
             }
         }
     }
 
     /// Applies a follow-up to a source diagram.
-    #[tracing::instrument(name = "engine.refine", skip_all, fields(provider = self.name()))]
     pub async fn refine(&self, source_xml: &str, prompt: &str) -> Result<Output, Failure> {
+        self.refine_steered(source_xml, prompt, &[]).await
+    }
+
+    /// Applies a follow-up to a source diagram, steered by its folders' contexts. The builtin
+    /// modeler's follow-ups name what they change, so only a language model reads them.
+    #[tracing::instrument(name = "engine.refine", skip_all, fields(provider = self.name()))]
+    pub async fn refine_steered(
+        &self,
+        source_xml: &str,
+        prompt: &str,
+        context: &[String],
+    ) -> Result<Output, Failure> {
         match self {
             Modeler::Builtin => {
                 let (source, prompt) = (source_xml.to_owned(), prompt.to_owned());
@@ -90,7 +114,7 @@ impl Modeler {
             Modeler::OpenAi(llm) => {
                 let source = SourceDiagram::read(source_xml).map_err(EngineError::from)?;
                 let ledger = Ledger::default();
-                let refined = llm.refine(&source, prompt, &ledger).await;
+                let refined = llm.refine(&source, prompt, context, &ledger).await;
                 spent(
                     &ledger,
                     refined.map(|(xml, warnings)| (vec![xml], warnings)),

@@ -41,7 +41,12 @@ const TEMPLATES: &[(&[&str], &str)] = &[
 /// Reads a prompt, falling back to a known process or a generic request flow when the prompt
 /// is only a title.
 pub fn describe(prompt: &str) -> Description {
-    let described = prose::parse(prompt);
+    describe_with(prompt, None)
+}
+
+/// [`describe`], with a task that names no actor given to the role `duties` names for it.
+pub fn describe_with(prompt: &str, duties: Option<prose::Duties>) -> Description {
+    let described = prose::parse_with(prompt, duties);
     if prose::task_count(&described.steps) >= 2 {
         return described;
     }

@@ -3,11 +3,13 @@
 //! It reads a description's own words ([`prose`], [`wording`]) into steps, actors, decisions,
 //! parallel branches and loops, builds one process model per option style from them
 //! ([`builder`]), and reads follow-ups as edit operations on a source's model
-//! ([`follow_ups`]). Its sentence rules are English.
+//! ([`follow_ups`]). It takes the roles and duties a diagram's folder contexts name
+//! ([`steering`]). Its sentence rules are English.
 
 pub mod builder;
 pub mod follow_ups;
 pub mod prose;
+pub mod steering;
 pub(crate) mod wording;
 
 use crate::bpmn::{self, source::SourceDiagram};
@@ -17,7 +19,18 @@ use follow_ups::Edit;
 
 /// The three options of an initial generation, each validated.
 pub fn generate_options(prompt: &str) -> Result<Vec<String>, EngineError> {
-    let description = builder::describe(prompt);
+    generate_steered_options(prompt, &[])
+}
+
+/// The three options of a prompt, with the roles and duties its folders' contexts name
+/// (outermost first) applied to what the prompt says.
+pub fn generate_steered_options(
+    prompt: &str,
+    context: &[String],
+) -> Result<Vec<String>, EngineError> {
+    let steering = steering::Steering::read(context);
+    let mut description = builder::describe_with(prompt, steering.duties());
+    steering.apply(&mut description);
     OptionStyle::ALL
         .iter()
         .map(|style| {

@@ -46,9 +46,10 @@ impl OpenAiModeler {
         &self,
         prompt: &str,
         language: &str,
+        context: &[String],
         ledger: &Ledger,
     ) -> Result<Vec<String>, EngineError> {
-        let mut models = self.generate(prompt, language, ledger).await?;
+        let mut models = self.generate(prompt, language, context, ledger).await?;
         ensure_distinct(&mut models);
         models
             .iter()
@@ -62,12 +63,13 @@ impl OpenAiModeler {
         &self,
         prompt: &str,
         language: &str,
+        context: &[String],
         ledger: &Ledger,
     ) -> Result<Vec<ProcessModel>, EngineError> {
         try_join_all(
             OptionStyle::ALL
                 .iter()
-                .map(|style| self.option(prompt, language, *style, ledger)),
+                .map(|style| self.option(prompt, language, context, *style, ledger)),
         )
         .await
     }
@@ -76,10 +78,11 @@ impl OpenAiModeler {
         &self,
         prompt: &str,
         language: &str,
+        context: &[String],
         style: OptionStyle,
         ledger: &Ledger,
     ) -> Result<ProcessModel, EngineError> {
-        let user = prompts::generation(prompt, language, style);
+        let user = prompts::with_context(context, prompts::generation(prompt, language, style));
         let lanes = match style {
             OptionStyle::LanePerActor => Lanes::PerActor,
             OptionStyle::Concise | OptionStyle::WithExceptionHandling => Lanes::None,
@@ -109,11 +112,12 @@ impl OpenAiModeler {
         &self,
         source: &SourceDiagram,
         prompt: &str,
+        context: &[String],
         ledger: &Ledger,
     ) -> Result<(String, Vec<String>), EngineError> {
         let current =
             serde_json::to_string(&ProcessSpec::from_model(&source.model)).unwrap_or_default();
-        let user = prompts::refinement(&current, prompt);
+        let user = prompts::with_context(context, prompts::refinement(&current, prompt));
         self.client
             .converse(
                 prompts::refinement_system(),

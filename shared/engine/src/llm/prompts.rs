@@ -91,6 +91,20 @@ pub fn refinement(current: &str, prompt: &str) -> String {
     format!("The process now:\n{current}\n\nChange it as asked: {prompt}")
 }
 
+/// A user message preceded by the contexts of the diagram's folders, outermost first, when
+/// there are any: what the organisation calls its roles and things, for the model to follow.
+pub fn with_context(context: &[String], message: String) -> String {
+    if context.is_empty() {
+        return message;
+    }
+    let lines: Vec<String> = context.iter().map(|c| format!("- {}", c.trim())).collect();
+    format!(
+        "Organisation context, from the outermost folder to the innermost. Use its roles as the \
+         actors and its terms in the names:\n{}\n\n{message}",
+        lines.join("\n")
+    )
+}
+
 /// Sends an answer's problems back for repair.
 pub fn repair(problems: &[Problem]) -> String {
     let list: Vec<String> = problems
@@ -101,4 +115,25 @@ pub fn repair(problems: &[Problem]) -> String {
         "That answer has these problems:\n{}\nAnswer again with the whole corrected JSON.",
         list.join("\n")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_contexts_come_first_outermost_first() {
+        let message = with_context(
+            &[
+                "Roles: agent, manager.".into(),
+                "Tickets arrive by email.".into(),
+            ],
+            "Process description:\nx".into(),
+        );
+        let outer = message.find("Roles: agent").expect("outer");
+        let inner = message.find("Tickets arrive").expect("inner");
+        let prompt = message.find("Process description").expect("prompt");
+        assert!(outer < inner && inner < prompt, "{message}");
+        assert_eq!(with_context(&[], "as is".into()), "as is");
+    }
 }

@@ -56,6 +56,8 @@ pub(super) struct ClauseReader {
     /// The actor of the latest step, so "he", "they" or an actorless sentence can refer back.
     last_actor: Option<String>,
     pub(super) start_label: Option<String>,
+    /// Who does a task that names no actor, before the actor of the latest step is assumed.
+    pub(super) duties: Option<super::Duties>,
 }
 
 impl ClauseReader {
@@ -210,7 +212,11 @@ impl ClauseReader {
                 self.last_actor.clone()
             }
             Some(a) if !a.is_empty() => Some(a),
-            _ => self.last_actor.clone(),
+            _ => self
+                .duties
+                .as_ref()
+                .and_then(|duty_of| duty_of(&label))
+                .or_else(|| self.last_actor.clone()),
         };
         if actor.is_some() {
             self.last_actor.clone_from(&actor);

@@ -32,9 +32,19 @@ const PARALLEL_WITH_PREVIOUS: &[&str] = &[
     "concurrently",
     "while this happens",
 ];
+/// Who does a task that names no actor, by its label: what a folder's context says (see
+/// `builtin::steering`). `None` leaves the task to the actor before it.
+pub type Duties = Box<dyn Fn(&str) -> Option<String> + Send>;
+
 /// Reads a description. Never fails: text it cannot structure becomes plain tasks.
 pub fn parse(prompt: &str) -> Description {
+    parse_with(prompt, None)
+}
+
+/// Reads a description, giving a task that names no actor to the role `duties` names for it.
+pub fn parse_with(prompt: &str, duties: Option<Duties>) -> Description {
     let mut reader = ClauseReader::default();
+    reader.duties = duties;
     let mut steps: Vec<Step> = Vec::new();
     for (i, unit) in split_units(prompt).iter().enumerate() {
         let unit = unit.trim().trim_end_matches(['.', '!', ';', ':']).trim();
