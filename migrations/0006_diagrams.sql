@@ -60,3 +60,10 @@ ALTER TABLE generations
 -- Listings are per owner and mode now.
 DROP INDEX generations_owner_created_idx;
 CREATE INDEX generations_owner_created_idx ON generations (owner, livemode, created_at DESC, id DESC);
+
+-- An Idempotency-Key belongs to a workspace too: a test key and a live key of one owner may use
+-- the same key for different requests.
+ALTER TABLE idempotency_keys ADD COLUMN livemode boolean NOT NULL DEFAULT true;
+UPDATE idempotency_keys i SET livemode = g.livemode FROM generations g WHERE g.id = i.generation_id;
+ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
+ALTER TABLE idempotency_keys ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (owner, livemode, key);

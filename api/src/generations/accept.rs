@@ -285,7 +285,7 @@ async fn claim_key(
     .await
     .context("bounding the wait for the Idempotency-Key")?;
     let hash = request_hash(acceptance);
-    let claim = idempotency::claim(tx, &key.owner, idempotency_key, &hash, id)
+    let claim = idempotency::claim(tx, &key.workspace(), idempotency_key, &hash, id)
         .await
         .map_err(|e| {
             if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {

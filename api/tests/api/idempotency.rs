@@ -133,3 +133,31 @@ async fn a_replay_answers_the_current_state_and_the_same_key_with_another_body_i
     app.stop().await;
     env.teardown().await;
 }
+
+#[tokio::test]
+async fn a_test_key_and_a_live_key_of_one_owner_have_their_own_idempotency_keys() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let live = create_live_key(&app.state, "owner-a", "generate").await;
+    let by_test = json!({"mode": "initial", "prompt": SEED_PROMPT});
+    let by_live =
+        json!({"mode": "initial", "prompt": "The clerk files the claim. The manager pays it."});
+    let (_, first) = json_with_status(
+        app.post_generation_as(&app.key, &by_test, "?wait=false", Some("shared-key"))
+            .await,
+        202,
+    )
+    .await;
+    // Another body under the same key is not a mistake in the other mode: it is another key.
+    let (headers, second) = json_with_status(
+        app.post_generation_as(&live, &by_live, "?wait=false", Some("shared-key"))
+            .await,
+        202,
+    )
+    .await;
+    assert_ne!(first["id"], second["id"]);
+    assert!(!headers.contains_key("idempotent-replayed"));
+    assert_eq!(second["livemode"], true);
+    app.stop().await;
+    env.teardown().await;
+}

@@ -1,7 +1,7 @@
 //! Reading clauses: a stretch of text split on sequence words into steps, each with its actor,
 //! its label in an analyst's words and its kind of task.
 
-use super::steps::Step;
+use super::steps::{Duties, Step};
 use super::text::split_ci;
 use crate::builtin::wording::{
     base_verb, capitalise, clean_label, is_conditional_start, participle_base, strip_prefix_ci,
@@ -57,7 +57,7 @@ pub(super) struct ClauseReader {
     last_actor: Option<String>,
     pub(super) start_label: Option<String>,
     /// Who does a task that names no actor, before the actor of the latest step is assumed.
-    pub(super) duties: Option<super::Duties>,
+    pub(super) duties: Option<Duties>,
 }
 
 impl ClauseReader {

@@ -8,7 +8,7 @@ mod clauses;
 mod steps;
 mod text;
 
-pub use steps::{task_count, Description, Step};
+pub use steps::{task_count, Description, Duties, Step};
 
 use clauses::{question, split_and_clauses, ClauseReader};
 use text::{from_to, remove_phrases, split_units, title};
@@ -32,10 +32,6 @@ const PARALLEL_WITH_PREVIOUS: &[&str] = &[
     "concurrently",
     "while this happens",
 ];
-/// Who does a task that names no actor, by its label: what a folder's context says (see
-/// `builtin::steering`). `None` leaves the task to the actor before it.
-pub type Duties = Box<dyn Fn(&str) -> Option<String> + Send>;
-
 /// Reads a description. Never fails: text it cannot structure becomes plain tasks.
 pub fn parse(prompt: &str) -> Description {
     parse_with(prompt, None)

@@ -2,6 +2,10 @@
 
 use crate::model::TaskKind;
 
+/// Who does a task that names no actor, by its label: what a folder's context says (see
+/// `builtin::steering`). `None` leaves the task to the actor before it.
+pub type Duties = Box<dyn Fn(&str) -> Option<String> + Send>;
+
 /// One thing the description says happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
