@@ -17,6 +17,7 @@ CRATES = {
     "procmap-worker": "worker/src",
     "procmap-core": "shared/core/src",
     "procmap-engine": "shared/engine/src",
+    "procmap-render": "shared/render/src",
 }
 
 

@@ -29,6 +29,8 @@ bash deploy/real_model.sh 2>&1 | tee -a "$log"
 bash deploy/fuzz.sh
 # Every diagram the engine emits for the corpus must pass the BPMN 2.0 XSD and bpmnlint.
 bash deploy/conformance.sh
+# procmap's pictures of those diagrams against bpmn-js's in headless Chromium: every shape's box.
+bash deploy/render_compare.sh
 # The Kubernetes manifests, KEDA resources and compose file against their schemas, offline.
 bash deploy/check_deploy.sh
 # Faults injected into the binaries on private Postgres and RabbitMQ: nothing lost, run twice or failed.

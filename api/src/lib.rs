@@ -35,7 +35,11 @@ use procmap_core::{
     relay::Relay,
 };
 use secrecy::ExposeSecret;
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tokio::{
+    net::TcpListener,
+    sync::{watch, Semaphore},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 
 pub use config::ApiConfig;
@@ -94,6 +98,9 @@ impl Application {
             pool,
             budget_pool,
             draining: CancellationToken::new(),
+            renders: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         };
         let (ready_tx, events_ready) = watch::channel(false);
         let events = state.events.clone();

@@ -19,7 +19,7 @@ use crate::{
         diagrams::{self, CreateDiagram},
         folders,
         generations::{self, CreateGeneration, InitialRequest, RefinementRequest},
-        health,
+        health, images,
     },
 };
 
@@ -44,6 +44,7 @@ use crate::{
         diagrams::add_version,
         diagrams::versions,
         diagrams::export,
+        images::image,
         diagrams::refine,
         folders::create,
         folders::list,

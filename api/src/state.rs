@@ -9,6 +9,7 @@ use procmap_core::{
     relay::Relay,
 };
 
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -39,6 +40,9 @@ pub struct AppState {
     /// Cancelled when the replica begins to shut down: readiness answers 503 so the load
     /// balancer stops sending, and `wait=true` requests are answered 202 at once.
     pub draining: CancellationToken,
+    /// Pictures drawn at once: one per core, so a burst of image requests queues instead of
+    /// taking every blocking thread and core from the rest of the API.
+    pub renders: Arc<Semaphore>,
 }
 
 impl AppState {

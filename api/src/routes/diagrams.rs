@@ -92,6 +92,8 @@ pub struct DiagramLinks {
     pub versions: String,
     /// The BPMN 2.0 file of the latest version.
     pub export: String,
+    /// Its picture: add `?format=png` or `&theme=dark`.
+    pub image: String,
     /// The generation it was made from, to poll while it is `generating`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<String>,
@@ -123,6 +125,7 @@ impl DiagramView {
             links: DiagramLinks {
                 versions: format!("{url}/versions"),
                 export: format!("{url}/export"),
+                image: format!("{url}/image"),
                 generation: diagram.generation_id.map(|id| state.generation_url(id)),
                 self_: url,
             },
@@ -789,21 +792,11 @@ pub async fn export(
     id: PathId<Diagrams>,
     Query(query): Query<VersionQuery>,
 ) -> Result<Response, ApiError> {
-    let found = diagrams::get(&state, &caller.key.workspace(), id.id, query.version)
-        .await?
-        .ok_or_else(|| id.not_found())?;
-    let Some(version) = found.version else {
-        return Err(match query.version {
-            Some(n) => no_version(id.id, n),
-            None => ApiError::Conflict {
-                code: "diagram_not_ready",
-                message: format!("diagram {} has no version yet", id.id),
-            },
-        });
-    };
+    let (diagram, version) =
+        version_to_show(&state, &caller.key.workspace(), &id, query.version).await?;
     let filename = format!(
         "{}-v{}.bpmn",
-        file_stem(&found.diagram.name),
+        file_stem(&diagram.name),
         version.version_number
     );
     let disposition = format!("attachment; filename=\"{filename}\"");
@@ -817,6 +810,29 @@ pub async fn export(
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
+}
+
+/// The version a read shows: the one asked for, or the latest. 404 when the diagram or that
+/// version is not there, 409 `diagram_not_ready` when the diagram has no version yet.
+pub(super) async fn version_to_show(
+    state: &AppState,
+    workspace: &Workspace,
+    id: &PathId<Diagrams>,
+    number: Option<i32>,
+) -> Result<(Diagram, DiagramVersion), ApiError> {
+    let found = diagrams::get(state, workspace, id.id, number)
+        .await?
+        .ok_or_else(|| id.not_found())?;
+    match found.version {
+        Some(version) => Ok((found.diagram, version)),
+        None => Err(match number {
+            Some(n) => no_version(id.id, n),
+            None => ApiError::Conflict {
+                code: "diagram_not_ready",
+                message: format!("diagram {} has no version yet", id.id),
+            },
+        }),
+    }
 }
 
 /// A file name from a diagram's name: letters and digits kept, runs of anything else one dash.
@@ -833,7 +849,9 @@ fn file_stem(name: &str) -> String {
     if stem.is_empty() {
         "diagram".into()
     } else {
-        stem.chars().take(80).collect()
+        // Cut to 80 characters, and not left ending in the dash of a cut word gap.
+        let cut: String = stem.chars().take(80).collect();
+        cut.trim_end_matches('-').to_owned()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The router: every route, the request-id layers, and envelope-shaped fallbacks.
 //!
 //! - [`generations`]: `/api/v1/process-maps/generations`, behind the key check.
-//! - [`diagrams`] and [`folders`]: the diagram platform's `/api/v1/diagrams` and
+//! - [`diagrams`], [`images`] and [`folders`]: the diagram platform's `/api/v1/diagrams` and
 //!   `/api/v1/folders`, behind the key check.
 //! - [`health`]: the liveness and readiness probes.
 //! - `/api/v1/openapi.json`: the API's description, from [`crate::openapi`].
@@ -10,6 +10,7 @@ pub mod diagrams;
 pub mod folders;
 pub mod generations;
 pub mod health;
+pub mod images;
 
 use axum::{
     body::Body,
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
             get(diagrams::versions).post(diagrams::add_version),
         )
         .route("/api/v1/diagrams/{id}/export", get(diagrams::export))
+        .route("/api/v1/diagrams/{id}/image", get(images::image))
         .route("/api/v1/diagrams/{id}/refinements", post(diagrams::refine))
         .route("/api/v1/folders", get(folders::list).post(folders::create))
         .route(

@@ -732,6 +732,13 @@ async fn every_operation_needs_its_scope() {
             "diagrams:read",
         ),
         (
+            M::GET,
+            format!("/api/v1/diagrams/{d}/image?format=png"),
+            None,
+            "diagrams:write,folders:read",
+            "diagrams:read",
+        ),
+        (
             M::POST,
             "/api/v1/diagrams".into(),
             Some(json!({"name": "x", "bpmn_xml": FOREIGN})),
@@ -855,6 +862,7 @@ async fn another_owner_or_the_other_mode_sees_nothing() {
             format!("/api/v1/diagrams/{}", id(&diagram)),
             format!("/api/v1/diagrams/{}/versions", id(&diagram)),
             format!("/api/v1/diagrams/{}/export", id(&diagram)),
+            format!("/api/v1/diagrams/{}/image", id(&diagram)),
             format!("/api/v1/folders/{}", id(&home)),
             format!("/api/v1/process-maps/generations/{}", id(&generation)),
         ] {
@@ -1092,4 +1100,126 @@ async fn results_for_one_diagram_in_one_batch_get_consecutive_versions() {
     assert_eq!(got[2].0, 1);
     app.stop().await;
     env.teardown().await;
+}
+
+#[tokio::test]
+async fn a_version_is_drawn_as_svg_or_png_in_either_theme_and_cached_by_its_etag() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let key = create_key(&app.state, "owner-a", ALL_SCOPES).await;
+    let diagram = import(&app, &key, "Tickets", FOREIGN, None).await;
+    let d = id(&diagram);
+    assert!(diagram["links"]["image"]
+        .as_str()
+        .expect("image link")
+        .ends_with(&format!("/api/v1/diagrams/{d}/image")));
+
+    // SVG by default: every shape of the source, in bpmn-js's light colours.
+    let response = app
+        .get_as(&key, &format!("/api/v1/diagrams/{d}/image"))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    assert_eq!(response.headers()["cache-control"], "private, no-cache");
+    let etag = response.headers()["etag"]
+        .to_str()
+        .expect("etag")
+        .to_owned();
+    let svg = response.text().await.expect("svg");
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    for drawn in FOREIGN.split("bpmnElement=\"").skip(2) {
+        let element = drawn.split('"').next().expect("id");
+        assert!(
+            svg.contains(&format!("data-element-id=\"{element}\"")),
+            "{element}"
+        );
+    }
+    assert!(svg.contains("#22242a") && !svg.contains("#17191e"));
+
+    // The same picture again: 304 with no body, nothing drawn.
+    let again = app
+        .client
+        .get(app.url(&format!("/api/v1/diagrams/{d}/image")))
+        .bearer_auth(&key)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.expect("body").is_empty());
+
+    // Dark PNG of version 1: a real PNG, named apart from the light SVG, cacheable for good.
+    let response = app
+        .get_as(
+            &key,
+            &format!("/api/v1/diagrams/{d}/image?format=png&theme=dark&version=1"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    assert_eq!(
+        response.headers()["cache-control"],
+        "private, max-age=31536000, immutable"
+    );
+    assert_ne!(response.headers()["etag"].to_str().expect("etag"), etag);
+    let png = response.bytes().await.expect("png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let dark_svg = app
+        .get_as(&key, &format!("/api/v1/diagrams/{d}/image?theme=dark"))
+        .await
+        .text()
+        .await
+        .expect("svg");
+    assert!(dark_svg.contains("#17191e") && !dark_svg.contains("#ffffff"));
+
+    // Bad parameters name themselves and the values allowed.
+    for (query, param, allowed) in [
+        ("format=gif", "format", "`svg` or `png`"),
+        ("theme=blue", "theme", "`light` or `dark`"),
+        ("version=0", "version", "at least 1"),
+    ] {
+        let (_, body) = json_with_status(
+            app.get_as(&key, &format!("/api/v1/diagrams/{d}/image?{query}"))
+                .await,
+            400,
+        )
+        .await;
+        assert_eq!(body["error"]["code"], "invalid_parameter", "{body}");
+        assert_eq!(body["error"]["param"], param, "{body}");
+        let message = body["error"]["message"].as_str().expect("message");
+        assert!(message.contains(allowed), "{message}");
+    }
+    // A version that is not there, and a diagram that is not there.
+    assert_error(
+        app.get_as(&key, &format!("/api/v1/diagrams/{d}/image?version=7"))
+            .await,
+        404,
+        "not_found_error",
+        "resource_not_found",
+    )
+    .await;
+    assert_error(
+        app.get_as(
+            &key,
+            "/api/v1/diagrams/0190a9f2-0000-7000-8000-000000000000/image",
+        )
+        .await,
+        404,
+        "not_found_error",
+        "resource_not_found",
+    )
+    .await;
+
+    // A diagram imported without a drawing is laid out, so it has a picture too.
+    let laid_out = import(&app, &key, "No drawing", WITHOUT_DI, None).await;
+    let svg = app
+        .get_as(&key, &format!("/api/v1/diagrams/{}/image", id(&laid_out)))
+        .await
+        .text()
+        .await
+        .expect("svg");
+    assert!(svg.contains("data-element-id=\"check\"") && svg.contains("Check order"));
 }

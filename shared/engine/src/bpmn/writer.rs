@@ -236,13 +236,15 @@ fn node_shape(x: &mut String, model: &ProcessModel, kept: &Kept, node: &Node, b:
         || kept
             .content_of(&node.id)
             .is_some_and(|c| c.expanded_at.is_some());
-    shape(
-        x,
-        &node.id,
-        b,
-        if open { r#" isExpanded="true""# } else { "" },
-        label,
-    );
+    // bpmn.io and Camunda Modeler draw an exclusive gateway's X only where the DI asks.
+    let attributes = if open {
+        r#" isExpanded="true""#
+    } else if node.kind == NodeKind::ExclusiveGateway {
+        r#" isMarkerVisible="true""#
+    } else {
+        ""
+    };
+    shape(x, &node.id, b, attributes, label);
 }
 
 fn edge(x: &mut String, flow: &str, name: &str, points: &[(i64, i64)]) {
