@@ -45,6 +45,7 @@ use crate::{
         diagrams::versions,
         diagrams::export,
         images::image,
+        images::generation_image,
         diagrams::refine,
         folders::create,
         folders::list,

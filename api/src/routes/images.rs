@@ -1,4 +1,6 @@
-//! `GET /api/v1/diagrams/{id}/image`: a version drawn as SVG or PNG, light or dark (seed 001).
+//! Pictures: `GET /api/v1/diagrams/{id}/image`, a diagram's version drawn as SVG or PNG, light
+//! or dark (seed 001), and `GET /api/v1/process-maps/generations/{id}/image`, one option of a
+//! generation, to preview it without saving it.
 //!
 //! A version never changes once stored, so a picture is named by its diagram, version, format
 //! and theme: the `ETag` says so, and a client that sends it back in `If-None-Match` gets 304
@@ -12,11 +14,16 @@ use axum::{
 };
 use procmap_render::Theme;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::diagrams::{version_to_show, Diagrams};
+use super::{
+    diagrams::{version_to_show, Diagrams},
+    generations::Generations,
+};
 use crate::{
     error::{ApiError, CommonErrors, ErrorEnvelope},
-    http::{params::optional_positive, Caller, PathId, Query, ReadDiagrams},
+    generations,
+    http::{params::optional_positive, Caller, PathId, Query, ReadDiagrams, ReadGenerations},
     state::AppState,
 };
 
@@ -39,12 +46,36 @@ pub enum ImageTheme {
     Dark,
 }
 
+/// A PNG file, for the OpenAPI document: binary, not an array of numbers.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct PngImage(#[allow(dead_code)] Vec<u8>);
+
+/// How a picture is drawn. (The queries repeat these fields rather than flatten them, so a
+/// bad value is reported under its own name.)
+pub struct ImageStyle {
+    format: ImageFormat,
+    theme: ImageTheme,
+}
+
 #[derive(Deserialize)]
 pub struct ImageQuery {
     #[serde(default)]
     format: ImageFormat,
     #[serde(default)]
     theme: ImageTheme,
+    #[serde(default, deserialize_with = "optional_positive")]
+    version: Option<i32>,
+}
+
+#[derive(Deserialize)]
+pub struct OptionImageQuery {
+    #[serde(default)]
+    format: ImageFormat,
+    #[serde(default)]
+    theme: ImageTheme,
+    #[serde(default, deserialize_with = "optional_positive")]
+    option: Option<i32>,
     #[serde(default, deserialize_with = "optional_positive")]
     version: Option<i32>,
 }
@@ -68,7 +99,7 @@ pub struct ImageQuery {
     responses(
         (status = 200, description = "The picture.", content(
             (String = "image/svg+xml"),
-            (Vec<u8> = "image/png"),
+            (PngImage = "image/png"),
         ), headers(("ETag" = String, description = "Names this picture of this version."))),
         (status = 304, description = "The picture named in `If-None-Match` is still this one."),
         (status = 409, description = "The diagram has no version yet (`diagram_not_ready`).", body = ErrorEnvelope),
@@ -85,27 +116,126 @@ pub async fn image(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (_, version) = version_to_show(&state, &caller.key.workspace(), &id, query.version).await?;
-    let (extension, content_type) = match query.format {
+    let etag = format!("{}-v{}", id.id, version.version_number);
+    let style = ImageStyle {
+        format: query.format,
+        theme: query.theme,
+    };
+    picture(
+        &state,
+        version.bpmn_xml,
+        &style,
+        etag,
+        query.version.is_some(),
+        &headers,
+    )
+    .await
+}
+
+/// `GET /api/v1/process-maps/generations/{id}/image`
+#[utoipa::path(
+    get,
+    path = "/api/v1/process-maps/generations/{id}/image",
+    tag = "generations",
+    operation_id = "renderGenerationOption",
+    summary = "An option of a generation drawn as SVG or PNG",
+    description = "Needs scope `generate` or `diagrams:read`. Draws one option (the refinement's result is its \
+                   `option_number`) as `GET /diagrams/{id}/image` draws a diagram, to preview the three options \
+                   without saving them.",
+    params(
+        ("id" = String, Path, description = "The generation's id."),
+        ("option" = Option<i32>, Query, minimum = 1, description = "The option (default 1).", example = 2),
+        ("version" = Option<i32>, Query, minimum = 1, description = "The option's version (default: its latest)."),
+        ("format" = Option<String>, Query, description = "`svg` (default) or `png`.", example = "png"),
+        ("theme" = Option<String>, Query, description = "`light` (default) or `dark`.", example = "dark"),
+    ),
+    responses(
+        (status = 200, description = "The picture.", content(
+            (String = "image/svg+xml"),
+            (PngImage = "image/png"),
+        ), headers(("ETag" = String, description = "Names this picture of this option."))),
+        (status = 304, description = "The picture named in `If-None-Match` is still this one."),
+        (status = 409, description = "The generation has no diagram yet (`generation_not_ready`).", body = ErrorEnvelope),
+        CommonErrors,
+    ),
+    security(("bearer" = []))
+)]
+pub async fn generation_image(
+    State(state): State<AppState>,
+    caller: Caller<ReadGenerations>,
+    id: PathId<Generations>,
+    Query(query): Query<OptionImageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let found = generations::get(&state, &caller.key.workspace(), id.id)
+        .await?
+        .ok_or_else(|| id.not_found())?;
+    if found.versions.is_empty() {
+        return Err(ApiError::Conflict {
+            code: "generation_not_ready",
+            message: format!(
+                "generation {} has no diagram yet: it is {}",
+                id.id,
+                found.generation.status.as_str()
+            ),
+        });
+    }
+    let option = query.option.unwrap_or(1);
+    let version = found
+        .versions
+        .into_iter()
+        .filter(|v| v.option_number == option)
+        .filter(|v| query.version.is_none_or(|n| v.version_number == n))
+        .max_by_key(|v| v.version_number)
+        .ok_or_else(|| match query.version {
+            Some(n) => ApiError::not_found(
+                Some("version"),
+                format!("option {option} of generation {} has no version {n}", id.id),
+            ),
+            None => ApiError::not_found(
+                Some("option"),
+                format!("generation {} has no option {option}", id.id),
+            ),
+        })?;
+    let etag = format!("{}-o{option}-v{}", id.id, version.version_number);
+    let style = ImageStyle {
+        format: query.format,
+        theme: query.theme,
+    };
+    picture(
+        &state,
+        version.bpmn_xml,
+        &style,
+        etag,
+        query.version.is_some(),
+        &headers,
+    )
+    .await
+}
+
+/// Draws `xml` as the query asks, or answers 304 when the client has this picture already.
+/// `name` identifies the stored version drawn; `pinned` says the request named its version, so
+/// the picture can never change.
+async fn picture(
+    state: &AppState,
+    xml: String,
+    style: &ImageStyle,
+    name: String,
+    pinned: bool,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let (format, theme) = (style.format, style.theme);
+    let (extension, content_type) = match format {
         ImageFormat::Svg => ("svg", "image/svg+xml"),
         ImageFormat::Png => ("png", "image/png"),
     };
-    let theme = match query.theme {
-        ImageTheme::Light => Theme::Light,
-        ImageTheme::Dark => Theme::Dark,
+    let (theme, theme_name) = match theme {
+        ImageTheme::Light => (Theme::Light, "light"),
+        ImageTheme::Dark => (Theme::Dark, "dark"),
     };
-    let etag = format!(
-        "\"{}-v{}-{}-{}-r{RENDERER_REVISION}\"",
-        id.id,
-        version.version_number,
-        extension,
-        if theme == Theme::Dark {
-            "dark"
-        } else {
-            "light"
-        },
-    );
+    let etag = format!("\"{name}-{extension}-{theme_name}-r{RENDERER_REVISION}\"");
     // The latest version can change, so a client must ask again; a numbered one never does.
-    let cache_control = if query.version.is_some() {
+    let cache_control = if pinned {
         "private, max-age=31536000, immutable"
     } else {
         "private, no-cache"
@@ -137,10 +267,9 @@ pub async fn image(
         .acquire_owned()
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let xml = version.bpmn_xml;
     let drawn = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        match query.format {
+        match format {
             ImageFormat::Svg => procmap_render::svg(&xml, theme).map(String::into_bytes),
             ImageFormat::Png => procmap_render::png(&xml, theme),
         }
@@ -150,10 +279,7 @@ pub async fn image(
     let bytes = drawn.map_err(|e| match e {
         procmap_render::RenderError::Scene(reason) => ApiError::ValidationFailed {
             param: None,
-            message: format!(
-                "version {} cannot be drawn: {reason}",
-                version.version_number
-            ),
+            message: format!("this diagram cannot be drawn: {reason}"),
             problems: Vec::new(),
         },
         procmap_render::RenderError::Raster(reason) => {

@@ -60,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/diagrams/{id}/export", get(diagrams::export))
         .route("/api/v1/diagrams/{id}/image", get(images::image))
+        .route(
+            "/api/v1/process-maps/generations/{id}/image",
+            get(images::generation_image),
+        )
         .route("/api/v1/diagrams/{id}/refinements", post(diagrams::refine))
         .route("/api/v1/folders", get(folders::list).post(folders::create))
         .route(

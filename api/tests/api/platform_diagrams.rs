@@ -1213,6 +1213,30 @@ async fn a_version_is_drawn_as_svg_or_png_in_either_theme_and_cached_by_its_etag
     )
     .await;
 
+    // A generation nobody has run yet has nothing to draw.
+    let (_, queued) = json_with_status(
+        app.post_generation_as(
+            &key,
+            &json!({"mode": "initial", "prompt": SEED_PROMPT}),
+            "",
+            None,
+        )
+        .await,
+        202,
+    )
+    .await;
+    assert_error(
+        app.get_as(
+            &key,
+            &format!("/api/v1/process-maps/generations/{}/image", id(&queued)),
+        )
+        .await,
+        409,
+        "conflict_error",
+        "generation_not_ready",
+    )
+    .await;
+
     // A diagram imported without a drawing is laid out, so it has a picture too.
     let laid_out = import(&app, &key, "No drawing", WITHOUT_DI, None).await;
     let svg = app
@@ -1222,4 +1246,104 @@ async fn a_version_is_drawn_as_svg_or_png_in_either_theme_and_cached_by_its_etag
         .await
         .expect("svg");
     assert!(svg.contains("data-element-id=\"check\"") && svg.contains("Check order"));
+}
+
+#[tokio::test]
+async fn each_option_of_a_generation_can_be_previewed_before_it_is_saved() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+    let key = create_key(&app.state, "owner-a", "generate").await;
+    let stranger = create_key(&app.state, "owner-b", ALL_SCOPES).await;
+    let (_, generation) = json_with_status(
+        app.post_generation_as(
+            &key,
+            &json!({"mode": "initial", "prompt": SEED_PROMPT}),
+            "?wait=true",
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let g = id(&generation);
+    let mut etags = Vec::new();
+    for option in 1..=3 {
+        let response = app
+            .get_as(
+                &key,
+                &format!("/api/v1/process-maps/generations/{g}/image?option={option}"),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "image/svg+xml");
+        etags.push(
+            response.headers()["etag"]
+                .to_str()
+                .expect("etag")
+                .to_owned(),
+        );
+        let svg = response.text().await.expect("svg");
+        let xml = generation["options"][option - 1]["versions"][0]["bpmn_xml"]
+            .as_str()
+            .expect("xml");
+        for drawn in xml.split("bpmnElement=\"").skip(2) {
+            let element = drawn.split('"').next().expect("id");
+            assert!(
+                svg.contains(&format!("data-element-id=\"{element}\"")),
+                "option {option}: {element}"
+            );
+        }
+    }
+    etags.dedup();
+    assert_eq!(etags.len(), 3, "each option is its own picture");
+
+    let png = app
+        .get_as(
+            &key,
+            &format!("/api/v1/process-maps/generations/{g}/image?option=2&version=1&format=png&theme=dark"),
+        )
+        .await;
+    assert_eq!(png.status(), 200);
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert_eq!(&png.bytes().await.expect("png")[..4], b"\x89PNG");
+
+    // An option or version that is not there names itself; another owner sees nothing.
+    for (query, param) in [("option=4", "option"), ("option=1&version=3", "version")] {
+        let param_found = assert_error(
+            app.get_as(
+                &key,
+                &format!("/api/v1/process-maps/generations/{g}/image?{query}"),
+            )
+            .await,
+            404,
+            "not_found_error",
+            "resource_not_found",
+        )
+        .await;
+        assert_eq!(param_found, param);
+    }
+    assert_error(
+        app.get_as(
+            &stranger,
+            &format!("/api/v1/process-maps/generations/{g}/image"),
+        )
+        .await,
+        404,
+        "not_found_error",
+        "resource_not_found",
+    )
+    .await;
+    // A key that may neither generate nor read diagrams may not look either.
+    let folders_only = create_key(&app.state, "owner-a", "folders:read").await;
+    assert_error(
+        app.get_as(
+            &folders_only,
+            &format!("/api/v1/process-maps/generations/{g}/image"),
+        )
+        .await,
+        403,
+        "permission_error",
+        "insufficient_scope",
+    )
+    .await;
 }

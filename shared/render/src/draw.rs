@@ -39,7 +39,7 @@ fn is_expanded(semantic: &Semantic, shape: &Shape) -> bool {
 }
 
 /// The extent of everything drawn, labels included.
-fn extent(scene: &Scene) -> Rect {
+fn extent(scene: &Scene, labels: impl Iterator<Item = Rect>) -> Rect {
     let mut min = (f64::INFINITY, f64::INFINITY);
     let mut max = (f64::NEG_INFINITY, f64::NEG_INFINITY);
     let mut take = |x: f64, y: f64| {
@@ -49,19 +49,15 @@ fn extent(scene: &Scene) -> Rect {
     for shape in &scene.shapes {
         take(shape.bounds.x, shape.bounds.y);
         take(shape.bounds.right(), shape.bounds.bottom());
-        if let Some(label) = shape.label {
-            take(label.x, label.y);
-            take(label.right(), label.bottom());
-        }
     }
     for edge in &scene.edges {
         for &(x, y) in &edge.waypoints {
             take(x, y);
         }
-        if let Some(label) = edge.label {
-            take(label.x, label.y);
-            take(label.right(), label.bottom());
-        }
+    }
+    for label in labels {
+        take(label.x, label.y);
+        take(label.right(), label.bottom());
     }
     if !min.0.is_finite() {
         return Rect::new(0.0, 0.0, 0.0, 0.0);
@@ -76,7 +72,8 @@ fn extent(scene: &Scene) -> Rect {
 
 /// The whole SVG document, and the size it declares.
 pub fn document(scene: &Scene, p: &Palette) -> (String, Rect) {
-    let view = extent(scene);
+    let labels = external_labels(scene);
+    let view = extent(scene, labels.iter().map(|(_, _, b)| *b));
     let mut svg = Svg::new();
     let _ = write!(
         svg.out,
@@ -122,35 +119,8 @@ pub fn document(scene: &Scene, p: &Palette) -> (String, Rect) {
         draw_shape(&mut svg, scene, shape, semantic, p);
     }
     // External labels last, above every line that might cross them.
-    for &(shape, semantic) in &shapes {
-        if has_external_label(semantic) {
-            if let Some(name) = semantic.name.as_deref() {
-                external_label(
-                    &mut svg,
-                    &shape.element,
-                    name,
-                    shape.label,
-                    Anchor::Below(shape.bounds),
-                    p,
-                );
-            }
-        }
-    }
-    for edge in &scene.edges {
-        if let Some(name) = scene
-            .semantic(&edge.element)
-            .and_then(|s| s.name.as_deref())
-        {
-            let mid = midpoint(&edge.waypoints);
-            external_label(
-                &mut svg,
-                &edge.element,
-                name,
-                edge.label,
-                Anchor::At(mid),
-                p,
-            );
-        }
+    for (id, name, b) in labels {
+        external_label(&mut svg, id, name, b, p);
     }
     svg.raw("</svg>");
     (svg.out, view)
@@ -546,29 +516,60 @@ enum Anchor {
     At((f64, f64)),
 }
 
-/// A label outside its element: at the DI's label bounds, or where bpmn-js would put it.
-fn external_label(
-    svg: &mut Svg,
-    id: &str,
-    name: &str,
-    placed: Option<Rect>,
-    anchor: Anchor,
-    p: &Palette,
-) {
-    if name.trim().is_empty() {
-        return;
-    }
+/// Where a label outside its element goes, and how big it is: at the DI's label bounds, or
+/// where bpmn-js would put it. The text may be wider than the bounds a tool wrote.
+fn external_label_box(name: &str, placed: Option<Rect>, anchor: &Anchor) -> Rect {
     let lines = text::wrap(name, EXTERNAL_LABEL_WIDTH, EXTERNAL_SIZE);
     let widest = lines.iter().fold(0.0f64, |m, l| m.max(l.width));
     let height = text::line_height(EXTERNAL_SIZE) * lines.len() as f64;
     // bpmn-js centres the lines on the widest, and the block on the label's bounds.
     let (x, y) = match placed {
         Some(label) => (label.centre_x() - widest / 2.0, label.y),
-        None => match anchor {
+        None => match *anchor {
             Anchor::Below(b) => (b.centre_x() - widest / 2.0, b.bottom() + 5.0),
             Anchor::At((mx, my)) => (mx - widest / 2.0, my - height / 2.0),
         },
     };
+    Rect::new(x, y, widest, height)
+}
+
+/// Every external label: the element's id, its name, and its box.
+fn external_labels(scene: &Scene) -> Vec<(&str, &str, Rect)> {
+    let mut labels = Vec::new();
+    for shape in &scene.shapes {
+        let Some(semantic) = scene.semantic(&shape.element) else {
+            continue;
+        };
+        if let (true, Some(name)) = (has_external_label(semantic), semantic.name.as_deref()) {
+            if !name.trim().is_empty() {
+                let anchor = Anchor::Below(shape.bounds);
+                labels.push((
+                    shape.element.as_str(),
+                    name,
+                    external_label_box(name, shape.label, &anchor),
+                ));
+            }
+        }
+    }
+    for edge in &scene.edges {
+        if let Some(name) = scene
+            .semantic(&edge.element)
+            .and_then(|s| s.name.as_deref())
+        {
+            if !name.trim().is_empty() {
+                let anchor = Anchor::At(midpoint(&edge.waypoints));
+                labels.push((
+                    edge.element.as_str(),
+                    name,
+                    external_label_box(name, edge.label, &anchor),
+                ));
+            }
+        }
+    }
+    labels
+}
+
+fn external_label(svg: &mut Svg, id: &str, name: &str, b: Rect, p: &Palette) {
     let _ = write!(
         svg.out,
         r#"<g data-label-for="{}" class="external-label">"#,
@@ -576,7 +577,7 @@ fn external_label(
     );
     svg.label(
         name,
-        (x, y, EXTERNAL_LABEL_WIDTH, height),
+        (b.x, b.y, EXTERNAL_LABEL_WIDTH, b.height),
         0.0,
         Align::CentreTop,
         EXTERNAL_SIZE,

@@ -39,5 +39,5 @@ pub fn svg(xml: &str, theme: Theme) -> Result<String, RenderError> {
 /// [`png::MAX_PIXELS`], smaller where it would not.
 pub fn png(xml: &str, theme: Theme) -> Result<Vec<u8>, RenderError> {
     let svg = svg(xml, theme)?;
-    png::rasterise(&svg).map_err(RenderError::Raster)
+    png::rasterise(&svg, theme.palette().background).map_err(RenderError::Raster)
 }

@@ -7,9 +7,9 @@ use resvg::{tiny_skia, usvg};
 
 use crate::text::FONT;
 
-/// The most pixels a PNG may have: 2× for a normal diagram, less for a huge one, so one
-/// picture never takes more than about 32 MB of memory while it is drawn.
-pub const MAX_PIXELS: f64 = 8_000_000.0;
+/// The most pixels a PNG may have: 2× for a normal diagram, less for a large one, so one
+/// picture takes at most about 16 MB of memory while it is drawn, and tens of milliseconds.
+pub const MAX_PIXELS: f64 = 4_000_000.0;
 const PREFERRED_SCALE: f64 = 2.0;
 
 static OPTIONS: LazyLock<usvg::Options<'static>> = LazyLock::new(|| {
@@ -24,7 +24,8 @@ static OPTIONS: LazyLock<usvg::Options<'static>> = LazyLock::new(|| {
     }
 });
 
-pub fn rasterise(svg: &str) -> Result<Vec<u8>, String> {
+/// Draws `svg` on a canvas filled with `background` (so every pixel is opaque) and encodes it.
+pub fn rasterise(svg: &str, background: &str) -> Result<Vec<u8>, String> {
     let tree = usvg::Tree::from_str(svg, &OPTIONS).map_err(|e| e.to_string())?;
     let size = tree.size();
     let (w, h) = (f64::from(size.width()), f64::from(size.height()));
@@ -33,10 +34,38 @@ pub fn rasterise(svg: &str) -> Result<Vec<u8>, String> {
     let height = ((h * scale).ceil() as u32).max(1);
     let mut pixmap = tiny_skia::Pixmap::new(width, height)
         .ok_or_else(|| format!("a {width}×{height} picture cannot be allocated"))?;
+    pixmap.fill(colour(background));
     resvg::render(
         &tree,
         tiny_skia::Transform::from_scale(scale as f32, scale as f32),
         &mut pixmap.as_mut(),
     );
-    pixmap.encode_png().map_err(|e| e.to_string())
+    encode(&pixmap)
+}
+
+/// PNG with fast compression: a diagram is mostly flat colour, which compresses well anyway,
+/// and the default level takes as long as drawing the picture. The canvas is opaque, so its
+/// premultiplied pixels are already the straight RGBA PNG wants.
+fn encode(pixmap: &tiny_skia::Pixmap) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(pixmap.data().len() / 16);
+    let mut encoder = png::Encoder::new(&mut out, pixmap.width(), pixmap.height());
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer
+        .write_image_data(pixmap.data())
+        .map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// A `#rrggbb` colour; black for anything else, which the palette never holds.
+fn colour(hex: &str) -> tiny_skia::Color {
+    let channel = |i: usize| {
+        hex.get(i..i + 2)
+            .and_then(|c| u8::from_str_radix(c, 16).ok())
+            .unwrap_or(0)
+    };
+    tiny_skia::Color::from_rgba8(channel(1), channel(3), channel(5), 255)
 }

@@ -162,7 +162,7 @@ impl Svg {
         }
         let _ = write!(
             self.out,
-            r#"<path class="outline" d="{}" {} stroke-linejoin="round"{}/>"#,
+            r#"<path class="outline" d="{}" {} stroke-linejoin="round" stroke-linecap="round"{}/>"#,
             d,
             paint.attrs(),
             markers
