@@ -224,12 +224,24 @@ fn write_diagram(
 }
 
 fn node_shape(x: &mut String, model: &ProcessModel, kept: &Kept, node: &Node, b: Bounds) {
-    // Events and gateways carry their names outside the shape, so place the label below.
-    let label = (!node.name.is_empty() && !node.kind.is_activity()).then(|| Bounds {
-        x: b.x - 25,
-        y: b.bottom() + 5,
-        width: b.width + 50,
-        height: 27,
+    // Events and gateways carry their names outside the shape: an event's below it, a
+    // gateway's above and to the left, where no branch leaves or joins it.
+    let label = (!node.name.is_empty() && !node.kind.is_activity()).then(|| {
+        if node.kind.is_gateway() {
+            Bounds {
+                x: b.x - 95,
+                y: b.y - 30,
+                width: 90,
+                height: 27,
+            }
+        } else {
+            Bounds {
+                x: b.x - 25,
+                y: b.bottom() + 5,
+                width: b.width + 50,
+                height: 27,
+            }
+        }
     });
     // A sub-process whose content is drawn inside it must say so, or tools draw it closed.
     let open = model.is_expanded(&node.id)
@@ -258,12 +270,18 @@ fn edge(x: &mut String, flow: &str, name: &str, points: &[(i64, i64)]) {
         let _ = writeln!(x, r#"        <di:waypoint x="{px}" y="{py}" />"#);
     }
     if !name.is_empty() {
-        if let Some((lx, ly)) = points.first() {
+        // Beside the start of the flow; where it first runs down or up out of a gateway, past
+        // the bend (under the line going down, over it going up), clear of the gateway's name.
+        let at = match points {
+            [(x0, y0), (x1, y1), ..] if x0 == x1 && y1 > y0 => Some((x1 + 8, y1 + 2)),
+            [(x0, _), (x1, y1), ..] if x0 == x1 => Some((x1 + 8, y1 - 16)),
+            [(lx, ly), ..] => Some((lx + 5, ly + 4)),
+            [] => None,
+        };
+        if let Some((lx, ly)) = at {
             let _ = writeln!(
                 x,
-                r#"        <bpmndi:BPMNLabel><dc:Bounds x="{}" y="{}" width="40" height="14" /></bpmndi:BPMNLabel>"#,
-                lx + 5,
-                ly + 4
+                r#"        <bpmndi:BPMNLabel><dc:Bounds x="{lx}" y="{ly}" width="40" height="14" /></bpmndi:BPMNLabel>"#,
             );
         }
     }

@@ -30,6 +30,56 @@ mod tests {
         a.x < b.right() && b.x < a.right() && a.y < b.bottom() && b.y < a.bottom()
     }
 
+    /// Whether a segment of an orthogonal route runs through the inside of a shape.
+    fn crosses(b: &Bounds, (x0, y0): (i64, i64), (x1, y1): (i64, i64)) -> bool {
+        let (left, right) = (x0.min(x1), x0.max(x1));
+        let (top, bottom) = (y0.min(y1), y0.max(y1));
+        left < b.right() && right > b.x && top < b.bottom() && bottom > b.y
+    }
+
+    #[test]
+    fn no_flow_runs_through_a_shape_it_does_not_join() {
+        // An optional branch: the split goes straight to its join past the branch's task.
+        let prompts = [
+            "The clerk sends the invoice. If no payment arrives within 30 days, finance sends a reminder. Finance books the payment.",
+            "The clerk receives the order. If the order is large, the manager approves it and the director signs it. The warehouse ships the goods.",
+            "The clerk logs the claim. If the claim is large, the manager reviews it and the director signs it; otherwise the clerk approves it. Meanwhile, the system archives the documents. Finance pays the claim.",
+            "For each damage, the adjuster inspects the damage and estimates the cost. If the cost is high, the manager approves it. The clerk pays the claim.",
+        ];
+        for prompt in prompts {
+            for style in OptionStyle::ALL {
+                let model = build(&describe(prompt), style);
+                let layout = layout(&model);
+                for flow in &model.flows {
+                    let points = &layout.flows[&flow.id];
+                    let (s, t) = (&layout.nodes[&flow.source], &layout.nodes[&flow.target]);
+                    let holds = |b: &Bounds, inner: &Bounds| {
+                        b.x <= inner.x
+                            && b.y <= inner.y
+                            && b.right() >= inner.right()
+                            && b.bottom() >= inner.bottom()
+                    };
+                    for (id, b) in &layout.nodes {
+                        if *id == flow.source || *id == flow.target || holds(b, s) || holds(b, t) {
+                            continue;
+                        }
+                        for pair in points.windows(2) {
+                            assert!(
+                                !crosses(b, pair[0], pair[1]),
+                                "{prompt} {style:?}: {} ({} to {}, {:?} to {:?}) runs through {id} {b:?}: {points:?}",
+                                flow.id,
+                                flow.source,
+                                flow.target,
+                                layout.nodes[&flow.source],
+                                layout.nodes[&flow.target],
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn no_two_shapes_overlap_and_every_flow_is_routed() {
         let prompts = [
