@@ -31,6 +31,8 @@ bash deploy/fuzz.sh
 bash deploy/conformance.sh
 # procmap's pictures of those diagrams against bpmn-js's in headless Chromium: every shape's box.
 bash deploy/render_compare.sh
+# The Test Console in headless Chromium: a test key through to three rendered previews.
+bash deploy/console_test.sh
 # The Kubernetes manifests, KEDA resources and compose file against their schemas, offline.
 bash deploy/check_deploy.sh
 # Faults injected into the binaries on private Postgres and RabbitMQ: nothing lost, run twice or failed.

@@ -4,8 +4,10 @@
 //! - [`diagrams`], [`images`] and [`folders`]: the diagram platform's `/api/v1/diagrams` and
 //!   `/api/v1/folders`, behind the key check.
 //! - [`health`]: the liveness and readiness probes.
+//! - [`console`]: the Test Console page, `/console`, and its script and style.
 //! - `/api/v1/openapi.json`: the API's description, from [`crate::openapi`].
 
+pub mod console;
 pub mod diagrams;
 pub mod folders;
 pub mod generations;
@@ -81,6 +83,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/api/v1/openapi.json", get(crate::openapi::openapi_json))
+        .route("/console", get(console::page))
+        .route("/console/app.js", get(console::script))
+        .route("/console/app.css", get(console::style))
+        .route("/console/icon.svg", get(console::icon))
         .merge(generations)
         .fallback(|| async { ApiError::not_found(None, "no such route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -1347,3 +1347,48 @@ async fn each_option_of_a_generation_can_be_previewed_before_it_is_saved() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_test_console_is_served_from_the_binary_and_loads_nothing_from_elsewhere() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let response = app
+        .client
+        .get(app.url("/console"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .expect("policy")
+        .to_owned();
+    assert!(policy.starts_with("default-src 'none'") && policy.contains("connect-src 'self'"));
+    let page = response.text().await.expect("page");
+    // Every address the page names is this server's own.
+    for attribute in ["src=\"", "href=\""] {
+        for rest in page.split(attribute).skip(1) {
+            let address = rest.split('"').next().expect("address");
+            assert!(address.starts_with("/console/"), "{address}");
+        }
+    }
+    for (path, content_type) in [
+        ("/console/app.js", "text/javascript; charset=utf-8"),
+        ("/console/app.css", "text/css; charset=utf-8"),
+        ("/console/icon.svg", "image/svg+xml"),
+    ] {
+        let response = app.client.get(app.url(path)).send().await.expect("request");
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], content_type, "{path}");
+        let body = response.text().await.expect("body");
+        assert!(
+            !body.contains("http://") || path.ends_with(".svg"),
+            "{path} loads from elsewhere"
+        );
+        assert!(!body.contains("https://"), "{path} loads from elsewhere");
+    }
+}
