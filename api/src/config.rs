@@ -25,6 +25,9 @@ pub struct ApiConfig {
     /// How long a replica trusts a key it has read. A revocation that was announced takes
     /// effect at once; one whose announcement was lost, within this.
     pub key_cache_ttl: Duration,
+    /// Models a workspace may choose for its copilot besides `builtin`
+    /// (`PROCMAP_COPILOT_MODELS`, comma-separated).
+    pub copilot_models: Vec<String>,
 }
 
 impl ApiConfig {
@@ -70,6 +73,13 @@ impl ApiConfig {
                 60,
                 1..=3_600,
             )?),
+            copilot_models: vars
+                .text("PROCMAP_COPILOT_MODELS", "")
+                .split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }

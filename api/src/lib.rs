@@ -5,8 +5,7 @@
 //! A request goes through [`routes`] (the router and one handler per operation, with its
 //! request and response types), whose handlers take what they need through the typed
 //! extractors of [`http`], call one function of a service ([`generations`], [`diagrams`],
-//! [`folders`]), and answer in
-//! the envelope of [`error`]. Storage and the broker are `procmap-core`'s.
+//! [`folders`], [`copilot`]), and answer in the envelope of [`error`]. Storage and the broker are `procmap-core`'s.
 //!
 //! - [`config`]: the API's `PROCMAP_*` variables.
 //! - [`state`]: what every handler shares, built once.
@@ -16,6 +15,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod copilot;
 pub mod diagrams;
 pub mod error;
 pub mod folders;

@@ -16,6 +16,7 @@ use utoipa::{
 use crate::{
     error::ErrorEnvelope,
     routes::{
+        copilot,
         diagrams::{self, CreateDiagram},
         folders,
         generations::{self, CreateGeneration, InitialRequest, RefinementRequest},
@@ -46,6 +47,12 @@ use crate::{
         diagrams::export,
         images::image,
         images::generation_image,
+        copilot::create,
+        copilot::of_diagram,
+        copilot::retrieve,
+        copilot::delete,
+        copilot::model,
+        copilot::set_model,
         diagrams::refine,
         folders::create,
         folders::list,
@@ -68,6 +75,7 @@ use crate::{
     tags(
         (name = "generations", description = "Generate and refine process maps."),
         (name = "diagrams", description = "Diagrams with versions: import, generate, export, refine in place."),
+        (name = "copilot", description = "A diagram's copilot session and the copilot's model (seed 002)."),
         (name = "folders", description = "Nestable folders whose context steers generation."),
         (name = "operations", description = "Probes and the API description."),
     )

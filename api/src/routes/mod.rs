@@ -4,10 +4,12 @@
 //! - [`diagrams`], [`images`] and [`folders`]: the diagram platform's `/api/v1/diagrams` and
 //!   `/api/v1/folders`, behind the key check.
 //! - [`health`]: the liveness and readiness probes.
+//! - [`copilot`]: `/api/v1/copilot`, a diagram's copilot session and model setting.
 //! - [`console`]: the Test Console page, `/console`, and its script and style.
 //! - `/api/v1/openapi.json`: the API's description, from [`crate::openapi`].
 
 pub mod console;
+pub mod copilot;
 pub mod diagrams;
 pub mod folders;
 pub mod generations;
@@ -68,6 +70,18 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/diagrams/{id}/refinements", post(diagrams::refine))
         .route("/api/v1/folders", get(folders::list).post(folders::create))
+        .route(
+            "/api/v1/copilot/sessions",
+            get(copilot::of_diagram).post(copilot::create),
+        )
+        .route(
+            "/api/v1/copilot/sessions/{id}",
+            get(copilot::retrieve).delete(copilot::delete),
+        )
+        .route(
+            "/api/v1/copilot/settings/model",
+            get(copilot::model).put(copilot::set_model),
+        )
         .route(
             "/api/v1/folders/{id}",
             get(folders::retrieve)

@@ -2,6 +2,7 @@
 
 mod auth;
 mod broker_tls;
+mod copilot;
 mod database_tls;
 mod e2e;
 mod generations;

@@ -4,6 +4,7 @@
 //! connection or inside a transaction.
 
 pub mod api_keys;
+pub mod copilot;
 pub mod diagrams;
 pub mod folders;
 pub mod generations;
@@ -85,6 +86,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_diagrams",
         include_str!("../../../../migrations/0006_diagrams.sql"),
+    ),
+    (
+        "0007_copilot",
+        include_str!("../../../../migrations/0007_copilot.sql"),
     ),
 ];
 
