@@ -21,7 +21,7 @@ use crate::{
     error::ApiError,
     folders,
     generations::{self, Created, DiagramToCreate, ForDiagram},
-    http::ListParams,
+    http::{params::Position, ListParams},
     state::AppState,
 };
 
@@ -257,16 +257,18 @@ pub async fn list(
     workspace: &Workspace,
     folder_id: Option<Uuid>,
     page: ListParams,
-) -> Result<(Vec<Diagram>, Option<(chrono::DateTime<chrono::Utc>, Uuid)>), ApiError> {
+) -> Result<(Vec<Diagram>, Option<Position>), ApiError> {
     let client = state.db().await?;
-    let mut found = diagrams::list(&client, workspace, folder_id, page.after, page.limit + 1)
-        .await
-        .context("listing diagrams")?;
-    let has_more = found.len() as i64 > page.limit;
-    found.truncate(page.limit as usize);
-    let next = has_more
-        .then(|| found.last().map(|d| (d.created_at, d.id)))
-        .flatten();
+    let mut found = diagrams::list(
+        &client,
+        workspace,
+        folder_id,
+        page.after,
+        page.rows_to_fetch(),
+    )
+    .await
+    .context("listing diagrams")?;
+    let next = page.cut(&mut found, |d| (d.created_at, d.id));
     Ok((found, next))
 }
 

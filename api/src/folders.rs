@@ -13,7 +13,11 @@ use procmap_core::{
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
-use crate::{error::ApiError, http::ListParams, state::AppState};
+use crate::{
+    error::ApiError,
+    http::{params::Position, ListParams},
+    state::AppState,
+};
 
 /// The 404 for a folder named in field `param` that is not the workspace's.
 pub fn folder_gone(param: &str, id: Option<Uuid>) -> ApiError {
@@ -80,16 +84,18 @@ pub async fn list(
     workspace: &Workspace,
     parent_id: Option<Uuid>,
     page: ListParams,
-) -> Result<(Vec<Folder>, Option<(chrono::DateTime<chrono::Utc>, Uuid)>), ApiError> {
+) -> Result<(Vec<Folder>, Option<Position>), ApiError> {
     let client = state.db().await?;
-    let mut found = folders::list(&client, workspace, parent_id, page.after, page.limit + 1)
-        .await
-        .context("listing folders")?;
-    let has_more = found.len() as i64 > page.limit;
-    found.truncate(page.limit as usize);
-    let next = has_more
-        .then(|| found.last().map(|f| (f.created_at, f.id)))
-        .flatten();
+    let mut found = folders::list(
+        &client,
+        workspace,
+        parent_id,
+        page.after,
+        page.rows_to_fetch(),
+    )
+    .await
+    .context("listing folders")?;
+    let next = page.cut(&mut found, |f| (f.created_at, f.id));
     Ok((found, next))
 }
 

@@ -26,7 +26,11 @@ use procmap_core::{
 };
 use uuid::Uuid;
 
-use crate::{error::ApiError, http::ListParams, state::AppState};
+use crate::{
+    error::ApiError,
+    http::{params::Position, ListParams},
+    state::AppState,
+};
 
 /// A generation with the BPMN it produced (none until it succeeds).
 pub struct WithVersions {
@@ -106,7 +110,7 @@ pub async fn get(
 pub struct Page {
     pub generations: Vec<WithVersions>,
     /// Where the next page starts, when there is one.
-    pub next: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    pub next: Option<Position>,
 }
 
 pub async fn list(
@@ -115,14 +119,11 @@ pub async fn list(
     page: ListParams,
 ) -> Result<Page, ApiError> {
     let client = state.db().await?;
-    let mut found = generations::list_for_owner(&client, workspace, page.after, page.limit + 1)
-        .await
-        .context("listing generations")?;
-    let has_more = found.len() as i64 > page.limit;
-    found.truncate(page.limit as usize);
-    let next = has_more
-        .then(|| found.last().map(|g| (g.created_at, g.id)))
-        .flatten();
+    let mut found =
+        generations::list_for_owner(&client, workspace, page.after, page.rows_to_fetch())
+            .await
+            .context("listing generations")?;
+    let next = page.cut(&mut found, |g| (g.created_at, g.id));
     let succeeded: Vec<Uuid> = found
         .iter()
         .filter(|g| g.status == GenerationStatus::Succeeded)

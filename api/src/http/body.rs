@@ -7,7 +7,7 @@ use axum::{
     http::header,
 };
 use serde::{de::DeserializeOwned, Deserialize, Deserializer};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -145,6 +145,38 @@ fn join(prefix: &str, path: &str) -> String {
         (_, true) => prefix.to_owned(),
         (true, false) => path.to_owned(),
         (false, false) => format!("{prefix}.{path}"),
+    }
+}
+
+// Fields of a `PATCH` body, read one by one: there, an absent field (no change) differs from a
+// null one (clear it), which serde's derive cannot tell apart.
+
+/// A text field that may be absent (`None`), and when `nullable`, null (`Some(None)`).
+pub fn string_field(
+    fields: &Map<String, Value>,
+    name: &str,
+    nullable: bool,
+) -> Result<Option<Option<String>>, ApiError> {
+    match fields.get(name) {
+        None => Ok(None),
+        Some(Value::Null) if nullable => Ok(Some(None)),
+        Some(Value::String(text)) => Ok(Some(Some(text.clone()))),
+        Some(_) => Err(ApiError::invalid(name, format!("{name} must be a string"))),
+    }
+}
+
+/// A UUID field that may be absent (`None`) or null (`Some(None)`).
+pub fn uuid_field(
+    fields: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<Option<Uuid>>, ApiError> {
+    match fields.get(name) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(text)) => Uuid::parse_str(text)
+            .map(|id| Some(Some(id)))
+            .map_err(|_| ApiError::invalid(name, format!("{name} must be a UUID"))),
+        Some(_) => Err(ApiError::invalid(name, format!("{name} must be a UUID"))),
     }
 }
 

@@ -50,7 +50,25 @@ pub struct ListParams {
     /// Page size, 1–100.
     pub limit: i64,
     /// The keyset position the page starts after; `None` for the first page.
-    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub after: Option<Position>,
+}
+
+/// Where a page starts or ends in a newest-first listing: a row's creation time and id.
+pub type Position = (DateTime<Utc>, Uuid);
+
+impl ListParams {
+    /// Rows to fetch for a page: one more than it holds, which tells whether there is more.
+    pub fn rows_to_fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// Cuts what was fetched with [`Self::rows_to_fetch`] down to the page, and answers where
+    /// the next page starts, if there is one: the position (`key`) of the page's last row.
+    pub fn cut<T>(&self, fetched: &mut Vec<T>, key: impl Fn(&T) -> Position) -> Option<Position> {
+        let has_more = fetched.len() as i64 > self.limit;
+        fetched.truncate(self.limit as usize);
+        has_more.then(|| fetched.last().map(key)).flatten()
+    }
 }
 
 #[derive(Deserialize)]

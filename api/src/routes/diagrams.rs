@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    folders::{name, string_field, uuid_field},
+    folders::name,
     generations::{
         checked_bpmn_xml, created_response, language, prompt, suggest_next_poll, timestamp,
         CreateParams, GenerationView,
@@ -27,7 +27,9 @@ use crate::{
     diagrams::{self, WithVersion},
     error::{ApiError, CommonErrors, ErrorEnvelope},
     http::{
-        body::{at_least_one, optional_at_least_one, optional_uuid, uuid},
+        body::{
+            at_least_one, optional_at_least_one, optional_uuid, string_field, uuid, uuid_field,
+        },
         deserialize,
         params::optional_positive,
         Body, Caller, FromJson, IdempotencyKey, PathId, Query, ReadDiagrams, RequestId, Resource,

@@ -11,7 +11,7 @@ use procmap_core::{
     domain::{FolderContext, Name, Workspace, MAX_CONTEXT_CHARS},
 };
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -20,8 +20,10 @@ use crate::{
     error::{ApiError, CommonErrors, ErrorEnvelope},
     folders,
     http::{
-        body::optional_uuid, deserialize, params::encode_cursor, Body, Caller, FromJson,
-        ListParams, PathId, Query, ReadFolders, Resource, WriteFolders,
+        body::{optional_uuid, string_field, uuid_field},
+        deserialize,
+        params::encode_cursor,
+        Body, Caller, FromJson, ListParams, PathId, Query, ReadFolders, Resource, WriteFolders,
     },
     state::AppState,
 };
@@ -144,35 +146,6 @@ impl FromJson for UpdateFolder {
             parent_id: uuid_field(&fields, "parent_id")?,
             context: string_field(&fields, "context", true)?,
         })
-    }
-}
-
-/// A text field that may be absent (`None`), and when `nullable`, null (`Some(None)`).
-pub(super) fn string_field(
-    fields: &Map<String, Value>,
-    name: &str,
-    nullable: bool,
-) -> Result<Option<Option<String>>, ApiError> {
-    match fields.get(name) {
-        None => Ok(None),
-        Some(Value::Null) if nullable => Ok(Some(None)),
-        Some(Value::String(text)) => Ok(Some(Some(text.clone()))),
-        Some(_) => Err(ApiError::invalid(name, format!("{name} must be a string"))),
-    }
-}
-
-/// A UUID field that may be absent (`None`) or null (`Some(None)`).
-pub(super) fn uuid_field(
-    fields: &Map<String, Value>,
-    name: &str,
-) -> Result<Option<Option<Uuid>>, ApiError> {
-    match fields.get(name) {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(text)) => Uuid::parse_str(text)
-            .map(|id| Some(Some(id)))
-            .map_err(|_| ApiError::invalid(name, format!("{name} must be a UUID"))),
-        Some(_) => Err(ApiError::invalid(name, format!("{name} must be a UUID"))),
     }
 }
 

@@ -541,7 +541,10 @@ async fn a_diagram_from_a_prompt_gets_its_option_and_is_refined_in_place_with_it
         .ends_with(id(&diagram)));
     assert_eq!(diagram["status"], "ready");
     assert_eq!(diagram["latest_version"], 1);
-    assert_eq!(diagram["name"], SEED_PROMPT);
+    assert_eq!(
+        diagram["name"], "Map the customer support ticket triage process from intake to resolution",
+        "named after the prompt's first sentence"
+    );
     let generation_id = diagram["generation_id"].as_str().expect("generation");
     let generation = app.poll_until_done(generation_id).await;
     assert_eq!(generation["diagram_id"], diagram["id"]);
@@ -616,7 +619,10 @@ async fn a_diagram_from_a_prompt_gets_its_option_and_is_refined_in_place_with_it
         saved["bpmn_xml"],
         generation["options"][2]["versions"][0]["bpmn_xml"]
     );
-    assert_eq!(saved["name"], SEED_PROMPT);
+    assert_eq!(
+        saved["name"],
+        "Map the customer support ticket triage process from intake to resolution"
+    );
     let param = assert_error(
         app.post_as(&key, "/api/v1/diagrams", json!({"from_generation": {"generation_id": generation_id, "option_number": 4, "version_number": 1}})).await,
         404,

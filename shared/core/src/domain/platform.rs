@@ -39,17 +39,35 @@ impl Name {
         Ok(Name(text.to_owned()))
     }
 
-    /// A name made from free text, such as a prompt: its first line, cut to fit.
+    /// A name made from free text, such as a prompt: its first sentence, without the full
+    /// stop that ends it, cut to fit. "Map the claims process. Start when…" is named "Map the
+    /// claims process".
     pub fn from_text(text: &str) -> Option<Name> {
-        let line: String = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())?
+        let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+        // A sentence ends at '.', '?' or '!' followed by a space; "e.g." and "3.5" do not end one.
+        let end = line
+            .char_indices()
+            .find(|&(i, c)| {
+                matches!(c, '.' | '?' | '!')
+                    && line[i + 1..].starts_with(' ')
+                    && line[..i]
+                        .chars()
+                        .rev()
+                        .take_while(|c| c.is_alphanumeric())
+                        .count()
+                        > 2
+            })
+            .map_or(line.len(), |(i, c)| if c == '.' { i } else { i + 1 });
+        let sentence = line[..end]
+            .trim_end()
+            .strip_suffix('.')
+            .unwrap_or(&line[..end]);
+        let name: String = sentence
             .chars()
             .filter(|c| !c.is_control())
             .take(MAX_NAME_CHARS)
             .collect();
-        Name::parse(&line).ok()
+        Name::parse(&name).ok()
     }
 
     pub fn as_str(&self) -> &str {
@@ -133,8 +151,23 @@ mod tests {
         assert_eq!(Name::parse(&"x".repeat(201)), Err(InvalidName::TooLong));
         assert_eq!(
             Name::from_text("\n  Ship the order.\nThen bill it.").map(String::from),
-            Some("Ship the order.".into())
+            Some("Ship the order".into())
         );
+        let named = |text: &str| Name::from_text(text).map(String::from);
+        assert_eq!(
+            named("Map the claims process. Start when a claim arrives.").as_deref(),
+            Some("Map the claims process")
+        );
+        assert_eq!(
+            named("Is the order valid? Then ship it.").as_deref(),
+            Some("Is the order valid?")
+        );
+        assert_eq!(
+            named("Check the order, e.g. its total. Then ship it.").as_deref(),
+            Some("Check the order, e.g. its total")
+        );
+        assert_eq!(named("Ship it").as_deref(), Some("Ship it"));
+        assert_eq!(named(" . "), None);
     }
 
     #[test]
