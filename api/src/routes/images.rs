@@ -51,13 +51,8 @@ pub enum ImageTheme {
 #[schema(value_type = String, format = Binary)]
 pub struct PngImage(#[allow(dead_code)] Vec<u8>);
 
-/// How a picture is drawn. (The queries repeat these fields rather than flatten them, so a
-/// bad value is reported under its own name.)
-pub struct ImageStyle {
-    format: ImageFormat,
-    theme: ImageTheme,
-}
-
+// The two queries repeat `format` and `theme` rather than flatten a shared struct, so that
+// a bad value is reported under its own name.
 #[derive(Deserialize)]
 pub struct ImageQuery {
     #[serde(default)]
@@ -117,14 +112,10 @@ pub async fn image(
 ) -> Result<Response, ApiError> {
     let (_, version) = version_to_show(&state, &caller.key.workspace(), &id, query.version).await?;
     let etag = format!("{}-v{}", id.id, version.version_number);
-    let style = ImageStyle {
-        format: query.format,
-        theme: query.theme,
-    };
     picture(
         &state,
         version.bpmn_xml,
-        &style,
+        (query.format, query.theme),
         etag,
         query.version.is_some(),
         &headers,
@@ -198,14 +189,10 @@ pub async fn generation_image(
             ),
         })?;
     let etag = format!("{}-o{option}-v{}", id.id, version.version_number);
-    let style = ImageStyle {
-        format: query.format,
-        theme: query.theme,
-    };
     picture(
         &state,
         version.bpmn_xml,
-        &style,
+        (query.format, query.theme),
         etag,
         query.version.is_some(),
         &headers,
@@ -219,12 +206,11 @@ pub async fn generation_image(
 async fn picture(
     state: &AppState,
     xml: String,
-    style: &ImageStyle,
+    (format, theme): (ImageFormat, ImageTheme),
     name: String,
     pinned: bool,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (format, theme) = (style.format, style.theme);
     let (extension, content_type) = match format {
         ImageFormat::Svg => ("svg", "image/svg+xml"),
         ImageFormat::Png => ("png", "image/png"),
