@@ -53,6 +53,10 @@ use crate::{
         copilot::delete,
         copilot::model,
         copilot::set_model,
+        copilot::chat,
+        copilot::messages,
+        copilot::snapshot,
+        copilot::follow,
         diagrams::refine,
         folders::create,
         folders::list,
@@ -75,7 +79,7 @@ use crate::{
     tags(
         (name = "generations", description = "Generate and refine process maps."),
         (name = "diagrams", description = "Diagrams with versions: import, generate, export, refine in place."),
-        (name = "copilot", description = "A diagram's copilot session and the copilot's model (seed 002)."),
+        (name = "copilot", description = "A diagram's copilot session, its streamed chat turns and their snapshots, and the copilot's model (seed 002)."),
         (name = "folders", description = "Nestable folders whose context steers generation."),
         (name = "operations", description = "Probes and the API description."),
     )

@@ -8,7 +8,10 @@ use anyhow::Context;
 
 use procmap_core::{
     broker::{self, Broker, JobDelivery, Publisher},
-    db::{self, generations},
+    db::{
+        self,
+        job_rows::{self, JobTable},
+    },
     domain::GenerationStatus,
     messages::{Job, StatusEvent},
 };
@@ -160,7 +163,16 @@ async fn handle(delivery: JobDelivery, context: JobContext, give_up: &Cancellati
             return;
         }
     };
-    let Job::Generate { generation_id } = job;
+    let generation_id = match job {
+        Job::Generate { generation_id } => generation_id,
+        Job::CopilotTurn { message_id } => {
+            let span = tracing::info_span!("copilot_turn", %message_id);
+            procmap_core::telemetry::continue_trace(&span, |name| delivery.header(name));
+            return run_turn(delivery, context, message_id, give_up)
+                .instrument(span)
+                .await;
+        }
+    };
     // Every log line of the job carries its generation.
     let span = tracing::info_span!("job", %generation_id);
     // The job continues the trace of the request that accepted it.
@@ -189,7 +201,10 @@ async fn run_job(
             tracing::warn!(error = %e, "could not requeue a released job; leaving it to the relay");
             let unpublished = async {
                 let client = context.pool.get().await?;
-                anyhow::Ok(generations::mark_unpublished(&client, generation_id).await?)
+                anyhow::Ok(
+                    job_rows::mark_unpublished(&client, JobTable::Generations, generation_id)
+                        .await?,
+                )
             };
             if let Err(e) = unpublished.await {
                 tracing::warn!(
@@ -209,6 +224,25 @@ async fn run_job(
     }
     if outcome == Outcome::Succeeded {
         tracing::info!("generation succeeded");
+    }
+}
+
+async fn run_turn(
+    delivery: JobDelivery,
+    context: JobContext,
+    message_id: Uuid,
+    give_up: &CancellationToken,
+) {
+    let outcome = crate::turn::process(&context, message_id, give_up).await;
+    let settled = if outcome == Outcome::Released {
+        // Back to the queue for another worker; the row says `queued` again.
+        delivery.requeue().await
+    } else {
+        // Ack only now: the answer (or the failure) is committed.
+        delivery.ack().await
+    };
+    if let Err(e) = settled {
+        tracing::warn!(error = %e, "could not settle the copilot turn's delivery; the relay covers it");
     }
 }
 

@@ -6,7 +6,7 @@
 //! Nothing outside the job's control fails it: a database outage is waited out here, holding
 //! the message, and a model server that is down is tried again later within a time budget.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -37,6 +37,8 @@ pub(crate) struct JobContext {
     pub(crate) modeler: Modeler,
     /// Announces status changes to the API replicas.
     pub(crate) events: Publisher,
+    /// The copilot's language models by name, built on first use from the worker's provider.
+    pub(crate) copilot_modelers: Arc<std::sync::Mutex<HashMap<String, Modeler>>>,
     /// Claims of the jobs starting now, written together.
     claims: Batcher<Uuid, Option<Generation>>,
     /// Results of the jobs finishing now, committed together.
@@ -83,6 +85,7 @@ impl JobContext {
             config,
             modeler,
             events,
+            copilot_modelers: Arc::default(),
             claims,
             results,
         }
@@ -140,7 +143,7 @@ impl Outcome {
 }
 
 /// The worker gave up waiting for the database because it is stopping.
-struct Stopping;
+pub(crate) struct Stopping;
 
 /// Runs one job. `stop` is cancelled when the worker will wait no longer: whatever the job is
 /// doing then, it gives the job back.
@@ -179,13 +182,15 @@ pub(crate) async fn process(
     // job back after the database was away longer than the lease), the job stops, since
     // another attempt now owns it.
     let lost = CancellationToken::new();
-    let _heartbeat = AbortOnDropHandle::new(tokio::spawn(renew_lease(
-        pool.clone(),
-        generation_id,
-        attempt,
-        lease,
-        lost.clone(),
-    )));
+    let renewing = pool.clone();
+    let _heartbeat =
+        AbortOnDropHandle::new(tokio::spawn(keep_leased(lease, lost.clone(), move || {
+            let pool = renewing.clone();
+            async move {
+                let client = pool.get().await.context("getting a database connection")?;
+                Ok(generations::renew_lease(&client, generation_id, attempt, lease).await?)
+            }
+        })));
 
     let result = tokio::select! {
         result = run(context, &generation, stop) => result,
@@ -281,7 +286,7 @@ pub(crate) async fn process(
 /// Runs a database step until it succeeds. An outage of Postgres is not the job's fault, and
 /// redelivering the message would spend the queue's delivery limit on it, so the worker waits
 /// it out here, holding the message, with backoff. It gives up only when `stop` is cancelled.
-async fn until_done<T, Step>(
+pub(crate) async fn until_done<T, Step>(
     stop: &CancellationToken,
     doing: &'static str,
     step: impl Fn() -> Step,
@@ -340,30 +345,25 @@ async fn release(pool: &procmap_core::db::Pool, generation_id: Uuid, attempt: i3
     }
 }
 
-/// Renews the job's lease at a third of its length until aborted. Cancels `lost` when the
-/// attempt no longer holds the job.
-async fn renew_lease(
-    pool: procmap_core::db::Pool,
-    generation_id: Uuid,
-    attempt: i32,
+/// Renews a job's lease at a third of its length until aborted. Cancels `lost` when `renew`
+/// says the attempt no longer holds the job; a renewal that fails is tried at the next beat,
+/// since the lease has two more beats before it runs out.
+pub(crate) async fn keep_leased<Renew, Renewal>(
     lease: Duration,
     lost: CancellationToken,
-) {
-    let every = lease / 3;
+    renew: Renew,
+) where
+    Renew: Fn() -> Renewal,
+    Renewal: Future<Output = anyhow::Result<bool>>,
+{
     loop {
-        tokio::time::sleep(every).await;
-        let renewed = async {
-            let client = pool.get().await.context("getting a database connection")?;
-            anyhow::Ok(generations::renew_lease(&client, generation_id, attempt, lease).await?)
-        }
-        .await;
-        match renewed {
+        tokio::time::sleep(lease / 3).await;
+        match renew().await {
             Ok(true) => {}
             Ok(false) => {
                 lost.cancel();
                 return;
             }
-            // Try again at the next beat; the lease has two more beats before it runs out.
             Err(e) => tracing::warn!(error = format!("{e:#}"), "could not renew the job's lease"),
         }
     }

@@ -1,4 +1,5 @@
-//! The procmap worker: consumes generation jobs, runs the modeling engine and stores results.
+//! The procmap worker: consumes generation jobs and copilot turns, runs the modeling engine and
+//! stores results.
 //!
 //! # Layout
 //!
@@ -8,11 +9,14 @@
 //! - `http`: the port with `/healthz`, `/readyz` and `/metrics`.
 //! - [`job`]: one job, start to finish: claim, renew the lease, run the engine (again, later,
 //!   while the model server is down), commit, report; a database outage is waited out.
+//! - `turn`: one copilot chat turn: claim, read the diagram and the conversation, store the
+//!   steps as they happen, commit the answer.
 
 pub mod config;
 pub mod consumer;
 mod http;
 pub mod job;
+mod turn;
 
 pub use config::WorkerConfig;
 pub use consumer::run;

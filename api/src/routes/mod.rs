@@ -4,7 +4,8 @@
 //! - [`diagrams`], [`images`] and [`folders`]: the diagram platform's `/api/v1/diagrams` and
 //!   `/api/v1/folders`, behind the key check.
 //! - [`health`]: the liveness and readiness probes.
-//! - [`copilot`]: `/api/v1/copilot`, a diagram's copilot session and model setting.
+//! - [`copilot`]: `/api/v1/copilot`, a diagram's copilot session, its streamed chat turns and
+//!   their snapshots, and the model setting.
 //! - [`console`]: the Test Console page, `/console`, and its script and style.
 //! - `/api/v1/openapi.json`: the API's description, from [`crate::openapi`].
 
@@ -77,6 +78,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/copilot/sessions/{id}",
             get(copilot::retrieve).delete(copilot::delete),
+        )
+        .route("/api/v1/copilot/sessions/{id}/chat", post(copilot::chat))
+        .route(
+            "/api/v1/copilot/sessions/{id}/messages",
+            get(copilot::messages),
+        )
+        .route(
+            "/api/v1/copilot/sessions/{id}/messages/{mid}/snapshot",
+            post(copilot::snapshot),
+        )
+        .route(
+            "/api/v1/copilot/sessions/{id}/messages/{mid}/events",
+            get(copilot::follow),
         )
         .route(
             "/api/v1/copilot/settings/model",

@@ -431,9 +431,13 @@ async fn an_attempt_taken_back_while_the_database_was_away_keeps_the_job_until_a
         )
         .await
         .expect("expire the leases");
-    generations::reclaim_expired(&client, 5)
-        .await
-        .expect("take back");
+    procmap_core::db::job_rows::reclaim_expired(
+        &client,
+        procmap_core::db::job_rows::JobTable::Generations,
+        5,
+    )
+    .await
+    .expect("take back");
     assert_eq!(status_of(&app, resumed).await.0, "queued");
     let version = || procmap_core::domain::StoredVersion {
         option_number: 1,

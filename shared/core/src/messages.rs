@@ -15,6 +15,15 @@ use crate::domain::GenerationStatus;
 pub enum Job {
     /// Run the modeling engine for one generation.
     Generate { generation_id: Uuid },
+    /// Answer one copilot chat message: `message_id` is the answer's row.
+    CopilotTurn { message_id: Uuid },
+}
+
+/// A copilot answer has new steps stored, or finished. The API replica streaming it reads them
+/// from Postgres; like a status event, it only says "look again".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnProgress {
+    pub message_id: Uuid,
 }
 
 /// A generation changed status. API instances use these to answer `wait=true` requests.

@@ -12,9 +12,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     broker::Publisher,
-    db::{generations, Pool},
+    db::{
+        copilot_turns, generations,
+        job_rows::{self, JobTable},
+        Pool,
+    },
     domain::GenerationStatus,
-    messages::{Job, StatusEvent},
+    messages::{Job, StatusEvent, TurnProgress},
 };
 
 /// How often the relay looks for lost work.
@@ -130,7 +134,7 @@ impl Relay {
                 break;
             };
             let delivery = message.delivery;
-            let Ok(Job::Generate { generation_id }) = serde_json::from_slice(&delivery.data) else {
+            let Ok(job) = serde_json::from_slice::<Job>(&delivery.data) else {
                 report.unreadable += 1;
                 delivery
                     .nack(lapin::options::BasicNackOptions {
@@ -141,17 +145,20 @@ impl Relay {
                     .context("leaving an unreadable dead letter")?;
                 continue;
             };
-            let generation = generations::get(&client, generation_id)
-                .await
-                .context("reading a dead letter's generation")?;
-            if generation.is_some_and(|g| g.status == GenerationStatus::Queued) {
+            if self.still_queued(&client, &job).await? {
                 self.publisher
-                    .publish_job(&Job::Generate { generation_id })
+                    .publish_job(&job)
                     .await
                     .context("publishing a dead-lettered job again")?;
-                generations::mark_published(&client, generation_id)
-                    .await
-                    .context("marking the job published")?;
+                match job {
+                    Job::Generate { generation_id } => {
+                        generations::mark_published(&client, generation_id).await
+                    }
+                    Job::CopilotTurn { message_id } => {
+                        copilot_turns::mark_published(&client, message_id).await
+                    }
+                }
+                .context("marking the job published")?;
                 report.requeued += 1;
             } else {
                 report.dropped += 1;
@@ -162,6 +169,45 @@ impl Relay {
                 .context("acking a dead letter")?;
         }
         Ok(report)
+    }
+
+    /// Tells the API replicas that a job failed for good: its waiters, or its stream.
+    async fn announce_failed(&self, job: &Job) {
+        let _ = match *job {
+            Job::Generate { generation_id } => {
+                match StatusEvent::new(generation_id, GenerationStatus::Failed) {
+                    Some(event) => self.publisher.publish_event(&event).await,
+                    None => Ok(()),
+                }
+            }
+            Job::CopilotTurn { message_id } => {
+                self.publisher
+                    .publish_turn_progress(&TurnProgress { message_id })
+                    .await
+            }
+        };
+    }
+
+    /// Whether a job's row still waits for a worker.
+    async fn still_queued(
+        &self,
+        client: &impl crate::db::GenericClient,
+        job: &Job,
+    ) -> anyhow::Result<bool> {
+        Ok(match job {
+            Job::Generate { generation_id } => generations::get(client, *generation_id)
+                .await
+                .context("reading a dead letter's generation")?
+                .is_some_and(|g| g.status == GenerationStatus::Queued),
+            Job::CopilotTurn { message_id } => client
+                .query_opt(
+                    "SELECT 1 FROM copilot_messages WHERE id = $1 AND status = 'queued'",
+                    &[message_id],
+                )
+                .await
+                .context("reading a dead letter's copilot answer")?
+                .is_some(),
+        })
     }
 
     /// One pass: takes back expired leases, then republishes what may be lost. Answers how
@@ -176,43 +222,47 @@ impl Relay {
             .get()
             .await
             .context("the relay could not get a database connection")?;
-        let (requeued, failed) = match leases {
-            Leases::TakeBackExpired => generations::reclaim_expired(&client, self.max_attempts)
-                .await
-                .context("taking back expired leases")?,
-            Leases::Keep => (Vec::new(), Vec::new()),
-        };
-        metrics::counter!(crate::metrics::LEASE_TAKEBACKS).increment(requeued.len() as u64);
+        let mut requeued = 0;
+        let mut failed = Vec::new();
+        let mut jobs = Vec::new();
+        for table in JobTable::ALL {
+            if matches!(leases, Leases::TakeBackExpired) {
+                let (back, exhausted) =
+                    job_rows::reclaim_expired(&client, table, self.max_attempts)
+                        .await
+                        .context("taking back expired leases")?;
+                requeued += back.len();
+                failed.extend(exhausted.into_iter().map(|id| job(table, id)));
+            }
+            let unpublished =
+                job_rows::take_unpublished(&client, table, UNCONFIRMED_AFTER, STALE_AFTER, 100)
+                    .await
+                    .context("finding unpublished jobs")?;
+            jobs.extend(unpublished.into_iter().map(|id| job(table, id)));
+        }
+        metrics::counter!(crate::metrics::LEASE_TAKEBACKS).increment(requeued as u64);
         metrics::counter!(crate::metrics::ATTEMPTS_EXHAUSTED).increment(failed.len() as u64);
-        if !requeued.is_empty() {
+        if requeued > 0 {
             tracing::warn!(
-                count = requeued.len(),
+                count = requeued,
                 "took back jobs whose worker lease expired"
             );
         }
-        for id in failed {
-            if let Some(event) = StatusEvent::new(id, GenerationStatus::Failed) {
-                let _ = self.publisher.publish_event(&event).await;
-            }
+        for job in failed {
+            self.announce_failed(&job).await;
         }
-        let ids = generations::take_unpublished(&client, UNCONFIRMED_AFTER, STALE_AFTER, 100)
-            .await
-            .context("finding unpublished jobs")?;
         let mut published = 0;
-        for (n, id) in ids.iter().enumerate() {
-            match self
-                .publisher
-                .publish_job(&Job::Generate { generation_id: *id })
-                .await
-            {
+        for (n, job) in jobs.iter().enumerate() {
+            match self.publisher.publish_job(job).await {
                 Ok(()) => published += 1,
                 Err(e) => {
                     // The broker is away or blocked: give this one and the rest of the batch
                     // back for the next pass, rather than leaving them marked published until
                     // STALE_AFTER.
-                    tracing::warn!(generation_id = %id, error = %e, "relay could not publish; will retry");
-                    for id in &ids[n..] {
-                        generations::mark_unpublished(&client, *id)
+                    tracing::warn!(?job, error = %e, "relay could not publish; will retry");
+                    for job in &jobs[n..] {
+                        let (table, id) = row(job);
+                        job_rows::mark_unpublished(&client, table, id)
                             .await
                             .context("giving an unpublished job back")?;
                     }
@@ -226,5 +276,21 @@ impl Relay {
         }
         self.watch_dead_letters().await;
         Ok(published)
+    }
+}
+
+/// The job message of a row.
+fn job(table: JobTable, id: uuid::Uuid) -> Job {
+    match table {
+        JobTable::Generations => Job::Generate { generation_id: id },
+        JobTable::CopilotMessages => Job::CopilotTurn { message_id: id },
+    }
+}
+
+/// The row of a job message.
+fn row(job: &Job) -> (JobTable, uuid::Uuid) {
+    match *job {
+        Job::Generate { generation_id } => (JobTable::Generations, generation_id),
+        Job::CopilotTurn { message_id } => (JobTable::CopilotMessages, message_id),
     }
 }

@@ -16,6 +16,7 @@
 //! - [`llm`]: language models behind an OpenAI-compatible endpoint: the chat client, the wire
 //!   form they write, edit operations and prompts.
 //! - [`options`]: the three option styles of an initial generation.
+//! - [`copilot`]: a chat turn on one diagram: the steps, the reply and the proposal's diff.
 //!
 //! # Public surface
 //!
@@ -29,6 +30,7 @@
 pub mod blocks;
 pub mod bpmn;
 pub mod builtin;
+pub mod copilot;
 mod error;
 pub mod llm;
 pub mod model;

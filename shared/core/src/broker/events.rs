@@ -25,11 +25,11 @@ use uuid::Uuid;
 
 use super::{
     connection::{reconnecting, Broker},
-    topology::KEY_REVOKED_ROUTING_KEY,
+    topology::{KEY_REVOKED_ROUTING_KEY, TURN_PROGRESS_ROUTING_KEY},
 };
-use crate::messages::StatusEvent;
+use crate::messages::{StatusEvent, TurnProgress};
 
-/// Waiters by generation. A `watch` channel per waited-for generation: its value is bumped on
+/// Waiters by generation, or by copilot answer (ids never collide: both are UUIDv7). A `watch` channel per waited-for generation: its value is bumped on
 /// every event, so a waiter that subscribed before the event cannot miss it.
 ///
 /// Also the replica's key epoch: bumped when a key is revoked anywhere, and whenever
@@ -188,6 +188,16 @@ impl Broker {
             )
             .await
             .context("binding this replica's event queue to key revocations")?;
+        channel
+            .queue_bind(
+                queue.name().as_str(),
+                &self.topology.events_exchange,
+                TURN_PROGRESS_ROUTING_KEY,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .context("binding this replica's event queue to copilot progress")?;
         // no_ack: a lost event costs at most a wait window, and acks would only add round trips.
         let mut consumer = channel
             .basic_consume(
@@ -210,6 +220,15 @@ impl Broker {
             let delivery = delivery.context("hearing a status event")?;
             if delivery.routing_key.as_str() == KEY_REVOKED_ROUTING_KEY {
                 hub.keys_changed();
+                continue;
+            }
+            if delivery.routing_key.as_str() == TURN_PROGRESS_ROUTING_KEY {
+                match serde_json::from_slice::<TurnProgress>(&delivery.data) {
+                    Ok(progress) => hub.notify(progress.message_id),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ignoring copilot progress that does not parse")
+                    }
+                }
                 continue;
             }
             match serde_json::from_slice::<StatusEvent>(&delivery.data) {

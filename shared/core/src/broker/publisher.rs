@@ -17,8 +17,8 @@ use lapin::{
 use tokio::sync::Mutex;
 
 use super::connection::Broker;
-use super::topology::{event_routing_key, KEY_REVOKED_ROUTING_KEY};
-use crate::messages::{Job, KeyRevoked, StatusEvent};
+use super::topology::{event_routing_key, KEY_REVOKED_ROUTING_KEY, TURN_PROGRESS_ROUTING_KEY};
+use crate::messages::{Job, KeyRevoked, StatusEvent, TurnProgress};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -153,6 +153,12 @@ impl Publisher {
     /// Publishes a status event. Transient: events only speed up answers, they carry no state.
     pub async fn publish_event(&self, event: &StatusEvent) -> Result<(), PublishError> {
         self.publish_hint(&event_routing_key(event), &serde_json::to_vec(event)?)
+            .await
+    }
+
+    /// Tells the API replicas that a copilot answer has new steps, or finished.
+    pub async fn publish_turn_progress(&self, progress: &TurnProgress) -> Result<(), PublishError> {
+        self.publish_hint(TURN_PROGRESS_ROUTING_KEY, &serde_json::to_vec(progress)?)
             .await
     }
 

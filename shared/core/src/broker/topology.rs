@@ -123,6 +123,9 @@ fn quorum_args() -> FieldTable {
 /// Routing key of a key revocation on the events exchange; API instances bind it.
 pub const KEY_REVOKED_ROUTING_KEY: &str = "key.revoked";
 
+/// Routing key of a copilot answer's progress; API instances bind it.
+pub const TURN_PROGRESS_ROUTING_KEY: &str = "copilot.turn";
+
 /// Routing key of a status event; API instances bind `generation.*`.
 pub fn event_routing_key(event: &StatusEvent) -> String {
     format!("generation.{}", event.status())

@@ -164,20 +164,6 @@ pub async fn mark_many_published(
     Ok(())
 }
 
-/// Undoes `mark_published` after a failed publish, so the relay retries on its next pass.
-pub async fn mark_unpublished(
-    client: &impl GenericClient,
-    id: Uuid,
-) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "UPDATE generations SET published_at = NULL WHERE id = $1 AND status = 'queued'",
-            &[&id],
-        )
-        .await?;
-    Ok(())
-}
-
 pub async fn get(client: &impl GenericClient, id: Uuid) -> Result<Option<Generation>, RowError> {
     let statement = client
         .prepare_cached(&format!("SELECT {COLUMNS} FROM generations WHERE id = $1"))
@@ -588,66 +574,4 @@ pub async fn renew_lease(
         )
         .await?;
     Ok(updated == 1)
-}
-
-/// Queued generations whose job message may be lost: never confirmed, or confirmed but not
-/// picked up for `stale_after`. Marks them published again so another relay pass skips them.
-pub async fn take_unpublished(
-    client: &impl GenericClient,
-    unconfirmed_after: Duration,
-    stale_after: Duration,
-    limit: i64,
-) -> Result<Vec<Uuid>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            "UPDATE generations SET published_at = now()
-             WHERE id IN (
-                 SELECT id FROM generations
-                 WHERE status = 'queued'
-                   AND ((published_at IS NULL AND created_at < now() - make_interval(secs => $1))
-                        OR published_at < now() - make_interval(secs => $2))
-                 ORDER BY created_at
-                 LIMIT $3
-                 FOR UPDATE SKIP LOCKED)
-             RETURNING id",
-            &[
-                &unconfirmed_after.as_secs_f64(),
-                &stale_after.as_secs_f64(),
-                &limit,
-            ],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
-/// Generations whose worker's lease ran out (it crashed or hung). Those with attempts left go
-/// back to `queued` for the relay to republish; the others fail. Answers (requeued, failed).
-pub async fn reclaim_expired(
-    client: &impl GenericClient,
-    max_attempts: i32,
-) -> Result<(Vec<Uuid>, Vec<Uuid>), tokio_postgres::Error> {
-    let requeued = client
-        .query(
-            "UPDATE generations SET status = 'queued', lease_expires_at = NULL, published_at = NULL
-             WHERE status = 'running' AND lease_expires_at < now() AND attempts < $1
-             RETURNING id",
-            &[&max_attempts],
-        )
-        .await?;
-    let error = GenerationError {
-        code: "attempts_exhausted".into(),
-        message: format!("The generation did not finish within {max_attempts} attempts."),
-    };
-    let failed = client
-        .query(
-            "UPDATE generations SET status = 'failed', completed_at = now(), lease_expires_at = NULL, error = $2
-             WHERE status = 'running' AND lease_expires_at < now() AND attempts >= $1
-             RETURNING id",
-            &[&max_attempts, &Json(&error)],
-        )
-        .await?;
-    Ok((
-        requeued.iter().map(|r| r.get(0)).collect(),
-        failed.iter().map(|r| r.get(0)).collect(),
-    ))
 }

@@ -5,10 +5,12 @@
 
 pub mod api_keys;
 pub mod copilot;
+pub mod copilot_turns;
 pub mod diagrams;
 pub mod folders;
 pub mod generations;
 pub mod idempotency;
+pub mod job_rows;
 pub mod limits;
 mod tls;
 
@@ -90,6 +92,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0007_copilot",
         include_str!("../../../../migrations/0007_copilot.sql"),
+    ),
+    (
+        "0008_copilot_turns",
+        include_str!("../../../../migrations/0008_copilot_turns.sql"),
     ),
 ];
 

@@ -20,7 +20,7 @@ pub mod layout;
 pub mod reader;
 pub(crate) mod source;
 pub mod validate;
-mod vocabulary;
+pub(crate) mod vocabulary;
 mod writer;
 
 pub use drawing::{Bounds, Drawing};

@@ -40,6 +40,13 @@ pub enum Edit {
         node: String,
         lane: String,
     },
+    /// A step taken out of its place in the flow and put before or after another node.
+    Moved {
+        node: String,
+        /// "before" or "after".
+        relation: &'static str,
+        anchor: String,
+    },
     /// An instruction the builtin modeler cannot read; the model is left unchanged by it.
     NotUnderstood {
         instruction: String,

@@ -322,6 +322,49 @@ pub(super) fn add_step(model: &mut ProcessModel, instruction: &str) -> Edit {
     Edit::AddedStep { task, placement }
 }
 
+/// "Move Notify customer before Review": takes a step out of its flow (joining what was before
+/// it to what was after it) and splices it, keeping its id, before or after another node. Only
+/// a plain step moves: one with a boundary event or content would take a whole structure along.
+pub(super) fn move_step(model: &mut ProcessModel, rest: &str) -> Option<Edit> {
+    let lower = rest.to_lowercase();
+    let (relation, at) = [("before", " before "), ("after", " after ")]
+        .into_iter()
+        .filter_map(|(relation, marker)| Some((relation, lower.find(marker)?)))
+        .min_by_key(|(_, at)| *at)?;
+    let id = find_node(model, &rest[..at])?;
+    let anchor = find_node(model, &rest[at + relation.len() + 2..])?;
+    let node = model.node(&id)?.clone();
+    let single = model.incoming(&id).count() == 1 && model.outgoing(&id).count() == 1;
+    if anchor == id
+        || !node.kind.is_activity()
+        || !single
+        || model.is_expanded(&id)
+        || !model.boundary_events_of(&id).is_empty()
+    {
+        return None;
+    }
+    model.remove_node(&id);
+    let flow = named_place(model, &rest[at..])??;
+    let lane = lane_near(model, Some(&flow)).or(node.lane.clone());
+    let parent = model
+        .flows
+        .iter()
+        .find(|f| f.id == flow)
+        .and_then(|f| model.node(&f.source))
+        .and_then(|n| n.parent.clone());
+    model.nodes.push(crate::model::Node {
+        lane: if parent.is_some() { None } else { lane },
+        parent,
+        ..node
+    });
+    splice(model, &flow, &id, &id);
+    Some(Edit::Moved {
+        node: id,
+        relation,
+        anchor,
+    })
+}
+
 /// "Make it nicer", "improve the diagram", "clean this up": a verb that reworks something,
 /// whose object is the diagram itself, asks for no step of the process.
 fn acts_on_the_whole_diagram(label: &str) -> bool {

@@ -14,7 +14,7 @@ mod restructure;
 pub use anchor::{find_node, nodes_meant_by};
 pub use edit::Edit;
 
-use insert::{add_approval, add_decision, add_escalation, add_step};
+use insert::{add_approval, add_decision, add_escalation, add_step, move_step};
 use restructure::{add_deadline, break_down, move_to_lane, rename};
 
 use super::wording::strip_prefix_ci;
@@ -24,7 +24,7 @@ use crate::model::ProcessModel;
 pub const UNDERSTOOD: &str = "add an escalation path, add an approval step, add a decision, add a step \
 (\"add a step to notify the customer after Resolve ticket\"), add a deadline (\"add a deadline of 3 days to \
 Approve order\", \"add a timeout of 2 hours to Call supplier\"), break X down into A, B and C, remove X, \
-rename X to Y, put X in lane Y";
+rename X to Y, put X in lane Y, move X before (or after) Y";
 
 /// Applies every instruction in `prompt` to `model`, in order.
 pub fn apply(model: &mut ProcessModel, prompt: &str) -> Vec<Edit> {
@@ -110,7 +110,7 @@ fn apply_one(model: &mut ProcessModel, instruction: &str) -> Edit {
     }
     for verb in ["put", "move", "assign"] {
         if let Some(rest) = strip_prefix_ci(instruction, verb) {
-            if let Some(edit) = move_to_lane(model, rest) {
+            if let Some(edit) = move_step(model, rest).or_else(|| move_to_lane(model, rest)) {
                 return edit;
             }
         }
@@ -155,6 +155,7 @@ mod tests {
         "Remove Develop fix.",
         "Rename Log ticket to Register ticket.",
         "Put Resolve ticket in lane Second line.",
+        "Move Close ticket before Log ticket.",
         "Add a deadline of 3 days to Resolve ticket.",
         "Add a timeout of 2 hours to Log ticket.",
         "Add a deadline of 1 week to Resolve ticket and escalate to the team lead.",
@@ -410,5 +411,23 @@ mod tests {
             apply(&mut m, "Add a step that makes the payment.").as_slice(),
             [Edit::AddedStep { .. }]
         ));
+
+        // A moved step keeps its id and sits right before its anchor, joined in again.
+        let mut m = base();
+        let close = id_named(&m, "Close ticket").expect("close");
+        let log = id_named(&m, "Log ticket").expect("log");
+        let nodes = m.nodes.len();
+        assert_eq!(
+            apply(&mut m, "Move Close ticket before Log ticket."),
+            [Edit::Moved {
+                node: close.clone(),
+                relation: "before",
+                anchor: log.clone(),
+            }]
+        );
+        assert_eq!(m.nodes.len(), nodes);
+        let into_log: Vec<&str> = m.incoming(&log).map(|f| f.source.as_str()).collect();
+        assert_eq!(into_log, [close.as_str()]);
+        assert_eq!(validate::validate(&bpmn::compile(&m)), vec![]);
     }
 }

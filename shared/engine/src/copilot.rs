@@ -1,0 +1,623 @@
+//! The copilot's side of a chat turn (seed 002): the steps it takes on one diagram, the reply
+//! it writes, and the diff of the diagram it proposes.
+//!
+//! A turn is in two parts, so a worker can show the first while a model works on the second:
+//! [`inspect`] reads the diagram (and the folders' context) and is instant; [`modify`] edits it
+//! with the builtin modeler or a language model. Both answer the [`TurnEvent`]s the client is
+//! streamed. There is no database here: the worker stores what these answer.
+//!
+//! The conversation is context. The builtin modeler reads a follow-up against the previous turn:
+//! "it" is what that turn added or changed, and a leading "no," takes the correction as an edit
+//! of that turn's proposal. A language model is given the earlier messages, newest last, cut to
+//! [`HISTORY_BUDGET`] characters.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::bpmn::{self, reader, vocabulary::element_name};
+use crate::builtin::follow_ups::UNDERSTOOD;
+use crate::error::{EngineError, Failure};
+use crate::model::ProcessModel;
+use crate::modeler::Modeler;
+use crate::usage::Usage;
+
+/// How much of the earlier conversation a language model is given, in characters.
+pub const HISTORY_BUDGET: usize = 8_000;
+
+/// One step of a turn, as the client is streamed it: a server-sent event of the same name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum TurnEvent {
+    /// What the copilot is doing, for a person to read.
+    Status { message: String },
+    /// A tool the copilot is about to run.
+    ToolCall { name: String, arguments: Value },
+    /// What the tool answered.
+    ToolResult { name: String, result: Value },
+    /// A piece of the reply.
+    ContentDelta { delta: String },
+}
+
+impl TurnEvent {
+    /// The event's name on the stream: `status`, `tool_call`, `tool_result`, `content_delta`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TurnEvent::Status { .. } => "status",
+            TurnEvent::ToolCall { .. } => "tool_call",
+            TurnEvent::ToolResult { .. } => "tool_result",
+            TurnEvent::ContentDelta { .. } => "content_delta",
+        }
+    }
+
+    /// The event's JSON payload.
+    pub fn data(&self) -> Value {
+        match self {
+            TurnEvent::Status { message } => json!({ "message": message }),
+            TurnEvent::ToolCall { name, arguments } => {
+                json!({ "name": name, "arguments": arguments })
+            }
+            TurnEvent::ToolResult { name, result } => json!({ "name": name, "result": result }),
+            TurnEvent::ContentDelta { delta } => json!({ "delta": delta }),
+        }
+    }
+
+    fn status(message: &str) -> Self {
+        TurnEvent::Status {
+            message: message.to_owned(),
+        }
+    }
+}
+
+/// What a proposal changes, against the diagram it would replace: elements and flows added,
+/// removed and changed, each by id and name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiagramDiff {
+    pub elements: Changes<ElementRef>,
+    pub flows: Changes<FlowRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes<T> {
+    pub added: Vec<T>,
+    pub removed: Vec<T>,
+    pub changed: Vec<T>,
+}
+
+impl<T> Changes<T> {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+impl<T> Default for Changes<T> {
+    fn default() -> Self {
+        Changes {
+            added: Vec::new(),
+            removed: Vec::new(),
+            changed: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElementRef {
+    pub id: String,
+    pub name: String,
+    /// The BPMN element: `task`, `userTask`, `exclusiveGateway`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowRef {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+    pub target: String,
+}
+
+impl DiagramDiff {
+    /// What turns `before` into `after`. An element is changed when its name, type, lane or
+    /// enclosing sub-process is; a flow when its ends, label or condition are.
+    pub fn between(before: &ProcessModel, after: &ProcessModel) -> Self {
+        let element = |n: &crate::model::Node| ElementRef {
+            id: n.id.clone(),
+            name: n.name.clone(),
+            kind: element_name(&n.kind).to_owned(),
+        };
+        let flow = |f: &crate::model::Flow| FlowRef {
+            id: f.id.clone(),
+            name: f.name.clone(),
+            source: f.source.clone(),
+            target: f.target.clone(),
+        };
+        let mut diff = DiagramDiff::default();
+        for node in &after.nodes {
+            match before.node(&node.id) {
+                None => diff.elements.added.push(element(node)),
+                Some(old) if old != node => diff.elements.changed.push(element(node)),
+                Some(_) => {}
+            }
+        }
+        diff.elements.removed = before
+            .nodes
+            .iter()
+            .filter(|n| after.node(&n.id).is_none())
+            .map(element)
+            .collect();
+        for f in &after.flows {
+            match before.flows.iter().find(|g| g.id == f.id) {
+                None => diff.flows.added.push(flow(f)),
+                Some(old) if old != f => diff.flows.changed.push(flow(f)),
+                Some(_) => {}
+            }
+        }
+        diff.flows.removed = before
+            .flows
+            .iter()
+            .filter(|f| after.flows.iter().all(|g| g.id != f.id))
+            .map(flow)
+            .collect();
+        diff
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.elements.is_empty() && self.flows.is_empty()
+    }
+
+    /// The element a follow-up's "it" means: the first one added, else the first changed.
+    fn subject(&self) -> Option<&ElementRef> {
+        let named = |e: &&ElementRef| !e.name.trim().is_empty();
+        (self.elements.added.iter().find(named))
+            .or_else(|| self.elements.changed.iter().find(named))
+    }
+}
+
+/// The conversation so far, as a turn needs it.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// Earlier messages, oldest first: `(true, text)` for the user's, `(false, text)` for the
+    /// copilot's replies.
+    pub messages: Vec<(bool, String)>,
+    /// What the previous answer proposed, when it proposed something.
+    pub last_diff: Option<DiagramDiff>,
+}
+
+/// One chat turn's input.
+#[derive(Debug, Clone, Copy)]
+pub struct Turn<'a> {
+    pub message: &'a str,
+    /// The diagram the turn edits: the client's editor state, the conversation's draft, or the
+    /// latest version.
+    pub working_xml: &'a str,
+    /// The diagram a proposal would replace, which its diff is taken against.
+    pub base_xml: &'a str,
+    pub history: &'a History,
+    /// The contexts of the diagram's folders, outermost first.
+    pub context: &'a [String],
+}
+
+/// What [`modify`] proposes.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    /// The steps taken and the reply, in order.
+    pub events: Vec<TurnEvent>,
+    pub reply: String,
+    /// The proposed diagram; `None` when the turn changed nothing.
+    pub bpmn_xml: Option<String>,
+    pub diff: DiagramDiff,
+    pub usage: Option<Usage>,
+}
+
+/// The first steps of a turn: read the diagram, and the folders' context when there is one.
+/// Fails when the working diagram cannot be read at all.
+pub fn inspect(turn: &Turn<'_>) -> Result<Vec<TurnEvent>, EngineError> {
+    let diagram =
+        reader::read(turn.working_xml).map_err(|e| EngineError::InvalidSource(e.to_string()))?;
+    let model = &diagram.model;
+    let mut events = vec![
+        TurnEvent::status("Reading the diagram…"),
+        TurnEvent::ToolCall {
+            name: "list_diagram_elements".into(),
+            arguments: json!({}),
+        },
+        TurnEvent::ToolResult {
+            name: "list_diagram_elements".into(),
+            result: json!({
+                "elements": model.nodes.iter().map(|n| json!({
+                    "id": n.id, "name": n.name, "type": element_name(&n.kind),
+                })).collect::<Vec<_>>(),
+                "flows": model.flows.len(),
+                "lanes": model.lanes.iter().map(|l| &l.name).collect::<Vec<_>>(),
+            }),
+        },
+    ];
+    if !turn.context.is_empty() {
+        events.push(TurnEvent::ToolCall {
+            name: "get_folder_context".into(),
+            arguments: json!({}),
+        });
+        events.push(TurnEvent::ToolResult {
+            name: "get_folder_context".into(),
+            result: json!({ "context": turn.context }),
+        });
+    }
+    Ok(events)
+}
+
+/// Edits the working diagram as the message asks, and says what it did: the builtin modeler
+/// reads the message as edit operations; a language model gets the message with the
+/// conversation before it. A message neither can act on gets a reply saying so, and no
+/// proposal.
+pub async fn modify(modeler: &Modeler, turn: &Turn<'_>) -> Result<Proposal, Failure> {
+    let mut events = vec![TurnEvent::status("Modifying the diagram…")];
+    let (instruction, arguments) = match modeler {
+        Modeler::Builtin => {
+            let instruction = resolve(turn.message, turn.history.last_diff.as_ref());
+            let arguments = json!({ "instruction": instruction });
+            (instruction, arguments)
+        }
+        Modeler::OpenAi(_) => {
+            let instruction = with_history(turn.message, &turn.history.messages);
+            (instruction, json!({ "instruction": turn.message }))
+        }
+    };
+    events.push(TurnEvent::ToolCall {
+        name: "modify_diagram".into(),
+        arguments,
+    });
+    let refined = modeler
+        .refine_steered(turn.working_xml, &instruction, turn.context)
+        .await;
+    let output = match refined {
+        Ok(output) => output,
+        Err(failure) => {
+            let EngineError::UnsupportedInstruction(what) = &failure.error else {
+                return Err(failure);
+            };
+            let reply = format!(
+                "I did not understand \u{201c}{what}\u{201d}, so the diagram is unchanged. I can: {UNDERSTOOD}."
+            );
+            events.push(TurnEvent::ToolResult {
+                name: "modify_diagram".into(),
+                result: json!({ "applied": false, "error": failure.error.to_string() }),
+            });
+            events.extend(reply_events(&reply));
+            return Ok(Proposal {
+                events,
+                reply,
+                bpmn_xml: None,
+                diff: DiagramDiff::default(),
+                usage: failure.usage,
+            });
+        }
+    };
+    let fail = |error: EngineError| Failure {
+        error,
+        usage: output.usage.clone(),
+    };
+    let Some(xml) = output.bpmn_xml.first().cloned() else {
+        return Err(fail(EngineError::InvalidOutput(Vec::new())));
+    };
+    let base =
+        reader::read(turn.base_xml).map_err(|e| fail(EngineError::InvalidSource(e.to_string())))?;
+    let proposed =
+        reader::read(&xml).map_err(|e| fail(EngineError::InvalidSource(e.to_string())))?;
+    let diff = DiagramDiff::between(&base.model, &proposed.model);
+    events.push(TurnEvent::ToolResult {
+        name: "modify_diagram".into(),
+        result: json!({
+            "applied": true,
+            "added": names(&diff.elements.added),
+            "removed": names(&diff.elements.removed),
+            "changed": names(&diff.elements.changed),
+            "warnings": output.warnings,
+        }),
+    });
+    let problems = bpmn::validate(&xml);
+    events.push(TurnEvent::ToolCall {
+        name: "validate_diagram".into(),
+        arguments: json!({}),
+    });
+    events.push(TurnEvent::ToolResult {
+        name: "validate_diagram".into(),
+        result: json!({ "valid": problems.is_empty(), "problems": problems }),
+    });
+    if !problems.is_empty() {
+        return Err(fail(EngineError::InvalidOutput(problems)));
+    }
+    let reply = describe(&diff, &proposed.model, &output.warnings);
+    events.extend(reply_events(&reply));
+    Ok(Proposal {
+        events,
+        reply,
+        bpmn_xml: (!diff.is_empty()).then_some(xml),
+        diff,
+        usage: output.usage,
+    })
+}
+
+/// The builtin modeler's reading of a follow-up in its conversation: a leading "no," or
+/// "actually," is dropped (the correction edits the previous proposal, which is the draft the
+/// turn works on), and "it" means what the previous turn added or changed.
+fn resolve(message: &str, last_diff: Option<&DiagramDiff>) -> String {
+    let mut text = message.trim();
+    loop {
+        let lower = text.to_lowercase();
+        let Some(lead) = [
+            "no", "nope", "actually", "instead", "rather", "sorry", "wait",
+        ]
+        .into_iter()
+        .find(|w| {
+            lower.starts_with(w)
+                && lower[w.len()..].starts_with([',', ' ', '!', '.', ';', ':', '\u{2014}'])
+        }) else {
+            break;
+        };
+        text = text[lead.len()..].trim_start_matches([',', ' ', '!', '.', ';', ':', '\u{2014}']);
+    }
+    let Some(subject) = last_diff.and_then(DiagramDiff::subject) else {
+        return text.to_owned();
+    };
+    let words: Vec<&str> = text.split(' ').collect();
+    words
+        .iter()
+        .map(|w| {
+            let bare = w.trim_end_matches([',', '.', ';', '!', '?']);
+            match bare.to_lowercase().as_str() {
+                // Only "it": "that" and "this" also start clauses ("a step that …").
+                "it" => format!("{}{}", subject.name, &w[bare.len()..]),
+                _ => (*w).to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The message, after the conversation before it, newest last, cut to [`HISTORY_BUDGET`].
+fn with_history(message: &str, messages: &[(bool, String)]) -> String {
+    let mut budget = HISTORY_BUDGET.saturating_sub(message.len());
+    let mut kept = Vec::new();
+    for (from_user, text) in messages.iter().rev() {
+        let line = format!("{}: {text}", if *from_user { "User" } else { "Copilot" });
+        if line.len() > budget {
+            break;
+        }
+        budget -= line.len();
+        kept.push(line);
+    }
+    if kept.is_empty() {
+        return message.to_owned();
+    }
+    kept.reverse();
+    format!(
+        "The conversation so far, for context:\n{}\n\nThe request to carry out now: {message}",
+        kept.join("\n")
+    )
+}
+
+fn names(elements: &[ElementRef]) -> Vec<&str> {
+    elements.iter().map(|e| e.name.as_str()).collect()
+}
+
+/// The reply: what the proposal adds, removes and changes, by name, and where new work goes.
+fn describe(diff: &DiagramDiff, proposed: &ProcessModel, warnings: &[String]) -> String {
+    if diff.is_empty() {
+        return "That leaves the diagram as it is, so there is nothing to apply.".to_owned();
+    }
+    let quoted = |elements: &[ElementRef]| {
+        let named: Vec<String> = elements
+            .iter()
+            .filter(|e| !e.name.trim().is_empty())
+            .map(|e| format!("\u{201c}{}\u{201d}", e.name.replace('\n', " ")))
+            .collect();
+        match named.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            [rest @ .., last] => Some(format!("{} and {last}", rest.join(", "))),
+        }
+    };
+    let mut sentences = Vec::new();
+    if let Some(added) = quoted(&diff.elements.added) {
+        let place = diff
+            .elements
+            .added
+            .first()
+            .and_then(|e| neighbours(proposed, &e.id))
+            .unwrap_or_default();
+        sentences.push(format!("I added {added}{place}."));
+    }
+    if let Some(removed) = quoted(&diff.elements.removed) {
+        sentences.push(format!("I removed {removed}."));
+    }
+    if let Some(changed) = quoted(&diff.elements.changed) {
+        sentences.push(format!("I changed {changed}."));
+    }
+    if sentences.is_empty() {
+        sentences.push("I rearranged the flow between the steps.".to_owned());
+    }
+    sentences.extend(warnings.iter().cloned());
+    sentences.push("Apply it with a snapshot when it looks right.".to_owned());
+    sentences.join(" ")
+}
+
+/// " after “A” and before “B”", for a node with one way in and one way out.
+fn neighbours(model: &ProcessModel, id: &str) -> Option<String> {
+    let name = |id: &str| {
+        model
+            .node(id)
+            .map(|n| n.name.replace('\n', " "))
+            .filter(|n| !n.trim().is_empty())
+    };
+    let before = model.incoming(id).next().and_then(|f| name(&f.source));
+    let after = model.outgoing(id).next().and_then(|f| name(&f.target));
+    match (before, after) {
+        (Some(b), Some(a)) => Some(format!(
+            " after \u{201c}{b}\u{201d} and before \u{201c}{a}\u{201d}"
+        )),
+        (Some(b), None) => Some(format!(" after \u{201c}{b}\u{201d}")),
+        (None, Some(a)) => Some(format!(" before \u{201c}{a}\u{201d}")),
+        (None, None) => None,
+    }
+}
+
+/// The reply as the pieces it is streamed in: a few words at a time, as a model writes.
+pub fn reply_events(reply: &str) -> Vec<TurnEvent> {
+    let words: Vec<&str> = reply.split_inclusive(' ').collect();
+    words
+        .chunks(4)
+        .map(|chunk| TurnEvent::ContentDelta {
+            delta: chunk.concat(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtin;
+
+    const PROMPT: &str = "A customer submits an expense claim. The manager reviews the claim. \
+        Finance pays the claim.";
+
+    fn diagram() -> String {
+        builtin::generate_options(PROMPT).expect("builds").remove(0)
+    }
+
+    async fn turn(message: &str, working: &str, base: &str, history: &History) -> Proposal {
+        modify(
+            &Modeler::Builtin,
+            &Turn {
+                message,
+                working_xml: working,
+                base_xml: base,
+                history,
+                context: &[],
+            },
+        )
+        .await
+        .expect("the turn runs")
+    }
+
+    #[tokio::test]
+    async fn a_turn_proposes_an_edit_and_says_what_it_did() {
+        let xml = diagram();
+        let proposal = turn(
+            "Add a step to notify the customer after Pay the claim",
+            &xml,
+            &xml,
+            &History::default(),
+        )
+        .await;
+        assert!(proposal.bpmn_xml.is_some());
+        assert_eq!(proposal.diff.elements.added.len(), 1, "{:?}", proposal.diff);
+        assert_eq!(proposal.diff.elements.added[0].name, "Notify customer");
+        assert!(
+            proposal
+                .reply
+                .starts_with("I added \u{201c}Notify customer\u{201d} after"),
+            "{}",
+            proposal.reply
+        );
+        let streamed: String = proposal
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                TurnEvent::ContentDelta { delta } => Some(delta.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(streamed, proposal.reply);
+        let names: Vec<&str> = proposal.events.iter().map(TurnEvent::name).collect();
+        assert_eq!(
+            &names[..5],
+            [
+                "status",
+                "tool_call",
+                "tool_result",
+                "tool_call",
+                "tool_result"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_correction_moves_what_the_previous_turn_added() {
+        let xml = diagram();
+        let first = turn(
+            "Add a step to notify the customer after Pay the claim",
+            &xml,
+            &xml,
+            &History::default(),
+        )
+        .await;
+        let draft = first.bpmn_xml.clone().expect("a proposal");
+        let history = History {
+            messages: vec![(true, "Add a step…".into()), (false, first.reply.clone())],
+            last_diff: Some(first.diff.clone()),
+        };
+        let second = turn("No, put it before the review", &draft, &xml, &history).await;
+        let added = &second.diff.elements.added;
+        assert_eq!(added.len(), 1, "{:?}", second.diff);
+        assert_eq!(
+            added[0].id, first.diff.elements.added[0].id,
+            "the same step, moved"
+        );
+        let model = reader::read(second.bpmn_xml.as_deref().expect("proposal"))
+            .expect("reads")
+            .model;
+        let next: Vec<&str> = model
+            .outgoing(&added[0].id)
+            .filter_map(|f| model.node(&f.target))
+            .map(|n| n.name.as_str())
+            .collect();
+        assert!(next.iter().any(|n| n.contains("eview")), "{next:?}");
+    }
+
+    #[tokio::test]
+    async fn a_message_it_cannot_read_gets_a_reply_and_no_proposal() {
+        let xml = diagram();
+        let proposal = turn("What is the weather like", &xml, &xml, &History::default()).await;
+        assert!(proposal.bpmn_xml.is_none());
+        assert!(proposal.diff.is_empty());
+        assert!(proposal.reply.contains("I can:"), "{}", proposal.reply);
+    }
+
+    #[test]
+    fn pronouns_mean_the_previous_turns_subject() {
+        let diff = DiagramDiff {
+            elements: Changes {
+                added: vec![ElementRef {
+                    id: "Task_9".into(),
+                    name: "Notify customer".into(),
+                    kind: "sendTask".into(),
+                }],
+                ..Changes::default()
+            },
+            ..DiagramDiff::default()
+        };
+        assert_eq!(
+            resolve("No, put it before the review.", Some(&diff)),
+            "put Notify customer before the review."
+        );
+        assert_eq!(
+            resolve("Remove Pay the claim", None),
+            "Remove Pay the claim"
+        );
+    }
+
+    #[test]
+    fn the_history_keeps_the_newest_messages_within_budget() {
+        let long = "x".repeat(HISTORY_BUDGET);
+        let text = with_history(
+            "Now add a review",
+            &[
+                (true, long),
+                (true, "Add a step".into()),
+                (false, "I added it.".into()),
+            ],
+        );
+        assert!(text.contains("User: Add a step\nCopilot: I added it."));
+        assert!(text.len() < HISTORY_BUDGET);
+    }
+}
