@@ -103,6 +103,38 @@ try {
     expect((await page.locator('#previews figcaption').textContent()) === 'Result', 'caption');
   });
   if (shots) await page.screenshot({ path: join(shots, 'console-refinement-dark.png'), fullPage: true });
+  await step('the copilot saves option 1 as a diagram and shows it', async () => {
+    await page.click('#save-option');
+    await page.waitForFunction(() => {
+      const image = document.querySelector('#diagram-picture img');
+      return image && image.complete && image.naturalWidth > 100;
+    }, null, { timeout: 30000 });
+    const caption = await page.locator('#diagram-caption').textContent();
+    expect(caption.includes('version 1'), caption);
+  });
+  await step('a copilot turn streams its steps and reply, and Apply makes version 2', async () => {
+    await page.focus('#chat-message');
+    await page.keyboard.type('Add a step to notify the customer');
+    await page.keyboard.press('Control+Enter');
+    await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('chat-status').dataset.state), null, { timeout: 60000 });
+    const status = await page.locator('#chat-status').textContent();
+    expect(await page.locator('#chat-status').getAttribute('data-state') === 'done', status);
+    const steps = await page.locator('.message.copilot .steps li').allTextContents();
+    for (const wanted of ['Reading the diagram…', '→ list_diagram_elements', '← list_diagram_elements',
+      'Modifying the diagram…', '→ modify_diagram', '← modify_diagram', '→ validate_diagram']) {
+      expect(steps.some((s) => s.startsWith(wanted)), `no step ${wanted} in ${steps.join(' | ')}`);
+    }
+    const reply = await page.locator('.message.copilot .reply').textContent();
+    expect(reply.startsWith('I added “Notify customer”'), reply);
+    expect((await page.locator('.message.user').textContent()).includes('notify the customer'), 'user message');
+    await page.locator('.message.copilot .actions button').press('Enter');
+    await page.waitForFunction(() => (document.querySelector('.message.copilot .actions .hint') || {}).textContent === 'Applied as version 2.', null, { timeout: 30000 });
+    await page.waitForFunction(() => document.getElementById('diagram-caption').textContent.includes('version 2'), null, { timeout: 30000 });
+  });
+  if (shots) {
+    await page.locator('#copilot').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(shots, 'console-copilot.png'), fullPage: true });
+  }
   await step('a bad body is refused in the page with a clear message', async () => {
     await page.fill('#body', '{"mode": ');
     await page.click('#send');

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Drives the Test Console (/console) in headless Chromium (Debian's `chromium`, playwright-core
 # from npm): a test key, an initial request through to three rendered previews, the JSON and
-# XML tabs and the download, then a refinement by polling; any page error or console error
-# fails it. Starts the debug binaries (build them first) on a scratch database and queue prefix.
+# XML tabs and the download, a refinement by polling, then a copilot turn on option 1 saved as a
+# diagram, streamed, and applied; any page error or console error fails it. Starts the debug
+# binaries (build them first) on a scratch database and queue prefix.
 # CONSOLE_SHOTS=DIR also writes screenshots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,6 @@ if [ ! -d "$tools/node_modules/playwright-core" ]; then
     npm install --silent --no-audit --no-fund --prefix "$tools" 'playwright-core@1' >/dev/null 2>&1
 fi
 
-source deploy/scratch_service.sh console "${CONSOLE_PORT:-18091}" generate,diagrams:read
+source deploy/scratch_service.sh console "${CONSOLE_PORT:-18091}" generate,diagrams:read,diagrams:write
 
 node deploy/console_test.mjs "$tools" "$PROCMAP_PUBLIC_BASE_URL" "$key"

@@ -57,7 +57,7 @@ if [ -n "$model" ]; then
 fi
 
 $bin/procmap-api migrate
-key_json=$($bin/procmap-api keys create --owner demo --scopes generate,diagrams:read "${key_mode[@]}" --json)
+key_json=$($bin/procmap-api keys create --owner demo --scopes generate,diagrams:read,diagrams:write,folders:read,folders:write "${key_mode[@]}" --json)
 key=$(printf '%s' "$key_json" | sed -E 's/.*"key":"([^"]+)".*/\1/')
 
 $bin/procmap-worker &

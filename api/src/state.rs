@@ -75,6 +75,14 @@ impl AppState {
         format!("{}/api/v1/diagrams/{id}", self.config.public_base_url)
     }
 
+    /// The absolute URL of a copilot session.
+    pub fn copilot_session_url(&self, id: uuid::Uuid) -> String {
+        format!(
+            "{}/api/v1/copilot/sessions/{id}",
+            self.config.public_base_url
+        )
+    }
+
     /// The absolute URL of a folder.
     pub fn folder_url(&self, id: uuid::Uuid) -> String {
         format!("{}/api/v1/folders/{id}", self.config.public_base_url)

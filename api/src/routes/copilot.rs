@@ -62,10 +62,7 @@ impl SessionView {
     fn new(state: &AppState, session: Session) -> Self {
         SessionView {
             links: SessionLinks {
-                self_: format!(
-                    "{}/api/v1/copilot/sessions/{}",
-                    state.config.public_base_url, session.id
-                ),
+                self_: state.copilot_session_url(session.id),
                 diagram: state.diagram_url(session.diagram_id),
             },
             id: session.id,

@@ -99,6 +99,9 @@ pub struct DiagramLinks {
     /// The generation it was made from, to poll while it is `generating`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<String>,
+    /// Its copilot session, when it has one; shown when one diagram is retrieved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copilot_session: Option<String>,
 }
 
 impl DiagramView {
@@ -129,6 +132,7 @@ impl DiagramView {
                 export: format!("{url}/export"),
                 image: format!("{url}/image"),
                 generation: diagram.generation_id.map(|id| state.generation_url(id)),
+                copilot_session: None,
                 self_: url,
             },
             id: diagram.id,
@@ -568,7 +572,10 @@ pub async fn retrieve(
     if let (Some(n), None) = (query.version, &found.version) {
         return Err(no_version(id.id, n));
     }
-    let view = DiagramView::with_version(&state, &workspace, found);
+    let mut view = DiagramView::with_version(&state, &workspace, found);
+    view.links.copilot_session = crate::copilot::of_diagram(&state, &workspace, id.id)
+        .await?
+        .map(|session| state.copilot_session_url(session.id));
     let generating = view.status == DiagramStatus::Generating;
     let mut response = Json(view).into_response();
     suggest_next_poll(&mut response, generating);

@@ -145,7 +145,10 @@ async fn one_generation_is_one_trace_from_the_request_through_the_queue_to_the_c
             .filter(|s| s.trace_id == caller_trace)
             .cloned()
             .collect();
-        if trace.iter().any(|s| s.name == "commit result") {
+        // The worker's commit may be exported before the API's request span ends (it ends
+        // once the answer is written), so wait for both.
+        let has = |name: &str| trace.iter().any(|s| s.name == name);
+        if has("commit result") && has("request") {
             break trace;
         }
         assert!(
