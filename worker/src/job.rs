@@ -444,7 +444,7 @@ fn modeler_for<'c>(context: &'c JobContext, generation: &Generation) -> &'c Mode
 }
 
 /// Adds what a model spent to the provider's token, request and repair counters.
-fn record_usage(provider: &'static str, usage: Option<&Usage>) {
+pub(crate) fn record_usage(provider: &'static str, usage: Option<&Usage>) {
     let Some(usage) = usage else {
         return;
     };

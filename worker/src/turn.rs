@@ -24,7 +24,7 @@ use procmap_engine::{
 use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 use uuid::Uuid;
 
-use crate::job::{keep_leased, until_done, JobContext, Outcome, Stopping};
+use crate::job::{keep_leased, record_usage, until_done, JobContext, Outcome, Stopping};
 
 /// How many earlier messages a turn reads; a language model gets as many of them as fit
 /// [`copilot::HISTORY_BUDGET`].
@@ -143,26 +143,37 @@ async fn run(
         history: &inputs.history,
         context: &inputs.context,
     };
-    let reading = match copilot::inspect(&turn) {
-        Ok(events) => events,
-        Err(e) => return Ok(Err(e.into())),
-    };
-    let stored = until_done(stop, "storing the copilot turn's steps", || async {
-        let client = pool.get().await.context("getting a database connection")?;
-        Ok(copilot_turns::append_events(&client, message_id, attempt, &rows(&reading)).await?)
-    })
-    .await
-    .map_err(|Stopping| RunError::Stopping)?;
-    if !stored {
-        return Err(RunError::Lost);
+    // The steps are stored as they come, by one writer, so the stream shows a model's loop
+    // step by step; the answer is committed once the writer has stored the last of them.
+    let (events, steps) = tokio::sync::mpsc::unbounded_channel();
+    let writer = tokio::spawn(store_steps(
+        context.clone(),
+        message_id,
+        attempt,
+        steps,
+        stop.clone(),
+    ));
+    let proposal = async {
+        for step in copilot::inspect(&turn)? {
+            let _ = events.send(step);
+        }
+        let modeler = modeler_for(context, claimed)?;
+        let proposal = copilot::modify(&modeler, &turn, &events).await;
+        let usage = match &proposal {
+            Ok(proposal) => proposal.usage.as_ref(),
+            Err(failure) => failure.usage.as_ref(),
+        };
+        record_usage(modeler.name(), usage);
+        proposal
     }
-    announce(context, message_id);
-
-    let modeler = match modeler_for(context, claimed) {
-        Ok(modeler) => modeler,
-        Err(e) => return Ok(Err(e.into())),
-    };
-    let proposal = match copilot::modify(&modeler, &turn).await {
+    .await;
+    drop(events);
+    match writer.await {
+        Ok(StepsStored::All) => {}
+        Ok(StepsStored::Lost) => return Err(RunError::Lost),
+        Ok(StepsStored::Stopping) | Err(_) => return Err(RunError::Stopping),
+    }
+    let proposal = match proposal {
         Ok(proposal) => proposal,
         Err(failure) => return Ok(Err(failure)),
     };
@@ -172,17 +183,9 @@ async fn run(
         proposed_bpmn: proposal.bpmn_xml.as_deref(),
         diagram_diff: &diff,
     };
-    let events = rows(&proposal.events);
     let stored = until_done(stop, "storing the copilot turn's answer", || async {
-        let mut client = pool.get().await.context("getting a database connection")?;
-        let tx = client
-            .transaction()
-            .await
-            .context("opening a transaction")?;
-        let stored = copilot_turns::append_events(&tx, message_id, attempt, &events).await?
-            && copilot_turns::succeed(&tx, message_id, attempt, &answer).await?;
-        tx.commit().await.context("committing the answer")?;
-        Ok(stored)
+        let client = pool.get().await.context("getting a database connection")?;
+        Ok(copilot_turns::succeed(&client, message_id, attempt, &answer).await?)
     })
     .await
     .map_err(|Stopping| RunError::Stopping)?;
@@ -191,6 +194,44 @@ async fn run(
     } else {
         Err(RunError::Lost)
     }
+}
+
+/// What became of a turn's steps.
+enum StepsStored {
+    All,
+    /// Another attempt holds the turn now.
+    Lost,
+    Stopping,
+}
+
+/// Stores the steps a turn sends, each batch as it finds them waiting, and announces each
+/// store, until the turn closes the channel.
+async fn store_steps(
+    context: JobContext,
+    message_id: Uuid,
+    attempt: i32,
+    mut steps: tokio::sync::mpsc::UnboundedReceiver<TurnEvent>,
+    stop: CancellationToken,
+) -> StepsStored {
+    while let Some(first) = steps.recv().await {
+        let mut batch = vec![first];
+        while let Ok(next) = steps.try_recv() {
+            batch.push(next);
+        }
+        let rows = rows(&batch);
+        let pool = &context.pool;
+        let stored = until_done(&stop, "storing the copilot turn's steps", || async {
+            let client = pool.get().await.context("getting a database connection")?;
+            Ok(copilot_turns::append_events(&client, message_id, attempt, &rows).await?)
+        })
+        .await;
+        match stored {
+            Ok(true) => announce(&context, message_id),
+            Ok(false) => return StepsStored::Lost,
+            Err(Stopping) => return StepsStored::Stopping,
+        }
+    }
+    StepsStored::All
 }
 
 fn rows(events: &[TurnEvent]) -> Vec<(&'static str, serde_json::Value)> {

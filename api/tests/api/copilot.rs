@@ -1004,3 +1004,84 @@ async fn the_relay_publishes_a_lost_turn_and_takes_back_one_whose_worker_died() 
     app.stop().await;
     env.teardown().await;
 }
+
+/// A language model's chat answer holding one copilot step.
+fn step(action: Value) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_json(json!({
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": json!({"action": action}).to_string()}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    }))
+}
+
+#[tokio::test]
+async fn a_live_workspace_runs_its_chosen_model_in_a_bounded_tool_loop() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = wiremock::MockServer::start().await;
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    // A model that looks at the diagram in turn, and never replies.
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(move |request: &wiremock::Request| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            assert_eq!(
+                body["model"], "house-model",
+                "the workspace's chosen model is asked"
+            );
+            // By the dialogue's length: each step adds the answer and the tool's result.
+            let step_number = body["messages"].as_array().map_or(2, Vec::len) / 2 - 1;
+            let tool = ["validate_diagram", "list_diagram_elements"][step_number % 2];
+            step(json!({"tool": tool}))
+        })
+        .mount(&server)
+        .await;
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            env: &[("PROCMAP_COPILOT_MODELS", "house-model")],
+            ..Default::default()
+        },
+    )
+    .await;
+    let base_url = format!("{}/v1", server.uri());
+    let worker = start_worker(env.worker_config(&[
+        ("PROCMAP_LLM_PROVIDER", "openai"),
+        ("PROCMAP_OPENAI_BASE_URL", base_url.as_str()),
+    ]));
+    let key = create_live_key(&app.state, "owner-a", COPILOT).await;
+    let response = send(
+        &app,
+        &key,
+        reqwest::Method::PUT,
+        "/api/v1/copilot/settings/model",
+        Some(json!({"model": "house-model"})),
+    )
+    .await;
+    json_with_status(response, 200).await;
+    let d = diagram(&app, &key).await;
+    let s = session(&app, &key, &d).await;
+    let events = chat(&app, &key, &s, json!({"message": "Check it"})).await;
+    let calls_streamed: Vec<&Sse> = events.iter().filter(|e| e.event == "tool_call").collect();
+    // The worker's own look at the diagram, then the model's 25 steps.
+    assert_eq!(calls_streamed.len(), 26, "{events:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 25);
+    let ids: Vec<i64> = events
+        .iter()
+        .filter_map(|e| e.id.as_deref()?.parse().ok())
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "steps in order: {ids:?}"
+    );
+    let end = last(&events);
+    assert_eq!(end.event, "complete", "{end:?}");
+    assert!(end.data["content"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("I stopped after 25 steps")));
+    assert_eq!(end.data["has_proposal"], false);
+    worker.cancel();
+    app.stop().await;
+    env.teardown().await;
+}

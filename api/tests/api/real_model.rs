@@ -7,6 +7,10 @@
 //! pass the validator, and what the model was asked, repairs included, is recorded as usage.
 //! The options are written to `PROCMAP_TEST_LLM_OUT` when it is set, so that the script can check
 //! them against the BPMN 2.0 XSD and bpmnlint as well.
+//!
+//! Then a copilot turn on one of those diagrams runs the model's tool loop: every step is one
+//! structured answer, so the turn must finish within its 25 steps, with a reply, and whatever it
+//! proposes must be valid.
 
 use std::time::{Duration, Instant};
 
@@ -42,14 +46,14 @@ async fn a_real_model_gives_three_valid_options_for_every_prompt_with_usage_reco
         ("PROCMAP_LLM_TIMEOUT_SECS", "600"),
     ];
     let client = reqwest::Client::new();
-    let (_api, api) = spawn_api(&env, &client).await;
+    let (_api, api) = spawn_api_with(&env, &client, &[("PROCMAP_COPILOT_MODELS", "smollm2")]).await;
     let _worker = spawn(&env, "procmap-worker", &[], &llm);
     // A live key: test-mode keys always use the builtin modeler.
     let pool = db::pool(&env.database_url, 2).expect("pool");
     let key = keys::create(
         &pool,
         &Owner::parse("real-model").expect("owner"),
-        keys::parse_scopes("generate,diagrams:read").expect("scopes"),
+        keys::parse_scopes("generate,diagrams:read,diagrams:write").expect("scopes"),
         true,
         None,
     )
@@ -116,7 +120,137 @@ async fn a_real_model_gives_three_valid_options_for_every_prompt_with_usage_reco
             }
         }
     }
+    let diagram = results[1]["options"][0]["versions"][0]["bpmn_xml"]
+        .as_str()
+        .expect("an option");
+    copilot_turn(&client, &api, &key, diagram, out.as_deref()).await;
     env.teardown().await;
+}
+
+/// One copilot turn with the model: a session on a diagram, the model chosen, a message, the
+/// stream read to its end, then the stored answer.
+async fn copilot_turn(
+    client: &reqwest::Client,
+    api: &str,
+    key: &str,
+    diagram: &str,
+    out: Option<&std::path::Path>,
+) {
+    let send = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut request = client
+            .request(method, format!("{api}{path}"))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    use reqwest::Method as M;
+    let response = send(
+        M::PUT,
+        "/api/v1/copilot/settings/model",
+        Some(json!({"model": "smollm2"})),
+    )
+    .await
+    .expect("model");
+    json_with_status(response, 200).await;
+    let response = send(
+        M::POST,
+        "/api/v1/diagrams",
+        Some(json!({"name": "Expenses", "bpmn_xml": diagram})),
+    )
+    .await
+    .expect("diagram");
+    let (_, made) = json_with_status(response, 201).await;
+    let response = send(
+        M::POST,
+        "/api/v1/copilot/sessions",
+        Some(json!({"diagram_id": made["id"]})),
+    )
+    .await
+    .expect("session");
+    let (_, session) = json_with_status(response, 201).await;
+    let s = session["id"].as_str().expect("id");
+    let started = Instant::now();
+    let response = send(
+        M::POST,
+        &format!("/api/v1/copilot/sessions/{s}/chat"),
+        Some(json!({"message": "Add a step to notify the employee after the payment."})),
+    )
+    .await
+    .expect("chat");
+    assert_eq!(response.status(), 200);
+    let stream = response.text().await.expect("stream");
+    let mut names = Vec::new();
+    let mut last = Value::Null;
+    for block in stream.split("\n\n").filter(|b| b.contains("data:")) {
+        let field = |name: &str| {
+            block
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+        };
+        let data: Value =
+            serde_json::from_str(field("data:").expect("data")).expect("every event is JSON");
+        let name = field("event:").expect("every event is named").to_owned();
+        if name == "tool_call" {
+            println!("real model copilot: {data}");
+        }
+        names.push(name);
+        last = data;
+    }
+    let calls = names.iter().filter(|n| *n == "tool_call").count();
+    println!(
+        "real model copilot: the stream sent {} events, {calls} tool calls, ending {:?} {last}",
+        names.len(),
+        names.last()
+    );
+    assert!(
+        matches!(
+            names.last().map(String::as_str),
+            Some("complete" | "status")
+        ),
+        "the stream ends with complete, or a status when the wait window ends first: {names:?}"
+    );
+    // The worker's own look at the diagram, then at most 25 of the model's.
+    assert!(calls <= 26, "at most 25 steps, made {calls}");
+    // The stream may end with the wait window while the model works on; the answer is stored.
+    let answer = loop {
+        let response = send(
+            M::GET,
+            &format!("/api/v1/copilot/sessions/{s}/messages"),
+            None,
+        )
+        .await
+        .expect("messages");
+        let (_, page) = json_with_status(response, 200).await;
+        let answer = page["data"][1].clone();
+        if matches!(answer["status"].as_str(), Some("succeeded" | "failed")) {
+            break answer;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "the turn did not finish"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    println!(
+        "real model copilot: {} in {:?}, {calls} tool calls; reply {:?}; diff {}",
+        answer["status"],
+        started.elapsed(),
+        answer["content"],
+        answer["diagram_diff"]
+    );
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    assert!(answer["content"]
+        .as_str()
+        .is_some_and(|c| !c.trim().is_empty()));
+    if let Some(xml) = answer["proposed_bpmn_xml"].as_str() {
+        assert_eq!(validate::validate(xml), vec![], "the proposal is valid");
+        if let Some(out) = out {
+            std::fs::write(out.join("copilot_proposal.bpmn"), xml).expect("write the proposal");
+        }
+    }
 }
 
 async fn poll_until_done(

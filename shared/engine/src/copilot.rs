@@ -3,8 +3,9 @@
 //!
 //! A turn is in two parts, so a worker can show the first while a model works on the second:
 //! [`inspect`] reads the diagram (and the folders' context) and is instant; [`modify`] edits it
-//! with the builtin modeler or a language model. Both answer the [`TurnEvent`]s the client is
-//! streamed. There is no database here: the worker stores what these answer.
+//! with the builtin modeler, or lets a language model run a loop of at most [`MAX_STEPS`] tool
+//! calls ([`crate::llm::copilot`]). Each step is sent on an [`Events`] channel as it happens,
+//! for the client's stream. There is no database here: the worker stores what these answer.
 //!
 //! The conversation is context. The builtin modeler reads a follow-up against the previous turn:
 //! "it" is what that turn added or changed, and a leading "no," takes the correction as an edit
@@ -14,15 +15,38 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::bpmn::{self, reader, vocabulary::element_name};
-use crate::builtin::follow_ups::UNDERSTOOD;
+use crate::bpmn::{self, reader, source::SourceDiagram, vocabulary::element_name};
+use crate::builtin::follow_ups::{find_node, UNDERSTOOD};
 use crate::error::{EngineError, Failure};
+use crate::llm::{
+    copilot::Action, operations, prompts, wire::ProcessSpec, Dialogue, OpenAiModeler,
+};
 use crate::model::ProcessModel;
 use crate::modeler::Modeler;
-use crate::usage::Usage;
+use crate::usage::{Ledger, Usage};
 
 /// How much of the earlier conversation a language model is given, in characters.
 pub const HISTORY_BUDGET: usize = 8_000;
+
+/// The most tool calls a language model makes in one turn.
+pub const MAX_STEPS: usize = 25;
+
+/// The longest tool result a language model is shown, in characters; the diagram it is shown
+/// at the start is cut to [`DIAGRAM_BUDGET`].
+const RESULT_BUDGET: usize = 8_000;
+const DIAGRAM_BUDGET: usize = 50_000;
+
+/// How many times in a row a language model may repeat a call, arguments and all, before the
+/// turn stops.
+const REPEATS_ALLOWED: usize = 2;
+
+/// Where a turn's steps go as they happen. A closed channel (the worker gave up) is not the
+/// turn's concern.
+pub type Events = tokio::sync::mpsc::UnboundedSender<TurnEvent>;
+
+fn emit(events: &Events, event: TurnEvent) {
+    let _ = events.send(event);
+}
 
 /// One step of a turn, as the client is streamed it: a server-sent event of the same name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,8 +224,6 @@ pub struct Turn<'a> {
 /// What [`modify`] proposes.
 #[derive(Debug, Clone)]
 pub struct Proposal {
-    /// The steps taken and the reply, in order.
-    pub events: Vec<TurnEvent>,
     pub reply: String,
     /// The proposed diagram; `None` when the turn changed nothing.
     pub bpmn_xml: Option<String>,
@@ -223,13 +245,7 @@ pub fn inspect(turn: &Turn<'_>) -> Result<Vec<TurnEvent>, EngineError> {
         },
         TurnEvent::ToolResult {
             name: "list_diagram_elements".into(),
-            result: json!({
-                "elements": model.nodes.iter().map(|n| json!({
-                    "id": n.id, "name": n.name, "type": element_name(&n.kind),
-                })).collect::<Vec<_>>(),
-                "flows": model.flows.len(),
-                "lanes": model.lanes.iter().map(|l| &l.name).collect::<Vec<_>>(),
-            }),
+            result: elements(model),
         },
     ];
     if !turn.context.is_empty() {
@@ -245,27 +261,59 @@ pub fn inspect(turn: &Turn<'_>) -> Result<Vec<TurnEvent>, EngineError> {
     Ok(events)
 }
 
-/// Edits the working diagram as the message asks, and says what it did: the builtin modeler
-/// reads the message as edit operations; a language model gets the message with the
-/// conversation before it. A message neither can act on gets a reply saying so, and no
-/// proposal.
-pub async fn modify(modeler: &Modeler, turn: &Turn<'_>) -> Result<Proposal, Failure> {
-    let mut events = vec![TurnEvent::status("Modifying the diagram…")];
-    let (instruction, arguments) = match modeler {
-        Modeler::Builtin => {
-            let instruction = resolve(turn.message, turn.history.last_diff.as_ref());
-            let arguments = json!({ "instruction": instruction });
-            (instruction, arguments)
-        }
-        Modeler::OpenAi(_) => {
-            let instruction = with_history(turn.message, &turn.history.messages);
-            (instruction, json!({ "instruction": turn.message }))
-        }
+/// The `list_diagram_elements` result: every element with its id, name, type and lane.
+fn elements(model: &ProcessModel) -> Value {
+    let lane = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|id| model.lanes.iter().find(|l| &l.id == id))
+            .map(|l| l.name.clone())
     };
-    events.push(TurnEvent::ToolCall {
-        name: "modify_diagram".into(),
-        arguments,
-    });
+    json!({
+        "elements": model.nodes.iter().map(|n| json!({
+            "id": n.id, "name": n.name, "type": element_name(&n.kind), "lane": lane(&n.lane),
+        })).collect::<Vec<_>>(),
+        "flows": model.flows.len(),
+        "lanes": model.lanes.iter().map(|l| &l.name).collect::<Vec<_>>(),
+    })
+}
+
+/// Edits the working diagram as the message asks, and says what it did, sending each step on
+/// `events` as it happens. The builtin modeler reads the message as edit operations; a language
+/// model runs its tool loop. A message neither can act on gets a reply saying so, and no
+/// proposal.
+pub async fn modify(
+    modeler: &Modeler,
+    turn: &Turn<'_>,
+    events: &Events,
+) -> Result<Proposal, Failure> {
+    match modeler {
+        Modeler::Builtin => builtin_turn(modeler, turn, events).await,
+        Modeler::OpenAi(llm) => {
+            let ledger = Ledger::default();
+            let proposal = model_turn(llm, turn, events, &ledger).await;
+            let usage = Some(ledger.total());
+            match proposal {
+                Ok(proposal) => Ok(Proposal { usage, ..proposal }),
+                Err(error) => Err(Failure { error, usage }),
+            }
+        }
+    }
+}
+
+async fn builtin_turn(
+    modeler: &Modeler,
+    turn: &Turn<'_>,
+    events: &Events,
+) -> Result<Proposal, Failure> {
+    emit(events, TurnEvent::status("Modifying the diagram…"));
+    let instruction = resolve(turn.message, turn.history.last_diff.as_ref());
+    emit(
+        events,
+        TurnEvent::ToolCall {
+            name: "modify_diagram".into(),
+            arguments: json!({ "instruction": instruction }),
+        },
+    );
     let refined = modeler
         .refine_steered(turn.working_xml, &instruction, turn.context)
         .await;
@@ -278,13 +326,15 @@ pub async fn modify(modeler: &Modeler, turn: &Turn<'_>) -> Result<Proposal, Fail
             let reply = format!(
                 "I did not understand \u{201c}{what}\u{201d}, so the diagram is unchanged. I can: {UNDERSTOOD}."
             );
-            events.push(TurnEvent::ToolResult {
-                name: "modify_diagram".into(),
-                result: json!({ "applied": false, "error": failure.error.to_string() }),
-            });
-            events.extend(reply_events(&reply));
-            return Ok(Proposal {
+            emit(
                 events,
+                TurnEvent::ToolResult {
+                    name: "modify_diagram".into(),
+                    result: json!({ "applied": false, "error": failure.error.to_string() }),
+                },
+            );
+            reply_events(&reply, events);
+            return Ok(Proposal {
                 reply,
                 bpmn_xml: None,
                 diff: DiagramDiff::default(),
@@ -304,32 +354,41 @@ pub async fn modify(modeler: &Modeler, turn: &Turn<'_>) -> Result<Proposal, Fail
     let proposed =
         reader::read(&xml).map_err(|e| fail(EngineError::InvalidSource(e.to_string())))?;
     let diff = DiagramDiff::between(&base.model, &proposed.model);
-    events.push(TurnEvent::ToolResult {
-        name: "modify_diagram".into(),
-        result: json!({
-            "applied": true,
-            "added": names(&diff.elements.added),
-            "removed": names(&diff.elements.removed),
-            "changed": names(&diff.elements.changed),
-            "warnings": output.warnings,
-        }),
-    });
-    let problems = bpmn::validate(&xml);
-    events.push(TurnEvent::ToolCall {
-        name: "validate_diagram".into(),
-        arguments: json!({}),
-    });
-    events.push(TurnEvent::ToolResult {
-        name: "validate_diagram".into(),
-        result: json!({ "valid": problems.is_empty(), "problems": problems }),
-    });
-    if !problems.is_empty() {
-        return Err(fail(EngineError::InvalidOutput(problems)));
+    emit(
+        events,
+        TurnEvent::ToolResult {
+            name: "modify_diagram".into(),
+            result: json!({
+                "applied": true,
+                "added": names(&diff.elements.added),
+                "removed": names(&diff.elements.removed),
+                "changed": names(&diff.elements.changed),
+                "warnings": output.warnings,
+            }),
+        },
+    );
+    emit(
+        events,
+        TurnEvent::ToolCall {
+            name: "validate_diagram".into(),
+            arguments: json!({}),
+        },
+    );
+    let result = validation(&xml);
+    let valid = result["valid"] == true;
+    emit(
+        events,
+        TurnEvent::ToolResult {
+            name: "validate_diagram".into(),
+            result,
+        },
+    );
+    if !valid {
+        return Err(fail(EngineError::InvalidOutput(bpmn::validate(&xml))));
     }
     let reply = describe(&diff, &proposed.model, &output.warnings);
-    events.extend(reply_events(&reply));
+    reply_events(&reply, events);
     Ok(Proposal {
-        events,
         reply,
         bpmn_xml: (!diff.is_empty()).then_some(xml),
         diff,
@@ -461,15 +520,177 @@ fn neighbours(model: &ProcessModel, id: &str) -> Option<String> {
     }
 }
 
-/// The reply as the pieces it is streamed in: a few words at a time, as a model writes.
-pub fn reply_events(reply: &str) -> Vec<TurnEvent> {
+/// The `validate_diagram` result for a document.
+fn validation(xml: &str) -> Value {
+    let problems = bpmn::validate(xml);
+    json!({ "valid": problems.is_empty(), "problems": problems })
+}
+
+/// Sends the reply in the pieces it is streamed in: a few words at a time, as a model writes.
+fn reply_events(reply: &str, events: &Events) {
     let words: Vec<&str> = reply.split_inclusive(' ').collect();
-    words
-        .chunks(4)
-        .map(|chunk| TurnEvent::ContentDelta {
-            delta: chunk.concat(),
-        })
-        .collect()
+    for chunk in words.chunks(4) {
+        emit(
+            events,
+            TurnEvent::ContentDelta {
+                delta: chunk.concat(),
+            },
+        );
+    }
+}
+
+/// A language model's turn: the model sees the conversation, the request and the diagram, and
+/// takes at most [`MAX_STEPS`] steps, each a tool call whose result it is shown, until it
+/// replies. Its edits apply to the working diagram's model; what it ends with is the proposal.
+async fn model_turn(
+    llm: &OpenAiModeler,
+    turn: &Turn<'_>,
+    events: &Events,
+    ledger: &Ledger,
+) -> Result<Proposal, EngineError> {
+    let source = SourceDiagram::read(turn.working_xml)?;
+    let mut model = source.model.clone();
+    let diagram = cut(
+        serde_json::to_string(&ProcessSpec::from_model(&model)).unwrap_or_default(),
+        DIAGRAM_BUDGET,
+    );
+    let request = with_history(turn.message, &turn.history.messages);
+    let user = prompts::with_context(
+        turn.context,
+        format!("The diagram now:\n{diagram}\n\n{request}"),
+    );
+    let mut dialogue = Dialogue::new(crate::llm::copilot::system(), user);
+    emit(events, TurnEvent::status("Thinking…"));
+    let mut reply = None;
+    let mut stopped = format!("I stopped after {MAX_STEPS} steps without finishing.");
+    let mut previous: Option<(&str, Value)> = None;
+    let mut repeats = 0;
+    for _ in 0..MAX_STEPS {
+        let (action, arguments) = llm.copilot_step(&mut dialogue, ledger).await?;
+        let name = action.name();
+        if let Action::Reply { content } = action {
+            reply = Some(content);
+            break;
+        }
+        // The same call over and over gets the same answer: a model caught in that loop is
+        // stopped at the third, rather than spending every step on it.
+        let same = previous
+            .as_ref()
+            .is_some_and(|(n, a)| *n == name && *a == arguments);
+        repeats = if same { repeats + 1 } else { 0 };
+        if repeats >= REPEATS_ALLOWED {
+            stopped = "I stopped: I kept making the same call without getting anywhere.".into();
+            break;
+        }
+        previous = Some((name, arguments.clone()));
+        if name == "modify_diagram" {
+            emit(events, TurnEvent::status("Modifying the diagram…"));
+        }
+        emit(
+            events,
+            TurnEvent::ToolCall {
+                name: name.into(),
+                arguments,
+            },
+        );
+        let result = run_tool(&action, &source, &mut model, turn.context);
+        dialogue.tell(format!(
+            "{name} answered: {}",
+            cut(result.to_string(), RESULT_BUDGET)
+        ));
+        emit(
+            events,
+            TurnEvent::ToolResult {
+                name: name.into(),
+                result,
+            },
+        );
+    }
+    let base =
+        reader::read(turn.base_xml).map_err(|e| EngineError::InvalidSource(e.to_string()))?;
+    let (xml, warnings) = source.compile(&model);
+    let problems = bpmn::validate(&xml);
+    if !problems.is_empty() {
+        return Err(EngineError::InvalidOutput(problems));
+    }
+    let proposed = reader::read(&xml).map_err(|e| EngineError::InvalidSource(e.to_string()))?;
+    let diff = DiagramDiff::between(&base.model, &proposed.model);
+    let reply = reply
+        .unwrap_or_else(|| format!("{stopped} {}", describe(&diff, &proposed.model, &warnings)));
+    reply_events(&reply, events);
+    Ok(Proposal {
+        reply,
+        bpmn_xml: (!diff.is_empty()).then_some(xml),
+        diff,
+        usage: None,
+    })
+}
+
+/// Runs one of the model's tools on the turn's model.
+fn run_tool(
+    action: &Action,
+    source: &SourceDiagram,
+    model: &mut ProcessModel,
+    context: &[String],
+) -> Value {
+    match action {
+        Action::ListDiagramElements {} => elements(model),
+        Action::GetElementInfo { element } => element_info(model, element),
+        Action::GetFolderContext {} => json!({ "context": context }),
+        Action::ValidateDiagram {} => validation(&source.compile(model).0),
+        Action::ModifyDiagram { operations: ops } => {
+            let mut edited = model.clone();
+            if let Err(problems) = operations::apply(&mut edited, ops) {
+                return json!({ "applied": false, "problems": problems });
+            }
+            let (xml, _) = source.compile(&edited);
+            match source.check(&edited, &xml) {
+                Err(problems) => json!({ "applied": false, "problems": problems }),
+                Ok(warnings) => {
+                    let diff = DiagramDiff::between(model, &edited);
+                    *model = edited;
+                    json!({
+                        "applied": true,
+                        "added": names(&diff.elements.added),
+                        "removed": names(&diff.elements.removed),
+                        "changed": names(&diff.elements.changed),
+                        "warnings": warnings,
+                    })
+                }
+            }
+        }
+        Action::Reply { .. } => Value::Null,
+    }
+}
+
+/// The `get_element_info` result: an element found by id or name, its lane and its flows.
+fn element_info(model: &ProcessModel, element: &str) -> Value {
+    let id = model
+        .node(element)
+        .map(|n| n.id.clone())
+        .or_else(|| find_node(model, element));
+    let Some(node) = id.as_deref().and_then(|id| model.node(id)) else {
+        return json!({ "error": format!("the diagram has no element {element:?}") });
+    };
+    let name = |id: &str| model.node(id).map_or(String::new(), |n| n.name.clone());
+    json!({
+        "id": node.id,
+        "name": node.name,
+        "type": element_name(&node.kind),
+        "lane": node.lane.as_ref().and_then(|l| model.lanes.iter().find(|x| &x.id == l)).map(|l| &l.name),
+        "inside": node.parent,
+        "incoming": model.incoming(&node.id).map(|f| json!({"flow": f.id, "from": name(&f.source), "label": f.name})).collect::<Vec<_>>(),
+        "outgoing": model.outgoing(&node.id).map(|f| json!({"flow": f.id, "to": name(&f.target), "label": f.name})).collect::<Vec<_>>(),
+        "boundary_events": model.boundary_events_of(&node.id),
+    })
+}
+
+/// A text cut to `budget` characters, saying so.
+fn cut(text: String, budget: usize) -> String {
+    match text.char_indices().nth(budget) {
+        Some((at, _)) => format!("{}… [truncated]", &text[..at]),
+        None => text,
+    }
 }
 
 #[cfg(test)]
@@ -484,8 +705,15 @@ mod tests {
         builtin::generate_options(PROMPT).expect("builds").remove(0)
     }
 
-    async fn turn(message: &str, working: &str, base: &str, history: &History) -> Proposal {
-        modify(
+    /// A builtin turn's proposal, and the events it sent, in order.
+    async fn turn_with_events(
+        message: &str,
+        working: &str,
+        base: &str,
+        history: &History,
+    ) -> (Proposal, Vec<TurnEvent>) {
+        let (events, mut sent) = tokio::sync::mpsc::unbounded_channel();
+        let proposal = modify(
             &Modeler::Builtin,
             &Turn {
                 message,
@@ -494,15 +722,26 @@ mod tests {
                 history,
                 context: &[],
             },
+            &events,
         )
         .await
-        .expect("the turn runs")
+        .expect("the turn runs");
+        drop(events);
+        let mut all = Vec::new();
+        while let Some(event) = sent.recv().await {
+            all.push(event);
+        }
+        (proposal, all)
+    }
+
+    async fn turn(message: &str, working: &str, base: &str, history: &History) -> Proposal {
+        turn_with_events(message, working, base, history).await.0
     }
 
     #[tokio::test]
     async fn a_turn_proposes_an_edit_and_says_what_it_did() {
         let xml = diagram();
-        let proposal = turn(
+        let (proposal, events) = turn_with_events(
             "Add a step to notify the customer after Pay the claim",
             &xml,
             &xml,
@@ -519,8 +758,7 @@ mod tests {
             "{}",
             proposal.reply
         );
-        let streamed: String = proposal
-            .events
+        let streamed: String = events
             .iter()
             .filter_map(|e| match e {
                 TurnEvent::ContentDelta { delta } => Some(delta.as_str()),
@@ -528,7 +766,7 @@ mod tests {
             })
             .collect();
         assert_eq!(streamed, proposal.reply);
-        let names: Vec<&str> = proposal.events.iter().map(TurnEvent::name).collect();
+        let names: Vec<&str> = events.iter().map(TurnEvent::name).collect();
         assert_eq!(
             &names[..5],
             [

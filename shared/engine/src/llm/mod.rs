@@ -9,6 +9,7 @@
 //! model is in [`prompts`].
 
 pub mod answer;
+pub mod copilot;
 mod nesting;
 pub mod operations;
 pub mod prompts;
@@ -17,7 +18,7 @@ pub mod wire;
 
 use futures_util::future::try_join_all;
 
-pub use provider::{ChatClient, OpenAiConfig};
+pub use provider::{ChatClient, Dialogue, OpenAiConfig};
 
 use crate::blocks::{self, Lanes};
 use crate::bpmn::{self, source::SourceDiagram, Problem};

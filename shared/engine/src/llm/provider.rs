@@ -98,6 +98,38 @@ struct Message {
     content: String,
 }
 
+/// The messages of one conversation with the model, kept across requests: a tool loop adds
+/// each answer and what its tool answered.
+#[derive(Clone)]
+pub struct Dialogue {
+    messages: Vec<Message>,
+}
+
+impl Dialogue {
+    pub fn new(system: String, user: String) -> Self {
+        Dialogue {
+            messages: vec![
+                Message {
+                    role: "system",
+                    content: system,
+                },
+                Message {
+                    role: "user",
+                    content: user,
+                },
+            ],
+        }
+    }
+
+    /// Adds what the user side says next: a tool's result, or a repair request.
+    pub fn tell(&mut self, content: String) {
+        self.messages.push(Message {
+            role: "user",
+            content,
+        });
+    }
+}
+
 impl ChatClient {
     pub fn new(config: OpenAiConfig) -> Result<Self, EngineError> {
         let http = reqwest::Client::builder()
@@ -120,34 +152,39 @@ impl ChatClient {
         ledger: &Ledger,
         accept: impl Fn(&str) -> Result<T, Vec<Problem>>,
     ) -> Result<T, EngineError> {
-        let mut messages = vec![
-            Message {
-                role: "system",
-                content: system,
-            },
-            Message {
-                role: "user",
-                content: user,
-            },
-        ];
+        let mut dialogue = Dialogue::new(system, user);
+        self.step(&mut dialogue, schema_name, &schema, ledger, accept)
+            .await
+    }
+
+    /// The model's next answer in a dialogue, checked with `accept` and repaired as in
+    /// [`Self::converse`]. The accepted answer joins the dialogue, so the next step sees it.
+    pub async fn step<T>(
+        &self,
+        dialogue: &mut Dialogue,
+        schema_name: &str,
+        schema: &Value,
+        ledger: &Ledger,
+        accept: impl Fn(&str) -> Result<T, Vec<Problem>>,
+    ) -> Result<T, EngineError> {
         let mut problems = Vec::new();
         for round in 0..=self.config.repair_rounds {
             if round > 0 {
                 ledger.enter(|usage| usage.repair_rounds += 1);
             }
-            let content = self.chat(&messages, schema_name, &schema, ledger).await?;
-            match accept(&content) {
+            let content = self
+                .chat(&dialogue.messages, schema_name, schema, ledger)
+                .await?;
+            let accepted = accept(&content);
+            dialogue.messages.push(Message {
+                role: "assistant",
+                content,
+            });
+            match accepted {
                 Ok(value) => return Ok(value),
                 Err(found) => {
-                    tracing::debug!(round, answer = %content, problems = ?found, "the model's answer goes back for repair");
-                    messages.push(Message {
-                        role: "assistant",
-                        content,
-                    });
-                    messages.push(Message {
-                        role: "user",
-                        content: prompts::repair(&found),
-                    });
+                    tracing::debug!(round, problems = ?found, "the model's answer goes back for repair");
+                    dialogue.tell(prompts::repair(&found));
                     problems = found;
                 }
             }
