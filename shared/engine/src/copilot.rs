@@ -386,7 +386,8 @@ async fn builtin_turn(
     if !valid {
         return Err(fail(EngineError::InvalidOutput(bpmn::validate(&xml))));
     }
-    let reply = describe(&diff, &proposed.model, &output.warnings);
+    let notes = new_warnings(turn.working_xml, &output.warnings);
+    let reply = describe(&diff, &proposed.model, &notes);
     reply_events(&reply, events);
     Ok(Proposal {
         reply,
@@ -495,9 +496,31 @@ fn describe(diff: &DiagramDiff, proposed: &ProcessModel, warnings: &[String]) ->
     if sentences.is_empty() {
         sentences.push("I rearranged the flow between the steps.".to_owned());
     }
-    sentences.extend(warnings.iter().cloned());
+    sentences.extend(warnings.iter().map(|w| {
+        let w = crate::builtin::wording::capitalise(w.trim());
+        if w.ends_with('.') {
+            w
+        } else {
+            format!("{w}.")
+        }
+    }));
     sentences.push("Apply it with a snapshot when it looks right.".to_owned());
     sentences.join(" ")
+}
+
+/// The warnings this turn's edit brought, for its reply: a refinement also repeats what reading
+/// the diagram warns about (what it keeps as it was), which the user has heard before. Those
+/// are the warnings of compiling the working diagram unchanged.
+fn new_warnings(working_xml: &str, warnings: &[String]) -> Vec<String> {
+    let Ok(source) = SourceDiagram::read(working_xml) else {
+        return warnings.to_vec();
+    };
+    let (_, known) = source.compile(&source.model);
+    warnings
+        .iter()
+        .filter(|w| !known.contains(w))
+        .cloned()
+        .collect()
 }
 
 /// " after “A” and before “B”", for a node with one way in and one way out.
@@ -615,8 +638,10 @@ async fn model_turn(
     }
     let proposed = reader::read(&xml).map_err(|e| EngineError::InvalidSource(e.to_string()))?;
     let diff = DiagramDiff::between(&base.model, &proposed.model);
-    let reply = reply
-        .unwrap_or_else(|| format!("{stopped} {}", describe(&diff, &proposed.model, &warnings)));
+    let reply = reply.unwrap_or_else(|| {
+        let notes = new_warnings(turn.working_xml, &warnings);
+        format!("{stopped} {}", describe(&diff, &proposed.model, &notes))
+    });
     reply_events(&reply, events);
     Ok(Proposal {
         reply,
@@ -810,6 +835,66 @@ mod tests {
             .map(|n| n.name.as_str())
             .collect();
         assert!(next.iter().any(|n| n.contains("eview")), "{next:?}");
+    }
+
+    #[tokio::test]
+    async fn a_reply_tells_what_the_edit_brought_not_what_the_diagram_always_warns() {
+        let xml = include_str!("../../../conformance/foreign/camunda_tickets.bpmn");
+        let proposal = turn(
+            "Add a step to notify the customer after Resolve ticket",
+            xml,
+            xml,
+            &History::default(),
+        )
+        .await;
+        assert!(
+            !proposal.reply.contains("kept as it was"),
+            "{}",
+            proposal.reply
+        );
+        assert!(
+            proposal.reply.contains("Notify customer"),
+            "{}",
+            proposal.reply
+        );
+    }
+
+    #[tokio::test]
+    async fn a_step_moved_above_its_successor_in_another_lane_is_joined_straight_down() {
+        let xml = include_str!("../../../conformance/foreign/camunda_tickets.bpmn");
+        let first = turn(
+            "Add a step to notify the customer after Resolve ticket",
+            xml,
+            xml,
+            &History::default(),
+        )
+        .await;
+        let history = History {
+            messages: Vec::new(),
+            last_diff: Some(first.diff.clone()),
+        };
+        let draft = first.bpmn_xml.expect("a proposal");
+        let second = turn("No, put it before Resolve ticket", &draft, xml, &history).await;
+        let diagram = reader::read(&second.bpmn_xml.expect("a proposal")).expect("reads");
+        let step = &first.diff.elements.added[0].id;
+        let flow = diagram
+            .model
+            .outgoing(step)
+            .next()
+            .expect("the step leads on");
+        assert_eq!(flow.target, "Task_Resolve");
+        let (s, t) = (
+            diagram.layout.nodes[step.as_str()],
+            diagram.layout.nodes["Task_Resolve"],
+        );
+        let points = &diagram.layout.flows[&flow.id];
+        assert_eq!(points.len(), 2, "{points:?}");
+        assert_eq!(points[0].0, points[1].0, "vertical: {points:?}");
+        assert_eq!(
+            (points[0].1, points[1].1),
+            (s.bottom(), t.y),
+            "from the step's bottom to the task's top"
+        );
     }
 
     #[tokio::test]

@@ -38,6 +38,18 @@ pub(super) fn route_flows(
                     s: *s,
                     t: *t,
                 };
+                let back = back_edges.contains(f.id.as_str());
+                let boundary = model
+                    .node(&f.source)
+                    .is_some_and(|n| n.kind.host().is_some());
+                let straight = (!back && !boundary)
+                    .then(|| stacked(*s, *t))
+                    .flatten()
+                    .filter(|route| !runs_through_another(drawing, &ends, route));
+                if let Some(points) = straight {
+                    drawing.flows.insert(f.id.clone(), points);
+                    continue;
+                }
                 let points = route(
                     model,
                     &ends,
@@ -51,10 +63,6 @@ pub(super) fn route_flows(
                 // Where branches share rows and columns, the first choice can meet a shape
                 // of another branch: then through the gap between the columns, or else
                 // under everything between the two.
-                let back = back_edges.contains(f.id.as_str());
-                let boundary = model
-                    .node(&f.source)
-                    .is_some_and(|n| n.kind.host().is_some());
                 if back || boundary || t.x <= s.right() {
                     points
                 } else {
@@ -66,6 +74,28 @@ pub(super) fn route_flows(
             }
         };
         drawing.flows.insert(f.id.clone(), points);
+    }
+}
+
+/// A straight vertical line between two shapes stacked in one column (a refinement put a step
+/// above or below its neighbour, in another lane): down from the source's bottom to the
+/// target's top, or up from its top to the target's bottom, where their widths overlap.
+fn stacked(s: Bounds, t: Bounds) -> Option<Vec<(i64, i64)>> {
+    let (left, right) = (s.x.max(t.x), s.right().min(t.right()));
+    if left >= right {
+        return None;
+    }
+    let x = if s.centre().0 == t.centre().0 {
+        s.centre().0
+    } else {
+        (left + right) / 2
+    };
+    if t.y >= s.bottom() {
+        Some(vec![(x, s.bottom()), (x, t.y)])
+    } else if t.bottom() <= s.y {
+        Some(vec![(x, s.y), (x, t.bottom())])
+    } else {
+        None
     }
 }
 
