@@ -2,9 +2,10 @@
 //! conditional update, leased while it runs, and finished only by the attempt that holds it;
 //! the caller acks after that.
 //!
-//! Its steps are stored as they happen, and each store is announced on the events exchange, so
-//! the API replica that holds the client's stream reads them from Postgres: the first steps
-//! (reading the diagram) before the modeler starts, the rest with the answer, in one commit.
+//! Its steps are stored as they happen, by one writer, and each store is announced on the
+//! events exchange, so the API replica that holds the client's stream reads them from Postgres
+//! while the modeler works on. The answer is committed after its last step is stored, so an
+//! answer that reads as finished has all its steps.
 
 use std::time::Duration;
 
@@ -247,7 +248,7 @@ struct Inputs {
 }
 
 impl Inputs {
-    /// `None` when the diagram has no version (or is gone).
+    /// `None` when the diagram, or the version the turn was asked on, is gone.
     async fn read(
         client: &procmap_core::db::Client,
         claimed: &Claimed,
@@ -256,7 +257,10 @@ impl Inputs {
         else {
             return Ok(None);
         };
-        let Some(latest) = diagrams::version(client, claimed.diagram_id, None).await? else {
+        // The version that was latest when the turn was asked: its proposal applies over it.
+        let Some(base) =
+            diagrams::version(client, claimed.diagram_id, claimed.answer.base_version).await?
+        else {
             return Ok(None);
         };
         let context = match diagram.folder_id {
@@ -283,7 +287,7 @@ impl Inputs {
             .diagram_state
             .clone()
             .or_else(|| draft(last_answer, claimed.answer.base_version))
-            .unwrap_or_else(|| latest.bpmn_xml.clone());
+            .unwrap_or_else(|| base.bpmn_xml.clone());
         let history = History {
             messages: earlier
                 .iter()
@@ -296,7 +300,7 @@ impl Inputs {
         };
         Ok(Some(Inputs {
             working_xml,
-            base_xml: latest.bpmn_xml,
+            base_xml: base.bpmn_xml,
             history,
             context,
         }))

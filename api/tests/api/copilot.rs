@@ -575,6 +575,41 @@ async fn a_turn_streams_its_steps_and_a_follow_up_corrects_the_previous_turn() {
         .as_str()
         .is_some_and(|x| x.contains("Notify customer")));
     assert_eq!(messages[3]["diagram_diff"], complete["diagram_diff"]);
+    // Paged forward, oldest first.
+    let page = |query: String| {
+        let (app, key, s) = (&app, &key, &s);
+        async move {
+            let response = send(
+                app,
+                key,
+                reqwest::Method::GET,
+                &format!("/api/v1/copilot/sessions/{s}/messages?limit=3{query}"),
+                None,
+            )
+            .await;
+            json_with_status(response, 200).await.1
+        }
+    };
+    let first_page = page(String::new()).await;
+    assert_eq!(first_page["has_more"], true);
+    assert_eq!(first_page["data"][2]["id"], messages[2]["id"]);
+    let cursor = first_page["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    let second_page = page(format!("&cursor={cursor}")).await;
+    assert_eq!(second_page["has_more"], false);
+    assert_eq!(second_page["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second_page["data"][0]["id"], messages[3]["id"]);
+    let bad = send(
+        &app,
+        &key,
+        reqwest::Method::GET,
+        &format!("/api/v1/copilot/sessions/{s}/messages?cursor=nope"),
+        None,
+    )
+    .await;
+    assert_error(bad, 400, "invalid_request_error", "invalid_cursor").await;
 
     // A snapshot applies the proposal as version 2, once.
     let snapshot = |mid: String| {
@@ -811,6 +846,32 @@ async fn chat_refuses_bad_input_a_stranger_and_a_second_turn_while_one_runs() {
         409,
         "conflict_error",
         "turn_in_progress",
+    )
+    .await;
+
+    // A diagram still being generated has no version for the copilot to read.
+    let response = send(
+        &app,
+        &key,
+        M::POST,
+        "/api/v1/diagrams?wait=false",
+        Some(json!({"prompt": "Map the customer support ticket triage process."})),
+    )
+    .await;
+    let (_, generating) = json_with_status(response, 202).await;
+    let pending = session(&app, &key, generating["id"].as_str().expect("id")).await;
+    assert_error(
+        send(
+            &app,
+            &key,
+            M::POST,
+            &format!("/api/v1/copilot/sessions/{pending}/chat"),
+            Some(json!({"message": "Remove Log ticket"})),
+        )
+        .await,
+        409,
+        "conflict_error",
+        "diagram_not_ready",
     )
     .await;
     app.stop().await;

@@ -215,3 +215,89 @@ async fn with_json_logs_each_request_is_one_line_carrying_its_request_id() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("PROCMAP_LOG_FORMAT"));
     env.teardown().await;
 }
+
+#[tokio::test]
+async fn a_copilot_turn_asked_of_one_api_process_is_streamed_by_the_other() {
+    let env = Environment::new().await;
+    let client = reqwest::Client::new();
+    let (_api_a, base_a) = spawn_api(&env, &client).await;
+    let (_api_b, base_b) = spawn_api(&env, &client).await;
+    let pool = db::pool(&env.database_url, 2).expect("pool");
+    let key = keys::create(
+        &pool,
+        &Owner::parse("e2e-copilot").expect("owner"),
+        keys::parse_scopes("generate,diagrams:read,diagrams:write").expect("scopes"),
+        false,
+        None,
+    )
+    .await
+    .expect("key")
+    .key;
+    let post = |url: String, body: Value| client.post(url).bearer_auth(&key).json(&body).send();
+    let tickets = include_str!("../../../conformance/foreign/camunda_tickets.bpmn");
+    let response = post(
+        format!("{base_a}/api/v1/diagrams"),
+        json!({"name": "Tickets", "bpmn_xml": tickets}),
+    )
+    .await
+    .expect("diagram");
+    let (_, diagram) = json_with_status(response, 201).await;
+    let response = post(
+        format!("{base_a}/api/v1/copilot/sessions"),
+        json!({"diagram_id": diagram["id"]}),
+    )
+    .await
+    .expect("session");
+    let (_, session) = json_with_status(response, 201).await;
+    let s = session["id"].as_str().expect("id").to_owned();
+
+    // A takes the message and publishes the turn; its client goes away at once, and no
+    // worker runs yet.
+    let response = post(
+        format!("{base_a}/api/v1/copilot/sessions/{s}/chat"),
+        json!({"message": "Remove Triage ticket"}),
+    )
+    .await
+    .expect("chat on A");
+    assert_eq!(response.status(), 200);
+    drop(response);
+    let response = client
+        .get(format!("{base_b}/api/v1/copilot/sessions/{s}/messages"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("messages on B");
+    let (_, page) = json_with_status(response, 200).await;
+    let answer = page["data"][1]["id"].as_str().expect("answer").to_owned();
+
+    // B follows the answer; every step reaches it through the events exchange once a worker
+    // process runs the turn.
+    let following = tokio::spawn(
+        client
+            .get(format!(
+                "{base_b}/api/v1/copilot/sessions/{s}/messages/{answer}/events"
+            ))
+            .bearer_auth(&key)
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_worker, _) = spawn_worker(&env, &client).await;
+    let response = tokio::time::timeout(Duration::from_secs(30), following)
+        .await
+        .expect("B streamed in time")
+        .expect("task")
+        .expect("follow on B");
+    assert_eq!(response.status(), 200);
+    let stream = response.text().await.expect("stream");
+    let events: Vec<&str> = stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(events.first(), Some(&"status"), "{stream}");
+    assert_eq!(events.last(), Some(&"complete"), "{stream}");
+    assert!(
+        stream.contains("I removed \u{201c}Triage ticket\u{201d}"),
+        "{stream}"
+    );
+    env.teardown().await;
+}
