@@ -834,6 +834,31 @@ async fn chat_refuses_bad_input_a_stranger_and_a_second_turn_while_one_runs() {
     assert!(end.data["message"]
         .as_str()
         .is_some_and(|m| m.contains("/messages")));
+    // Another workspace finds neither the conversation nor the answer.
+    let answer = end.data["message_id"].as_str().expect("id").to_owned();
+    for (method, path) in [
+        (M::GET, format!("/api/v1/copilot/sessions/{s}/messages")),
+        (
+            M::GET,
+            format!("/api/v1/copilot/sessions/{s}/messages/{answer}/events"),
+        ),
+        (
+            M::POST,
+            format!("/api/v1/copilot/sessions/{s}/messages/{answer}/snapshot"),
+        ),
+    ] {
+        assert_error(
+            send(&app, &stranger, method, &path, None).await,
+            404,
+            "not_found_error",
+            "resource_not_found",
+        )
+        .await;
+    }
+    // The user's message says whether it brought the editor's state.
+    let messages = conversation(&app, &key, &s).await;
+    assert_eq!(messages[0]["sent_diagram_state"], false);
+    assert_eq!(messages[1]["status"], "queued");
     assert_error(
         send(
             &app,
