@@ -16,6 +16,7 @@ use procmap_core::{
         copilot::{self, Created, Session},
         copilot_turns::{self, Asked, Message, Question, Snapshot},
         diagrams,
+        job_rows::{self, JobTable},
     },
     domain::{Workspace, MAX_PROMPT_CHARS},
     messages::Job,
@@ -238,9 +239,11 @@ pub async fn chat(
         .ok_or_else(|| {
             ApiError::not_found(None, format!("no copilot session with id \"{session_id}\""))
         })?;
-    let latest = diagrams::version(&client, session.diagram_id, None)
+    // The diagram's row says which version is latest; its BPMN is the worker's to read.
+    let latest = diagrams::get(&client, workspace, session.diagram_id)
         .await
-        .context("reading the diagram's latest version")?
+        .context("reading the diagram")?
+        .and_then(|diagram| diagram.latest_version)
         .ok_or_else(|| ApiError::Conflict {
             code: "diagram_not_ready",
             message: format!(
@@ -260,7 +263,7 @@ pub async fn chat(
             message,
             diagram_state,
             model: &model,
-            base_version: Some(latest.version_number),
+            base_version: Some(latest),
         },
     )
     .await
@@ -286,7 +289,9 @@ pub async fn chat(
         .await
     {
         Ok(()) => {
-            if let Err(e) = copilot_turns::mark_published(&client, answer_id).await {
+            if let Err(e) =
+                job_rows::mark_published(&client, JobTable::CopilotMessages, answer_id).await
+            {
                 tracing::warn!(error = %e, "could not mark the copilot turn published; the relay publishes it again");
             }
         }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     broker::Publisher,
     db::{
-        copilot_turns, generations,
+        generations,
         job_rows::{self, JobTable},
         Pool,
     },
@@ -150,15 +150,10 @@ impl Relay {
                     .publish_job(&job)
                     .await
                     .context("publishing a dead-lettered job again")?;
-                match job {
-                    Job::Generate { generation_id } => {
-                        generations::mark_published(&client, generation_id).await
-                    }
-                    Job::CopilotTurn { message_id } => {
-                        copilot_turns::mark_published(&client, message_id).await
-                    }
-                }
-                .context("marking the job published")?;
+                let (table, id) = row(&job);
+                job_rows::mark_published(&client, table, id)
+                    .await
+                    .context("marking the job published")?;
                 report.requeued += 1;
             } else {
                 report.dropped += 1;

@@ -145,20 +145,6 @@ pub async fn ask(client: &impl GenericClient, question: &Question<'_>) -> Result
     })
 }
 
-/// The answer's job was confirmed by the broker.
-pub async fn mark_published(
-    client: &impl GenericClient,
-    id: Uuid,
-) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "UPDATE copilot_messages SET published_at = now() WHERE id = $1 AND status = 'queued'",
-            &[&id],
-        )
-        .await?;
-    Ok(())
-}
-
 /// A page of a session's conversation, oldest first, after message `after` when given.
 pub async fn messages(
     client: &impl GenericClient,

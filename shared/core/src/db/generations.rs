@@ -137,20 +137,6 @@ pub async fn insert(
     Generation::from_row(&row)
 }
 
-/// Records that the broker confirmed the job message, so the relay leaves it alone.
-pub async fn mark_published(
-    client: &impl GenericClient,
-    id: Uuid,
-) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "UPDATE generations SET published_at = now() WHERE id = $1",
-            &[&id],
-        )
-        .await?;
-    Ok(())
-}
-
 /// Records that the broker confirmed these jobs: one statement and one commit for a batch, so
 /// the accept path does not pay a commit per request for it.
 pub async fn mark_many_published(

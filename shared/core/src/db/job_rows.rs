@@ -77,6 +77,24 @@ pub async fn take_unpublished(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// The job's message was confirmed by the broker: the relay leaves it until `stale_after`.
+pub async fn mark_published(
+    client: &impl GenericClient,
+    table: JobTable,
+    id: Uuid,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {} SET published_at = now() WHERE id = $1 AND status = 'queued'",
+                table.name()
+            ),
+            &[&id],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Undoes a publish mark after a failed publish, so the relay retries on its next pass.
 pub async fn mark_unpublished(
     client: &impl GenericClient,
