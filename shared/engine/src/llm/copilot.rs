@@ -65,10 +65,16 @@ impl Action {
     }
 }
 
-/// The schema of a step: the operations' schema inside, so edits are as constrained as a
-/// refinement's.
+/// The schema of a step: the operations' schema inside, nested no deeper than a refinement's,
+/// so edits are as constrained as there. Unbounded, a small model opened block after block
+/// until serde_json's recursion limit and failed the turn.
 pub fn schema() -> serde_json::Value {
-    super::answer::compact(serde_json::to_value(schemars::schema_for!(Step)).unwrap_or_default())
+    super::nesting::bounded(
+        super::answer::compact(
+            serde_json::to_value(schemars::schema_for!(Step)).unwrap_or_default(),
+        ),
+        super::operations::MAX_DEPTH,
+    )
 }
 
 /// The system prompt of the copilot's loop.

@@ -218,6 +218,23 @@ mod tests {
         assert!(!defs.contains_key("Step") && !defs.contains_key("Branch"));
     }
 
+    /// Every schema a model writes under: a new process, a refinement's edits, and a copilot
+    /// step (whose edits are a refinement's).
+    #[test]
+    fn every_schema_a_model_writes_under_is_bounded() {
+        for (name, schema) in [
+            ("process", crate::llm::answer::schema()),
+            ("edit plan", crate::llm::operations::schema()),
+            ("copilot step", crate::llm::copilot::schema()),
+        ] {
+            assert!(longest_chain(&schema).is_some(), "{name}: its $refs loop");
+            assert!(
+                schema["$defs"].get("StepLeaf").is_some(),
+                "{name}: holds steps"
+            );
+        }
+    }
+
     #[test]
     fn a_schema_without_steps_is_left_alone() {
         let plain = json!({"type": "object", "$defs": {"Other": {"type": "string"}}});

@@ -171,7 +171,7 @@ fn yes() -> bool {
 }
 
 /// How deep the steps an edit adds may nest: they go into a diagram that has its own depth.
-const MAX_DEPTH: usize = 2;
+pub(super) const MAX_DEPTH: usize = 2;
 
 /// The JSON Schema of [`EditPlan`], for structured output, with its nesting bounded.
 pub fn schema() -> serde_json::Value {
