@@ -25,6 +25,9 @@ pub struct ApiConfig {
     /// How long a replica trusts a key it has read. A revocation that was announced takes
     /// effect at once; one whose announcement was lost, within this.
     pub key_cache_ttl: Duration,
+    /// Requests of `/api/v1` this replica works on at once; more are answered 503 `overloaded`
+    /// at once instead of queueing, so an overload costs latency and memory only up to this.
+    pub max_in_flight: usize,
     /// Models a workspace may choose for its copilot besides `builtin`
     /// (`PROCMAP_COPILOT_MODELS`, comma-separated).
     pub copilot_models: Vec<String>,
@@ -73,6 +76,7 @@ impl ApiConfig {
                 60,
                 1..=3_600,
             )?),
+            max_in_flight: vars.number("PROCMAP_MAX_IN_FLIGHT", 256, 1..=100_000)?,
             copilot_models: vars
                 .text("PROCMAP_COPILOT_MODELS", "")
                 .split(',')
@@ -99,6 +103,7 @@ mod tests {
         );
         assert_eq!(config.generation_quota, 500);
         assert_eq!(config.key_cache_ttl, Duration::from_secs(60));
+        assert_eq!(config.max_in_flight, 256);
         assert_eq!(
             config.generation_quota_window,
             Duration::from_secs(30 * 86_400)

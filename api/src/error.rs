@@ -61,6 +61,11 @@ pub enum ApiError {
         message: String,
         problems: Vec<Problem>,
     },
+    /// The replica already works on its `PROCMAP_MAX_IN_FLIGHT` requests: 503 with
+    /// `Retry-After`, answered before any work, so a retry (here or on another replica) is
+    /// safe.
+    #[error("this replica is at its limit of {limit} requests at once; retry in {OVERLOAD_RETRY_AFTER_SECS} s")]
+    Overloaded { limit: usize },
     /// Postgres cannot be reached or used right now: 503 with `Retry-After`, since the same
     /// request will work once it is back. Logged with its cause chain.
     #[error(transparent)]
@@ -72,6 +77,8 @@ pub enum ApiError {
 
 /// Seconds a client is asked to wait before retrying during an outage.
 const OUTAGE_RETRY_AFTER_SECS: u32 = 5;
+/// Seconds a client is asked to wait when a replica is at its limit: a burst passes quickly.
+const OVERLOAD_RETRY_AFTER_SECS: u32 = 1;
 
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
@@ -126,7 +133,7 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
             }
             ValidationFailed { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_error"),
-            Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "api_error"),
+            Unavailable(_) | Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "api_error"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error"),
         }
     }
@@ -152,6 +159,7 @@ impl ApiError {
             QuotaExceeded { .. } => "quota_exceeded",
             ValidationFailed { .. } => "validation_failed",
             Unavailable(_) => "service_unavailable",
+            Overloaded { .. } => "overloaded",
             Internal(_) => "internal_error",
         }
     }
@@ -237,6 +245,12 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(OUTAGE_RETRY_AFTER_SECS),
+            );
+        }
+        if let ApiError::Overloaded { .. } = &self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(OVERLOAD_RETRY_AFTER_SECS),
             );
         }
         if status == StatusCode::UNAUTHORIZED {

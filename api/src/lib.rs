@@ -83,6 +83,7 @@ impl Application {
         let events = EventHub::default();
         let shutdown = CancellationToken::new();
         let (published, marks_task) = PublishedMarks::start(pool.clone(), shutdown.clone());
+        let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
         let state = AppState {
             jobs: start_job_publisher(publisher.clone()),
             published,
@@ -101,6 +102,7 @@ impl Application {
             renders: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
+            in_flight,
         };
         let (ready_tx, events_ready) = watch::channel(false);
         let events = state.events.clone();

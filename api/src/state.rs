@@ -43,6 +43,8 @@ pub struct AppState {
     /// Pictures drawn at once: one per core, so a burst of image requests queues instead of
     /// taking every blocking thread and core from the rest of the API.
     pub renders: Arc<Semaphore>,
+    /// One permit per `/api/v1` request being worked on ([`crate::http::admission`]).
+    pub in_flight: Arc<Semaphore>,
 }
 
 impl AppState {

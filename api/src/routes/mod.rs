@@ -105,7 +105,9 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             http::authenticate,
-        ));
+        ))
+        // Outside authentication, so a request turned away costs no database work.
+        .route_layer(middleware::from_fn_with_state(state.clone(), http::admit));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -187,6 +187,57 @@ async fn a_replica_shutting_down_answers_waiting_requests_at_once_and_reports_no
 }
 
 #[tokio::test]
+async fn a_replica_at_its_limit_turns_requests_away_at_once_and_takes_them_again_after() {
+    let env = Environment::new().await;
+    // One request at a time, and no worker: a wait=true request holds the only permit for
+    // its whole 1.5 s window.
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            wait_timeout_ms: 1_500,
+            env: &[("PROCMAP_MAX_IN_FLIGHT", "1")],
+        },
+    )
+    .await;
+    let body = json!({"mode": "initial", "prompt": SEED_PROMPT});
+    let waiting = app.post_generation(&body, "");
+    let turned_away = async {
+        while app.state.events.waiting() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let started = std::time::Instant::now();
+        let refused = app.get("/api/v1/process-maps/generations").await;
+        let refused_in = started.elapsed();
+        // Probes and metrics are not /api/v1 requests: they answer while the replica is full.
+        let health = app.get("/healthz").await;
+        (refused, refused_in, health)
+    };
+    let (waited, (refused, refused_in, health)) = tokio::join!(waiting, turned_away);
+    assert_eq!(waited.status().as_u16(), 202, "the waiting request ran");
+    assert_eq!(health.status().as_u16(), 200);
+    assert!(
+        refused_in < std::time::Duration::from_secs(1),
+        "turned away at once, not queued: {refused_in:?}"
+    );
+    let (headers, body) = json_with_status(refused, 503).await;
+    assert_eq!(headers["retry-after"], "1");
+    assert_eq!(body["error"]["type"], "api_error", "{body}");
+    assert_eq!(body["error"]["code"], "overloaded", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("limit of 1 request")),
+        "{body}"
+    );
+    // Nothing was spent on the refused request, and its permit came back with the answer.
+    let (_, page) = json_with_status(app.get("/api/v1/process-maps/generations").await, 200).await;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(1));
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
 async fn a_refinement_of_a_stored_option_adds_an_escalation_and_keeps_the_source_ids() {
     let env = Environment::new().await;
     let app = TestApp::spawn(&env, Options::default()).await;

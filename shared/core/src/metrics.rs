@@ -14,6 +14,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub const HTTP_REQUESTS: &str = "procmap_http_requests_total";
 /// Histogram: time to answer an HTTP request, by `method` and `route`.
 pub const HTTP_DURATION: &str = "procmap_http_request_duration_seconds";
+/// Counter: `/api/v1` requests answered 503 `overloaded` because the replica was at its
+/// `PROCMAP_MAX_IN_FLIGHT`.
+pub const REQUESTS_SHED: &str = "procmap_requests_shed_total";
 /// Counter: generations accepted (a new row and job), by `mode` and `livemode`.
 pub const GENERATIONS_ACCEPTED: &str = "procmap_generations_accepted_total";
 /// Counter: jobs the relay published again because their publish was lost.
@@ -62,6 +65,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         HTTP_DURATION,
         "Time to answer an HTTP request, by method and route.",
+    ),
+    (
+        REQUESTS_SHED,
+        "API requests answered 503 overloaded: the replica was at PROCMAP_MAX_IN_FLIGHT.",
     ),
     (
         GENERATIONS_ACCEPTED,
