@@ -46,7 +46,7 @@ pub use config::ApiConfig;
 pub use state::AppState;
 
 use generations::published::{start_job_publisher, PublishedMarks};
-use http::key_cache::KeyCache;
+use http::{key_cache::KeyCache, rate_tokens::RateTokens};
 
 /// A built API: listening, with its background tasks running, not yet serving.
 pub struct Application {
@@ -94,6 +94,7 @@ impl Application {
             },
             publisher,
             keys: KeyCache::new(events.clone(), config.key_cache_ttl),
+            rate_tokens: RateTokens::new(config.rate_limit_window),
             events,
             config: Arc::new(config),
             pool,

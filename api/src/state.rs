@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::ApiConfig,
     generations::published::{JobPublisher, PublishedMarks},
-    http::key_cache::KeyCache,
+    http::{key_cache::KeyCache, rate_tokens::RateTokens},
 };
 
 #[derive(Clone)]
@@ -27,6 +27,8 @@ pub struct AppState {
     pub budget_pool: Pool,
     /// Authenticated keys, dropped when a key is revoked anywhere.
     pub keys: KeyCache,
+    /// The rate-limit tokens this replica leased, per key.
+    pub rate_tokens: RateTokens,
     /// Publishes jobs with confirms, reconnecting when the broker comes back.
     pub publisher: Publisher,
     /// Publishes the jobs of the requests accepted at once under one window of confirms.

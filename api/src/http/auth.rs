@@ -120,7 +120,8 @@ impl<S: Send + Sync, P: Permission> FromRequestParts<S> for Caller<P> {
 }
 
 /// Middleware for every `/api/v1` resource: authenticates the key, counts the request against the
-/// key's rate limit (shared by all replicas), and adds the `RateLimit-*` headers to the answer.
+/// key's rate limit (shared by all replicas, in leased blocks: [`super::rate_tokens`]), and adds
+/// the `RateLimit-*` headers to the answer.
 pub async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
@@ -132,36 +133,41 @@ pub async fn authenticate(
     };
     let window = state.config.rate_limit_window;
     let limit = state.config.rate_limit;
-    let counted = async {
-        let client = state.budgets().await?;
-        let counted = limits::count_request(&client, key.id, window)
-            .await
-            .context("counting the request against the rate limit")?;
-        Ok::<_, ApiError>(counted)
-    }
-    .await;
-    let counted = match counted {
-        Ok(counted) => counted,
+    let (state_ref, key_id) = (&state, key.id);
+    let admission = state
+        .rate_tokens
+        .take(key_id, limit, |requests| async move {
+            let client = state_ref.budgets().await?;
+            let counted = limits::count_requests(&client, key_id, window, requests)
+                .await
+                .context("counting requests against the rate limit")?;
+            Ok::<_, ApiError>(counted)
+        })
+        .await;
+    let admission = match admission {
+        Ok(admission) => admission,
         Err(e) => return e.into_response(),
     };
-    let mut response = if counted.count > limit {
+    // Whole seconds, rounded up: a client that waits this long is in the next window.
+    let resets_in = admission.resets_in.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = if admission.admitted {
+        request.extensions_mut().insert(Authenticated(key));
+        next.run(request).await
+    } else {
         ApiError::RateLimited {
             limit,
             window_secs: window.as_secs(),
-            retry_after: counted.resets_in,
+            retry_after: resets_in,
         }
         .into_response()
-    } else {
-        request.extensions_mut().insert(Authenticated(key));
-        next.run(request).await
     };
     let headers = response.headers_mut();
     headers.insert("ratelimit-limit", HeaderValue::from(limit));
     headers.insert(
         "ratelimit-remaining",
-        HeaderValue::from((limit - counted.count).max(0)),
+        HeaderValue::from(admission.remaining),
     );
-    headers.insert("ratelimit-reset", HeaderValue::from(counted.resets_in));
+    headers.insert("ratelimit-reset", HeaderValue::from(resets_in));
     response
 }
 

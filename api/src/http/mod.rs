@@ -12,6 +12,7 @@ pub mod headers;
 pub mod key_cache;
 pub mod observe;
 pub mod params;
+pub mod rate_tokens;
 
 pub use admission::admit;
 pub use auth::{

@@ -236,6 +236,54 @@ async fn two_replicas_together_let_exactly_the_rate_limit_through() {
 }
 
 #[tokio::test]
+async fn replicas_leasing_rate_tokens_in_blocks_never_let_more_than_the_limit_through() {
+    let env = Environment::new().await;
+    // 256 a window: each replica counts blocks of up to 4 requests (1/64 of what is left).
+    let options = || Options {
+        worker: false,
+        env: &[("PROCMAP_RATE_LIMIT", "256")],
+        ..Default::default()
+    };
+    let a = TestApp::spawn(&env, options()).await;
+    let b = TestApp::spawn(&env, options()).await;
+    // One replica alone first: the remainder it reports is exact, one request at a time,
+    // though it counted a block of 4 in the shared count.
+    for expected in ["255", "254", "253"] {
+        let response = a
+            .get_as(&a.key, "/api/v1/process-maps/generations?limit=1")
+            .await;
+        assert_eq!(response.headers()["ratelimit-remaining"], expected);
+    }
+    let client = a.state.pool.get().await.expect("connection");
+    let counted: i32 = client
+        .query_one("SELECT request_count FROM rate_limits", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(counted, 4, "one block counted for three requests");
+
+    let requests = (0..300).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.get_as(&a.key, "/api/v1/process-maps/generations?limit=1")
+    });
+    let mut ok = 3;
+    let mut limited = 0;
+    for response in join_all(requests).await {
+        match response.status().as_u16() {
+            200 => ok += 1,
+            429 => limited += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // Never more than the limit; at most a block per replica left unused.
+    assert!((256 - 2 * 4..=256).contains(&ok), "{ok} let through");
+    assert_eq!(ok + limited, 303);
+    a.stop().await;
+    b.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
 async fn the_generation_quota_is_spent_by_new_generations_only() {
     let env = Environment::new().await;
     let app = TestApp::spawn(

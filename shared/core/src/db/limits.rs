@@ -14,42 +14,44 @@ use uuid::Uuid;
 
 use super::GenericClient;
 
-/// Where a key stands in its current rate-limit window after counting one more request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a key stands in its current rate-limit window after counting more requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WindowCount {
-    /// Requests in this window, including the one just counted.
+    /// Requests in this window, including those just counted.
     pub count: i64,
-    /// Whole seconds until the window ends (at least 1).
-    pub resets_in: u64,
+    /// Time until the window ends.
+    pub resets_in: Duration,
 }
 
-/// Counts one request for `api_key_id`. The window starts at the first request after the
-/// previous window ended. One atomic upsert, so every replica sees the same count.
-pub async fn count_request(
+/// Counts `requests` requests for `api_key_id` (a replica counts a block of them at once when
+/// it leases them; see the API's `rate_tokens`). The window starts at the first request after
+/// the previous window ended. One atomic upsert, so every replica sees the same count.
+pub async fn count_requests(
     client: &impl GenericClient,
     api_key_id: Uuid,
     window: Duration,
+    requests: i64,
 ) -> Result<WindowCount, tokio_postgres::Error> {
     let statement = client
         .prepare_cached(
             "INSERT INTO rate_limits AS r (api_key_id, window_start, request_count)
-             VALUES ($1, clock_timestamp(), 1)
+             VALUES ($1, clock_timestamp(), $3::bigint)
              ON CONFLICT (api_key_id) DO UPDATE SET
                  window_start = CASE WHEN r.window_start <= clock_timestamp() - make_interval(secs => $2)
                                      THEN clock_timestamp() ELSE r.window_start END,
                  request_count = CASE WHEN r.window_start <= clock_timestamp() - make_interval(secs => $2)
-                                      THEN 1 ELSE r.request_count + 1 END
+                                      THEN $3::bigint ELSE r.request_count + $3::bigint END
              RETURNING request_count::bigint,
-                       ceil(extract(epoch FROM r.window_start + make_interval(secs => $2) - clock_timestamp()))::bigint",
+                       extract(epoch FROM r.window_start + make_interval(secs => $2) - clock_timestamp())::float8",
         )
         .await?;
     let row = client
-        .query_one(&statement, &[&api_key_id, &window.as_secs_f64()])
+        .query_one(&statement, &[&api_key_id, &window.as_secs_f64(), &requests])
         .await?;
-    let resets_in: i64 = row.get(1);
+    let resets_in: f64 = row.get(1);
     Ok(WindowCount {
         count: row.get(0),
-        resets_in: resets_in.max(1) as u64,
+        resets_in: Duration::try_from_secs_f64(resets_in).unwrap_or_default(),
     })
 }
 
