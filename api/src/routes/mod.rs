@@ -26,7 +26,7 @@ use axum::{
 };
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::TraceLayer,
+    trace::{DefaultOnFailure, TraceLayer},
 };
 
 use crate::{error::ApiError, http, state::AppState};
@@ -124,7 +124,12 @@ pub fn router(state: AppState) -> Router {
         // Inside the trace span, so the access-log line carries the request id.
         .layer(middleware::from_fn(http::observe::observe))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            TraceLayer::new_for_http()
+                // A 5xx is logged where it arises, with its cause (an internal error at ERROR,
+                // an outage at WARN); a shed request is counted, not logged, so an overload does
+                // not also flood the log.
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG))
+                .make_span_with(|request: &Request<_>| {
                 let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
                 // Only method, path and request id: headers (and so API keys) are never logged.
                 // A handler records the generation it works on, so every line of the request has it.
