@@ -37,7 +37,7 @@ impl WorkerConfig {
         // A job mostly waits: for the model server, or for its claim and result to be written
         // with the other jobs' (`batch`). More jobs at once make bigger batches; the builtin
         // modeler's CPU work runs on the blocking pool, bounded by the cores.
-        let worker_concurrency = vars.number("PROCMAP_WORKER_CONCURRENCY", 32, 1..=1024)?;
+        let worker_concurrency = vars.number("PROCMAP_WORKER_CONCURRENCY", 64, 1..=1024)?;
         Ok(WorkerConfig {
             infrastructure: Infrastructure::from_vars(vars)?,
             llm_provider: llm_provider(vars)?,
