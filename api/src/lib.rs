@@ -45,7 +45,11 @@ use tokio_util::sync::CancellationToken;
 pub use config::ApiConfig;
 pub use state::AppState;
 
-use generations::published::{start_job_publisher, PublishedMarks};
+use generations::{
+    hand_back_idle,
+    published::{start_job_publisher, PublishedMarks},
+    quota_tokens::QuotaTokens,
+};
 use http::{key_cache::KeyCache, rate_tokens::RateTokens};
 
 /// A built API: listening, with its background tasks running, not yet serving.
@@ -95,6 +99,7 @@ impl Application {
             publisher,
             keys: KeyCache::new(events.clone(), config.key_cache_ttl),
             rate_tokens: RateTokens::new(config.rate_limit_window),
+            quota_tokens: QuotaTokens::default(),
             events,
             config: Arc::new(config),
             pool,
@@ -116,6 +121,7 @@ impl Application {
             }),
             tokio::spawn(state.relay.clone().run(shutdown.clone())),
             marks_task,
+            tokio::spawn(hand_back_idle(state.clone(), shutdown.clone())),
         ];
         Ok(Application {
             listener,

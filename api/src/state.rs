@@ -14,7 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::ApiConfig,
-    generations::published::{JobPublisher, PublishedMarks},
+    generations::{
+        published::{JobPublisher, PublishedMarks},
+        quota_tokens::QuotaTokens,
+    },
     http::{key_cache::KeyCache, rate_tokens::RateTokens},
 };
 
@@ -29,6 +32,8 @@ pub struct AppState {
     pub keys: KeyCache,
     /// The rate-limit tokens this replica leased, per key.
     pub rate_tokens: RateTokens,
+    /// The generation quota this replica reserved, per key.
+    pub quota_tokens: QuotaTokens,
     /// Publishes jobs with confirms, reconnecting when the broker comes back.
     pub publisher: Publisher,
     /// Publishes the jobs of the requests accepted at once under one window of confirms.

@@ -2,12 +2,15 @@
 //! idempotency record, when the request has one), then a confirmed publish of its job.
 //!
 //! What each guarantee rests on:
-//! - **The quota holds across replicas**: `reserve_generation` locks the key's counter row for
-//!   one statement, so reservations are counted one after another whichever replica makes them.
-//!   Its commit does not wait for the disk, but the generation's commit does, and WAL is written
-//!   in order, so a stored generation's reservation is never lost in a crash. A reservation whose
-//!   generation was not stored is refunded; if the refund fails too (the database went away),
-//!   the key is charged for a generation it does not have until that use leaves the window.
+//! - **The quota holds across replicas**: a replica reserves a key's quota in blocks
+//!   ([`super::quota_tokens`], which says what a block may cost) through
+//!   `reserve_generations`, which locks the key's counter row for one statement, so blocks are
+//!   counted one after another whichever replica reserves them. Its commit does not wait for
+//!   the disk, but the generation's commit does, and WAL is written in order, so a stored
+//!   generation's reservation is never lost in a crash. A reservation whose generation was not
+//!   stored goes back to its lease, or is refunded; if the refund fails too (the database went
+//!   away), the key is charged for a generation it does not have until that use leaves the
+//!   window.
 //! - **An idempotent retry never creates a second generation**: the Idempotency-Key's row is
 //!   claimed in the transaction that stores the generation; a concurrent claim waits for that
 //!   transaction and then finds the generation.
@@ -16,8 +19,9 @@
 //!   `UNCONFIRMED_AFTER`. Jobs are published, and confirmed publishes marked, in batches
 //!   ([`super::published`]).
 //!
-//! A request without an Idempotency-Key costs the database one durable commit (the row) plus
-//! the reservation and the rate-limit count, which do not wait for the disk.
+//! A request without an Idempotency-Key costs the database one durable commit (the row); for a
+//! busy key, the quota and the rate limit are counted once per block of requests, on
+//! connections that do not wait for the disk.
 
 use anyhow::Context;
 use procmap_core::{
@@ -35,8 +39,10 @@ use procmap_core::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::quota_tokens::{self, Taken};
 use crate::{error::ApiError, state::AppState};
 
 /// How long a request waits for a concurrent one holding the same Idempotency-Key.
@@ -97,7 +103,7 @@ pub async fn accept(
         .and_then(|d| d.create.as_ref().map(|c| (d.diagram_id, c)));
     let generation = match (idempotency_key, creates_diagram) {
         (None, Some((diagram_id, create))) => {
-            reserve(state, key, id).await?;
+            let lease = reserve(state, key).await?;
             let stored = async {
                 let mut client = state.db().await?;
                 let tx = client
@@ -112,10 +118,10 @@ pub async fn accept(
                 Ok::<_, ApiError>(generation)
             }
             .await;
-            refund_unless_stored(state, key, id, stored).await?
+            refund_unless_stored(state, key, lease, stored).await?
         }
         (None, None) => {
-            reserve(state, key, id).await?;
+            let lease = reserve(state, key).await?;
             let stored = async {
                 let client = state.db().await?;
                 anyhow::Ok(generations::insert(&client, &new).await?)
@@ -124,7 +130,7 @@ pub async fn accept(
             refund_unless_stored(
                 state,
                 key,
-                id,
+                lease,
                 stored
                     .context("storing the generation")
                     .map_err(ApiError::from),
@@ -152,7 +158,7 @@ pub async fn accept(
             }
             // Only a new generation spends quota; a replay returned above. If the quota is
             // spent, dropping the transaction rolls the claim back.
-            reserve(state, key, id).await?;
+            let lease = reserve(state, key).await?;
             let stored = async {
                 if let Some((diagram_id, create)) = creates_diagram {
                     insert_diagram(&tx, key, diagram_id, create, id).await?;
@@ -164,7 +170,7 @@ pub async fn accept(
                 Ok::<_, ApiError>(generation)
             }
             .await;
-            refund_unless_stored(state, key, id, stored).await?
+            refund_unless_stored(state, key, lease, stored).await?
         }
     };
     metrics::counter!(
@@ -197,27 +203,34 @@ pub async fn accept(
     })
 }
 
-/// Reserves one generation of the key's quota for generation `id`, or refuses the request.
-async fn reserve(state: &AppState, key: &ApiKey, id: Uuid) -> Result<(), ApiError> {
+/// Takes one generation of the key's quota, or refuses the request. Answers the lease it came
+/// from, to hand it back if the generation is not stored.
+async fn reserve(state: &AppState, key: &ApiKey) -> Result<Uuid, ApiError> {
     let config = &state.config;
-    let client = state.budgets().await?;
-    let reservation = limits::reserve_generation(
-        &client,
-        key.id,
-        id,
-        config.generation_quota,
-        config.generation_quota_window,
-    )
-    .await
-    .context("reserving the key's quota")?;
-    if reservation.reserved {
-        Ok(())
-    } else {
-        Err(ApiError::QuotaExceeded {
+    let taken = state
+        .quota_tokens
+        .take(key.id, config.generation_quota, |lease, units| async move {
+            let client = state.budgets().await?;
+            let reservation = limits::reserve_generations(
+                &client,
+                key.id,
+                lease,
+                units,
+                config.generation_quota,
+                config.generation_quota_window,
+            )
+            .await
+            .context("reserving the key's quota")?;
+            Ok::<_, ApiError>(reservation)
+        })
+        .await?;
+    match taken {
+        Taken::Granted { lease } => Ok(lease),
+        Taken::Spent { frees_in } => Err(ApiError::QuotaExceeded {
             quota: config.generation_quota,
             window_days: config.generation_quota_window.as_secs() / 86_400,
-            retry_after: reservation.frees_in,
-        })
+            retry_after: frees_in,
+        }),
     }
 }
 
@@ -247,24 +260,28 @@ async fn insert_diagram(
         })
 }
 
-/// Passes a stored generation through; when storing failed, hands its reservation back first.
+/// Passes a stored generation through; when storing failed, hands its reservation back to
+/// its lease first, or to the shared count if that lease is gone.
 async fn refund_unless_stored(
     state: &AppState,
     key: &ApiKey,
-    id: Uuid,
+    lease: Uuid,
     stored: Result<Generation, ApiError>,
 ) -> Result<Generation, ApiError> {
     let error = match stored {
         Ok(generation) => return Ok(generation),
         Err(error) => error,
     };
+    if state.quota_tokens.give_back(key.id, lease).await {
+        return Err(error);
+    }
     let refunded = async {
         let client = state.budgets().await?;
-        anyhow::Ok(limits::refund_generation(&client, key.id, id).await?)
+        anyhow::Ok(limits::refund_generations(&client, key.id, lease, 1).await?)
     }
     .await;
     if let Err(e) = refunded {
-        tracing::warn!(generation_id = %id, error = format!("{e:#}"), "could not refund a quota reservation");
+        tracing::warn!(%lease, error = format!("{e:#}"), "could not refund a quota reservation");
     }
     Err(error)
 }
@@ -331,4 +348,28 @@ fn request_hash(acceptance: &Acceptance<'_>) -> Vec<u8> {
         canonical.extend_from_slice(target.to_string().as_bytes());
     }
     Sha256::digest(&canonical).to_vec()
+}
+
+/// Hands back the quota leases idle for [`quota_tokens::IDLE`], every `IDLE`, until
+/// `shutdown`; then every lease's units.
+pub async fn hand_back_idle(state: AppState, shutdown: CancellationToken) {
+    let refund = |key: Uuid, lease: Uuid, units: i64| {
+        let state = &state;
+        async move {
+            let client = state.budgets().await?;
+            limits::refund_generations(&client, key, lease, units)
+                .await
+                .context("handing back unused quota")?;
+            anyhow::Ok(())
+        }
+    };
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(quota_tokens::IDLE) => {}
+            () = shutdown.cancelled() => break,
+        }
+        state.quota_tokens.return_idle(false, &refund).await;
+    }
+    // Serving has stopped, so no lease is taken from any more.
+    state.quota_tokens.return_idle(true, refund).await;
 }

@@ -8,9 +8,10 @@
 
 mod accept;
 pub mod published;
+pub mod quota_tokens;
 mod waiting;
 
-pub use accept::{DiagramToCreate, ForDiagram};
+pub use accept::{hand_back_idle, DiagramToCreate, ForDiagram};
 
 use std::{collections::HashMap, time::Duration};
 

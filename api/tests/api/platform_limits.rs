@@ -418,16 +418,68 @@ async fn two_replicas_together_grant_exactly_the_generation_quota() {
 }
 
 #[tokio::test]
-async fn a_refunded_reservation_gives_its_use_back() {
+async fn a_busy_key_reserves_its_quota_in_blocks_and_hands_back_what_it_did_not_use() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            env: &[("PROCMAP_GENERATION_QUOTA", "6400")],
+            ..Default::default()
+        },
+    )
+    .await;
+    for i in 0..20 {
+        let body =
+            json!({"mode": "initial", "prompt": format!("Request {i}: the clerk files it.")});
+        let response = app.post_generation(&body, "?wait=false").await;
+        assert_eq!(response.status().as_u16(), 202);
+    }
+    let client = app.state.pool.get().await.expect("connection");
+    let used = || async {
+        let used: i64 = client
+            .query_one("SELECT used FROM quota_counters", &[])
+            .await
+            .expect("counter")
+            .get(0);
+        used
+    };
+    // Blocks of 1, 2, 4, 8 and 16 were reserved for 20 generations in quick succession (less,
+    // if the machine paused for a second between two of them).
+    let reserved = used().await;
+    assert!((21..=31).contains(&reserved), "{reserved} reserved");
+    // Idle for a second, the lease's 11 unused generations go back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while used().await != 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {} used",
+            used().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A replica that stops hands back what it holds at once.
+    for i in 0..5 {
+        let body = json!({"mode": "initial", "prompt": format!("Later {i}: the clerk files it.")});
+        let response = app.post_generation(&body, "?wait=false").await;
+        assert_eq!(response.status().as_u16(), 202);
+    }
+    app.stop().await;
+    assert_eq!(used().await, 25);
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn reserved_blocks_are_granted_up_to_the_quota_and_refunded_in_part() {
     let env = Environment::new().await;
     let app = TestApp::spawn(&env, no_worker()).await;
     let key = create_key_record(&app.state, "owner-r", "generate", false).await;
     let client = app.state.budgets().await.expect("connection");
     let window = Duration::from_secs(86_400);
-    let reserve = |generation: uuid::Uuid| {
+    let reserve = |lease: uuid::Uuid, units: i64| {
         let client = &client;
         async move {
-            limits::reserve_generation(client, key.id, generation, 2, window)
+            limits::reserve_generations(client, key.id, lease, units, 5, window)
                 .await
                 .expect("reserve")
         }
@@ -437,23 +489,29 @@ async fn a_refunded_reservation_gives_its_use_back() {
         uuid::Uuid::new_v4(),
         uuid::Uuid::new_v4(),
     );
-    assert!(reserve(first).await.reserved);
-    assert_eq!(reserve(second).await.used, 2);
-    let spent = reserve(third).await;
-    assert!(!spent.reserved);
+    assert_eq!(reserve(first, 3).await.granted, 3);
+    // Only what is left of the quota is granted.
+    let partial = reserve(second, 3).await;
+    assert_eq!((partial.granted, partial.used), (2, 5));
+    let spent = reserve(third, 1).await;
+    assert_eq!(spent.granted, 0);
     assert!(spent.frees_in > 86_000, "{spent:?}");
 
-    limits::refund_generation(&client, key.id, second)
+    // Two of the first lease were not used: handing them back frees two.
+    limits::refund_generations(&client, key.id, first, 2)
         .await
         .expect("refund");
-    let after_refund = reserve(third).await;
-    assert!(after_refund.reserved, "{after_refund:?}");
-    assert_eq!(after_refund.used, 2);
-    // A refund of what was never reserved changes nothing.
-    limits::refund_generation(&client, key.id, uuid::Uuid::new_v4())
+    let after_refund = reserve(third, 3).await;
+    assert_eq!((after_refund.granted, after_refund.used), (2, 5));
+    // A lease hands back no more than it holds, and an unknown one nothing.
+    limits::refund_generations(&client, key.id, first, 10)
         .await
         .expect("refund");
-    assert!(!reserve(uuid::Uuid::new_v4()).await.reserved);
+    limits::refund_generations(&client, key.id, uuid::Uuid::new_v4(), 1)
+        .await
+        .expect("refund");
+    let last = reserve(uuid::Uuid::new_v4(), 5).await;
+    assert_eq!((last.granted, last.used), (1, 5));
     app.stop().await;
     env.teardown().await;
 }

@@ -55,59 +55,62 @@ pub async fn count_requests(
     })
 }
 
-/// The outcome of reserving one generation of a key's quota.
+/// The outcome of reserving generations of a key's quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reservation {
-    /// False when the quota is spent; nothing was recorded.
-    pub reserved: bool,
-    /// Generations in the rolling window, including this one when reserved.
+    /// How many were reserved: fewer than asked when the quota is nearly spent, none when it
+    /// is spent (then nothing was recorded).
+    pub granted: i64,
+    /// Generations in the rolling window, including those just reserved.
     pub used: i64,
     /// Whole seconds until the oldest counted generation leaves the window (at least 1).
     pub frees_in: u64,
 }
 
-/// Reserves one of `quota` generations per rolling `window` for `api_key_id`, recording
-/// `generation_id` as its use (migration 0005's `reserve_generation`). The key's counter row is
-/// locked for this one statement, so concurrent reservations of one key, from any replica, are
-/// counted one after another and the quota cannot be overshot.
-pub async fn reserve_generation(
+/// Reserves up to `units` of `quota` generations per rolling `window` for `api_key_id`, recorded
+/// as `lease` (migration 0009's `reserve_generations`). The key's counter row is locked for this
+/// one statement, so concurrent reservations of one key, from any replica, are counted one
+/// after another and the quota cannot be overshot.
+pub async fn reserve_generations(
     client: &impl GenericClient,
     api_key_id: Uuid,
-    generation_id: Uuid,
+    lease: Uuid,
+    units: i64,
     quota: i64,
     window: Duration,
 ) -> Result<Reservation, tokio_postgres::Error> {
     let statement = client
         .prepare_cached(
-            "SELECT reserved, used, frees_in
-             FROM reserve_generation($1, $2, $3, make_interval(secs => $4))",
+            "SELECT granted, used, frees_in
+             FROM reserve_generations($1, $2, $3, $4, make_interval(secs => $5))",
         )
         .await?;
     let row = client
         .query_one(
             &statement,
-            &[&api_key_id, &generation_id, &quota, &window.as_secs_f64()],
+            &[&api_key_id, &lease, &units, &quota, &window.as_secs_f64()],
         )
         .await?;
     let frees_in: f64 = row.get(2);
     Ok(Reservation {
-        reserved: row.get(0),
+        granted: row.get(0),
         used: row.get(1),
         frees_in: frees_in.ceil().max(1.0) as u64,
     })
 }
 
-/// Hands back the reservation made for `generation_id`, which was not stored after all.
-pub async fn refund_generation(
+/// Hands back `units` of `lease` that were not used.
+pub async fn refund_generations(
     client: &impl GenericClient,
     api_key_id: Uuid,
-    generation_id: Uuid,
+    lease: Uuid,
+    units: i64,
 ) -> Result<(), tokio_postgres::Error> {
     let statement = client
-        .prepare_cached("SELECT refund_generation($1, $2)")
+        .prepare_cached("SELECT refund_generations($1, $2, $3)")
         .await?;
     client
-        .execute(&statement, &[&api_key_id, &generation_id])
+        .execute(&statement, &[&api_key_id, &lease, &units])
         .await?;
     Ok(())
 }

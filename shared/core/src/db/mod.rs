@@ -97,6 +97,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_copilot_turns",
         include_str!("../../../../migrations/0008_copilot_turns.sql"),
     ),
+    (
+        "0009_quota_leases",
+        include_str!("../../../../migrations/0009_quota_leases.sql"),
+    ),
 ];
 
 /// Builds a connection pool. Connections are opened lazily, so this does not touch the network.
