@@ -91,11 +91,12 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    let client = open_loop::client(&target);
     let mut summaries = Vec::new();
     let mut rate = args.rate;
     let mut sustained = None;
     loop {
-        let samples = open_loop::run(&target, rate, length).await;
+        let samples = open_loop::run(&client, &target, rate, length).await;
         let summary = Summary::of(rate, &samples);
         println!("{}", summary.line());
         let held = summary.skipped == 0

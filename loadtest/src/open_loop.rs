@@ -59,13 +59,24 @@ pub struct Sample {
     pub outcome: Outcome,
 }
 
-/// Sends `rate` requests a second for `length`, and answers a sample per request.
-pub async fn run(target: &Target, rate: f64, length: Duration) -> Vec<Sample> {
-    let client = reqwest::Client::builder()
+/// The HTTP client of every run of one harness invocation. One client, so the connections a
+/// run opened serve the next run (of `--find-max`) as they would a long-lived integrator,
+/// instead of each run starting with a storm of new connections.
+pub fn client(target: &Target) -> reqwest::Client {
+    reqwest::Client::builder()
         .pool_max_idle_per_host(target.max_in_flight)
         .timeout(Duration::from_secs(60))
         .build()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Sends `rate` requests a second for `length`, and answers a sample per request.
+pub async fn run(
+    client: &reqwest::Client,
+    target: &Target,
+    rate: f64,
+    length: Duration,
+) -> Vec<Sample> {
     let total = (rate * length.as_secs_f64()).round() as usize;
     let in_flight = Arc::new(AtomicUsize::new(0));
     let (samples, mut received) = mpsc::unbounded_channel();
