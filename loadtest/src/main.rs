@@ -55,7 +55,8 @@ struct Args {
     #[arg(long, default_value_t = 10)]
     poll_ms: u64,
     /// Raise the rate from --rate by --step each run until p99 passes --p99-bound-ms (or
-    /// errors pass 1%, or the achieved rate falls below 95% of the target).
+    /// errors pass 1%, or the achieved rate falls below 95% of the target), then halve the gap
+    /// to the last rate that held three times.
     #[arg(long)]
     find_max: bool,
     #[arg(long, default_value_t = 50.0)]
@@ -95,6 +96,10 @@ async fn main() -> anyhow::Result<()> {
     let mut summaries = Vec::new();
     let mut rate = args.rate;
     let mut sustained = None;
+    // Once a rate fails, the highest sustained lies between it and the last that held; halving
+    // that gap a few times narrows the answer from one step (25%) to about 3%.
+    let mut failed: Option<f64> = None;
+    let mut narrowings = 0;
     loop {
         let samples = open_loop::run(&client, &target, rate, length).await;
         let summary = Summary::of(rate, &samples);
@@ -107,11 +112,20 @@ async fn main() -> anyhow::Result<()> {
         if !args.find_max {
             break;
         }
-        if !held {
-            break;
+        if held {
+            sustained = Some(rate);
+        } else {
+            failed = Some(rate);
         }
-        sustained = Some(rate);
-        let next = rate * args.step;
+        let next = match (failed, sustained) {
+            (None, _) => rate * args.step,
+            (Some(_), None) => break,
+            (Some(_), Some(_)) if narrowings == NARROWINGS => break,
+            (Some(high), Some(low)) => {
+                narrowings += 1;
+                (low + high) / 2.0
+            }
+        };
         if next > args.max_rate || !fits(next) {
             break;
         }
@@ -158,6 +172,9 @@ async fn main() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Halvings of the gap between the last rate that held and the first that did not.
+const NARROWINGS: u32 = 3;
 
 fn target(args: &Args) -> anyhow::Result<Target> {
     let host = args.base_url.split("://").nth(1).unwrap_or_default();
