@@ -18,6 +18,15 @@ use serde_json::json;
 use open_loop::{Mode, Target};
 use report::Summary;
 
+/// `println!` that ignores a closed stdout (`procmap-loadtest … | head -1`): the run goes on and
+/// its report is still written, where `println!` would panic on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     about = "Sends generations at a fixed rate and reports latency from the intended send time"
@@ -103,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
     loop {
         let samples = open_loop::run(&client, &target, rate, length).await;
         let summary = Summary::of(rate, &samples);
-        println!("{}", summary.line());
+        say!("{}", summary.line());
         let held = summary.skipped == 0
             && summary.failed() as f64 <= 0.01 * summary.sent.max(1) as f64
             && summary.throughput >= 0.95 * rate
@@ -133,11 +142,11 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.find_max {
         match sustained {
-            Some(rate) => println!(
+            Some(rate) => say!(
                 "highest sustained rate: {rate:.0}/s (p99 ≤ {} ms, errors ≤ 1%, no skips)",
                 args.p99_bound_ms
             ),
-            None => println!(
+            None => say!(
                 "no rate tried was sustained with p99 ≤ {} ms",
                 args.p99_bound_ms
             ),
@@ -165,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", args.report.display()))?;
     let title = format!("procmap {:?}, open loop", args.mode).to_lowercase();
     report::plot(&args.plot, &title, &summaries)?;
-    println!(
+    say!(
         "report: {}  picture: {}",
         args.report.display(),
         args.plot.display()
