@@ -95,7 +95,10 @@ impl RateTokens {
             lease.tokens = 0;
             lease.counted = 0;
         }
-        if lease.tokens == 0 {
+        // Once the shared count has reached the limit, it cannot fall before the window ends:
+        // a key past its limit is refused here, without a round trip per refused request.
+        let spent = lease.counted >= limit;
+        if lease.tokens == 0 && !spent {
             let block = block(limit, lease.counted);
             let counted = count(block).await?;
             let before = counted.count - block;
@@ -168,6 +171,26 @@ mod tests {
         assert!(admitted <= limit, "{admitted} admitted");
         // Stranded: at most the last lease of each replica, each 1/64 of what was left.
         assert!(admitted >= limit - 2 * 2, "{admitted} admitted");
+    }
+
+    #[tokio::test]
+    async fn a_key_past_its_limit_is_refused_without_counting_again() {
+        let shared = Shared(AtomicI64::new(0));
+        let tokens = RateTokens::new(Duration::from_secs(60));
+        let key = Uuid::new_v4();
+        for _ in 0..10 {
+            let admission = tokens
+                .take(key, 3, |n| shared.count(n))
+                .await
+                .expect("counted");
+            assert_eq!(
+                admission.remaining,
+                (3 - shared.0.load(Ordering::SeqCst)).max(0)
+            );
+        }
+        // Three admitted one at a time; once the count reached the limit, the other seven were
+        // refused without counting.
+        assert_eq!(shared.0.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
