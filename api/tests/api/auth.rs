@@ -260,3 +260,41 @@ async fn a_revocation_never_announced_takes_effect_within_the_cache_lifetime() {
     app.stop().await;
     env.teardown().await;
 }
+
+#[tokio::test]
+async fn a_key_that_generations_name_cannot_be_deleted_only_revoked() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let used = create_key_record(&app.state, "acme", "generate", false).await;
+    let unused = create_key_record(&app.state, "acme", "generate", false).await;
+    let response = app
+        .post_generation_as(
+            &used.key,
+            &json!({"mode": "initial", "prompt": SEED_PROMPT}),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+
+    // No foreign-key constraint checks a generation's key on insert (migration 0010); a
+    // trigger refuses the delete the constraint used to refuse.
+    let client = app.state.pool.get().await.expect("db");
+    let refused = client
+        .execute("DELETE FROM api_keys WHERE id = $1", &[&used.id])
+        .await
+        .expect_err("a key its generations name is kept");
+    assert_eq!(
+        refused.code(),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+        "{refused}"
+    );
+    let deleted = client
+        .execute("DELETE FROM api_keys WHERE id = $1", &[&unused.id])
+        .await
+        .expect("a key nothing names can go");
+    assert_eq!(deleted, 1);
+    drop(client);
+    app.stop().await;
+    env.teardown().await;
+}

@@ -101,6 +101,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_quota_leases",
         include_str!("../../../../migrations/0009_quota_leases.sql"),
     ),
+    (
+        "0010_unlocked_key_reference",
+        include_str!("../../../../migrations/0010_unlocked_key_reference.sql"),
+    ),
 ];
 
 /// Builds a connection pool. Connections are opened lazily, so this does not touch the network.
