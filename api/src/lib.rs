@@ -47,6 +47,7 @@ pub use state::AppState;
 
 use generations::{
     hand_back_idle,
+    inserts::GenerationInserts,
     published::{start_job_publisher, PublishedMarks},
     quota_tokens::QuotaTokens,
 };
@@ -89,6 +90,7 @@ impl Application {
         let (published, marks_task) = PublishedMarks::start(pool.clone(), shutdown.clone());
         let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
         let state = AppState {
+            inserts: GenerationInserts::start(pool.clone()),
             jobs: start_job_publisher(publisher.clone()),
             published,
             relay: Relay {

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     config::ApiConfig,
     generations::{
+        inserts::GenerationInserts,
         published::{JobPublisher, PublishedMarks},
         quota_tokens::QuotaTokens,
     },
@@ -34,6 +35,8 @@ pub struct AppState {
     pub rate_tokens: RateTokens,
     /// The generation quota this replica reserved, per key.
     pub quota_tokens: QuotaTokens,
+    /// Stores the generations of the requests accepted at once with one commit.
+    pub inserts: GenerationInserts,
     /// Publishes jobs with confirms, reconnecting when the broker comes back.
     pub publisher: Publisher,
     /// Publishes the jobs of the requests accepted at once under one window of confirms.

@@ -19,9 +19,10 @@
 //!   `UNCONFIRMED_AFTER`. Jobs are published, and confirmed publishes marked, in batches
 //!   ([`super::published`]).
 //!
-//! A request without an Idempotency-Key costs the database one durable commit (the row); for a
-//! busy key, the quota and the rate limit are counted once per block of requests, on
-//! connections that do not wait for the disk.
+//! A request without an Idempotency-Key costs the database a share of one durable commit: its
+//! row is stored with those of the requests accepted at once ([`super::inserts`]). For a busy
+//! key, the quota and the rate limit are counted once per block of requests, on connections
+//! that do not wait for the disk.
 
 use anyhow::Context;
 use procmap_core::{
@@ -122,20 +123,9 @@ pub async fn accept(
         }
         (None, None) => {
             let lease = reserve(state, key).await?;
-            let stored = async {
-                let client = state.db().await?;
-                anyhow::Ok(generations::insert(&client, &new).await?)
-            }
-            .await;
-            refund_unless_stored(
-                state,
-                key,
-                lease,
-                stored
-                    .context("storing the generation")
-                    .map_err(ApiError::from),
-            )
-            .await?
+            // Stored with the other requests' rows waiting, one commit for them all.
+            let stored = state.inserts.store(&new).await;
+            refund_unless_stored(state, key, lease, stored).await?
         }
         (Some(idempotency_key), creates_diagram) => {
             let mut client = state.db().await?;

@@ -3,10 +3,12 @@
 //!
 //! - [`accept`]: the quota reserved, the idempotency record and the `queued` row in one
 //!   transaction, then the confirmed publish.
+//! - [`inserts`]: storing the rows of requests accepted at once, in batches.
 //! - [`published`]: marking confirmed jobs published, in batches.
 //! - [`waiting`]: answering `wait=true` from status events.
 
 mod accept;
+pub mod inserts;
 pub mod published;
 pub mod quota_tokens;
 mod waiting;

@@ -211,6 +211,14 @@ async fn a_database_outage_is_waited_out_without_dead_lettering_or_failing_jobs(
         Some("5")
     );
     assert_error(response, 503, "api_error", "service_unavailable").await;
+    // A new request is refused the same way: the client may retry it, nothing was stored.
+    let response = app
+        .post_generation(
+            &json!({"mode": "initial", "prompt": "The clerk checks the claim. The manager pays it."}),
+            "?wait=false",
+        )
+        .await;
+    assert_error(response, 503, "api_error", "service_unavailable").await;
 
     // Longer than the queue's five deliveries at the old one-second requeue.
     tokio::time::sleep(Duration::from_secs(8)).await;

@@ -18,20 +18,26 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 
-async fn insert_unpublished(app: &TestApp, owner: &str) -> Uuid {
-    let owner = &Owner::parse(owner).expect("owner");
-    let client = app.state.pool.get().await.expect("db");
+/// The test app's key, and an initial request, for rows written straight to the database.
+async fn key_and_request(client: &tokio_postgres::Client) -> (Uuid, GenerationRequest) {
     let key_id: Uuid = client
         .query_one("SELECT id FROM api_keys LIMIT 1", &[])
         .await
         .expect("key")
         .get(0);
-    let id = Uuid::now_v7();
     let request = GenerationRequest::Initial {
         prompt: Prompt::parse("The clerk checks the claim. The manager approves it.")
             .expect("valid"),
         language: Language::ENGLISH,
     };
+    (key_id, request)
+}
+
+async fn insert_unpublished(app: &TestApp, owner: &str) -> Uuid {
+    let owner = &Owner::parse(owner).expect("owner");
+    let client = app.state.pool.get().await.expect("db");
+    let (key_id, request) = key_and_request(&client).await;
+    let id = Uuid::now_v7();
     generations::insert(
         &client,
         &NewGeneration {
@@ -371,6 +377,90 @@ async fn claims_and_results_written_in_one_batch_keep_each_jobs_guarantees() {
     assert_eq!(status_of(&app, b).await, ("running".into(), 1, 0));
     let stored = generations::get(&client, a).await.expect("get").expect("a");
     assert_eq!(stored.warnings, warnings);
+    drop(client);
+    app.stop().await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+async fn generations_stored_in_one_batch_fail_alone_and_come_back_in_order() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let client = app.state.pool.get().await.expect("db");
+    let (key_id, request) = key_and_request(&client).await;
+    let owner = Owner::parse("owner-a").expect("owner");
+    let inserts =
+        procmap_api::generations::inserts::GenerationInserts::start(app.state.pool.clone());
+    // Twenty requests at once; the seventh names a diagram that does not exist, so a batch
+    // holding it fails as a whole.
+    let ids: Vec<Uuid> = (0..20).map(|_| Uuid::now_v7()).collect();
+    let bad = ids[6];
+    let stores = ids.iter().map(|&id| {
+        let (inserts, owner, request) = (inserts.clone(), owner.clone(), request.clone());
+        tokio::spawn(async move {
+            let new = NewGeneration {
+                id,
+                owner: &owner,
+                api_key_id: key_id,
+                request: &request,
+                request_id: "test",
+                livemode: false,
+                diagram: (id == bad).then(|| (Uuid::new_v4(), 1)),
+                context: &[],
+            };
+            inserts.store(&new).await.map(|stored| stored.id)
+        })
+    });
+    let answers = futures_util::future::join_all(stores).await;
+    for (id, answer) in ids.iter().zip(answers) {
+        let answer = answer.expect("the store task ran");
+        if *id == bad {
+            assert!(answer.is_err(), "a row naming no diagram is refused");
+        } else {
+            assert_eq!(
+                answer.expect("stored"),
+                *id,
+                "each request gets its own row"
+            );
+        }
+    }
+    let stored: Vec<Uuid> = client
+        .query(
+            "SELECT id FROM generations WHERE id = ANY($1) AND status = 'queued' ORDER BY id",
+            &[&ids],
+        )
+        .await
+        .expect("rows")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut expected: Vec<Uuid> = ids.iter().copied().filter(|id| *id != bad).collect();
+    expected.sort();
+    assert_eq!(
+        stored, expected,
+        "every other row is committed, the bad one is not"
+    );
+
+    // Without a database to reach, the request is told to come back later, not that it broke.
+    let gone = procmap_core::db::pool(&format!("{}/procmap_no_such_database", server_url()), 1)
+        .expect("pool");
+    let refused = procmap_api::generations::inserts::GenerationInserts::start(gone)
+        .store(&NewGeneration {
+            id: Uuid::now_v7(),
+            owner: &owner,
+            api_key_id: key_id,
+            request: &request,
+            request_id: "test",
+            livemode: false,
+            diagram: None,
+            context: &[],
+        })
+        .await
+        .expect_err("no database");
+    assert_eq!(
+        axum::response::IntoResponse::into_response(refused).status(),
+        503
+    );
     drop(client);
     app.stop().await;
     env.teardown().await;

@@ -137,6 +137,64 @@ pub async fn insert(
     Generation::from_row(&row)
 }
 
+/// Inserts `queued` generations with one statement, so with one commit outside a transaction:
+/// the API stores the generations of requests accepted at once together. One row that cannot
+/// be stored fails the statement, and so all of them. Answers them in the order given.
+pub async fn insert_many(
+    client: &impl GenericClient,
+    news: &[NewGeneration<'_>],
+) -> Result<Vec<Generation>, RowError> {
+    let statement = client
+        .prepare_cached(&format!(
+            "INSERT INTO generations (id, owner, api_key_id, mode, status, request, request_id, livemode,
+                                      diagram_id, diagram_option, context)
+             SELECT id, owner, api_key_id, mode, 'queued', request, request_id, livemode,
+                    diagram_id, diagram_option, context
+             FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::text[],
+                         $7::boolean[], $8::uuid[], $9::integer[], $10::jsonb[])
+                  AS new (id, owner, api_key_id, mode, request, request_id, livemode,
+                          diagram_id, diagram_option, context)
+             RETURNING {COLUMNS}"
+        ))
+        .await?;
+    let ids: Vec<Uuid> = news.iter().map(|n| n.id).collect();
+    let owners: Vec<&str> = news.iter().map(|n| n.owner.as_str()).collect();
+    let key_ids: Vec<Uuid> = news.iter().map(|n| n.api_key_id).collect();
+    let modes: Vec<&str> = news.iter().map(|n| n.request.mode().as_str()).collect();
+    let requests: Vec<Json<&GenerationRequest>> = news.iter().map(|n| Json(n.request)).collect();
+    let request_ids: Vec<&str> = news.iter().map(|n| n.request_id).collect();
+    let livemodes: Vec<bool> = news.iter().map(|n| n.livemode).collect();
+    let diagram_ids: Vec<Option<Uuid>> = news.iter().map(|n| n.diagram.map(|d| d.0)).collect();
+    let diagram_options: Vec<Option<i32>> = news.iter().map(|n| n.diagram.map(|d| d.1)).collect();
+    let contexts: Vec<Json<&[SteeringContext]>> = news.iter().map(|n| Json(n.context)).collect();
+    let rows = client
+        .query(
+            &statement,
+            &[
+                &ids,
+                &owners,
+                &key_ids,
+                &modes,
+                &requests,
+                &request_ids,
+                &livemodes,
+                &diagram_ids,
+                &diagram_options,
+                &contexts,
+            ],
+        )
+        .await?;
+    // RETURNING's order is not promised to be the input's.
+    let mut stored = rows
+        .iter()
+        .map(Generation::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let order: std::collections::HashMap<Uuid, usize> =
+        ids.iter().enumerate().map(|(at, id)| (*id, at)).collect();
+    stored.sort_by_key(|generation| order.get(&generation.id).copied());
+    Ok(stored)
+}
+
 /// Records that the broker confirmed these jobs: one statement and one commit for a batch, so
 /// the accept path does not pay a commit per request for it.
 pub async fn mark_many_published(
