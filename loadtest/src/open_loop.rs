@@ -56,6 +56,9 @@ pub struct Sample {
     pub intended: Duration,
     /// From the intended send to the end.
     pub latency: Duration,
+    /// From the intended send to the moment the harness began sending: its own delay (timer
+    /// granularity, a busy runtime), which the latency includes, as a client's would.
+    pub lag: Duration,
     pub outcome: Outcome,
 }
 
@@ -81,14 +84,16 @@ pub async fn run(
     let in_flight = Arc::new(AtomicUsize::new(0));
     let (samples, mut received) = mpsc::unbounded_channel();
     let start = Instant::now() + Duration::from_millis(20);
-    for n in 0..total {
-        let intended = start + Duration::from_secs_f64(n as f64 / rate);
-        tokio::time::sleep_until(intended).await;
+    let intended_at = move |n: usize| start + Duration::from_secs_f64(n as f64 / rate);
+    let mut due = pace(total, move |n| intended_at(n).into_std());
+    while let Some(n) = due.recv().await {
+        let intended = intended_at(n);
         let since_start = intended - start;
         if in_flight.load(Ordering::Relaxed) >= target.max_in_flight {
             let _ = samples.send(Sample {
                 intended: since_start,
                 latency: Duration::ZERO,
+                lag: Duration::ZERO,
                 outcome: Outcome::Skipped,
             });
             continue;
@@ -102,11 +107,13 @@ pub async fn run(
         );
         tokio::spawn(async move {
             let key = &target.keys[n % target.keys.len()];
+            let lag = intended.elapsed();
             let outcome = one(&client, &target, key).await;
             in_flight.fetch_sub(1, Ordering::Relaxed);
             let _ = samples.send(Sample {
                 intended: since_start,
                 latency: intended.elapsed(),
+                lag,
                 outcome,
             });
         });
@@ -117,6 +124,30 @@ pub async fn run(
         all.push(sample);
     }
     all
+}
+
+/// Tells when each of `total` requests is due, from a thread of its own. Tokio's timer counts
+/// whole milliseconds, so a request it woke left on average about a millisecond late, and every
+/// latency carried that; a thread's sleep wakes within tens of microseconds. A pacer that
+/// falls behind sends what is due at once: the lateness is measured (`Sample::lag`), not hidden.
+fn pace(
+    total: usize,
+    intended: impl Fn(usize) -> std::time::Instant + Send + 'static,
+) -> mpsc::UnboundedReceiver<usize> {
+    let (due, receiver) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for n in 0..total {
+            let wait = intended(n).saturating_duration_since(std::time::Instant::now());
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
+            if due.send(n).is_err() {
+                // The run was dropped: nobody sends the rest.
+                return;
+            }
+        }
+    });
+    receiver
 }
 
 const PROMPT: &str = "Map the customer support ticket triage process from intake to resolution.";

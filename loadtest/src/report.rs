@@ -45,6 +45,10 @@ pub struct Summary {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
+    /// The harness's own delay before sending, p50 and p99 (ok requests): how much of the
+    /// latency is the harness's rather than the server's.
+    pub lag_p50_ms: f64,
+    pub lag_p99_ms: f64,
     /// The run second by second.
     pub seconds: Vec<Second>,
 }
@@ -52,6 +56,7 @@ pub struct Summary {
 impl Summary {
     pub fn of(rate: f64, samples: &[Sample]) -> Summary {
         let mut all = histogram();
+        let mut lags = histogram();
         let mut per_second: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
         let mut completed: BTreeMap<u64, usize> = BTreeMap::new();
         let mut errors = BTreeMap::new();
@@ -63,6 +68,7 @@ impl Summary {
                     ok += 1;
                     let micros = (sample.latency.as_micros() as u64).max(1);
                     all.saturating_record(micros);
+                    lags.saturating_record(sample.lag.as_micros() as u64);
                     per_second
                         .entry(sample.intended.as_secs())
                         .or_insert_with(histogram)
@@ -77,13 +83,14 @@ impl Summary {
                 Outcome::Transport => *errors.entry("no answer".into()).or_insert(0) += 1,
             }
         }
-        let quantile = |q: f64| {
-            if all.is_empty() {
+        let quantile_of = |histogram: &Histogram<u64>, q: f64| {
+            if histogram.is_empty() {
                 f64::NAN
             } else {
-                ms(all.value_at_quantile(q))
+                ms(histogram.value_at_quantile(q))
             }
         };
+        let quantile = |q: f64| quantile_of(&all, q);
         Summary {
             rate,
             sent: samples.len() - skipped,
@@ -104,6 +111,8 @@ impl Summary {
             } else {
                 ms(all.max())
             },
+            lag_p50_ms: quantile_of(&lags, 0.5),
+            lag_p99_ms: quantile_of(&lags, 0.99),
             seconds: (0..=last_end.as_secs())
                 .filter(|_| ok > 0)
                 .map(|second| {
@@ -127,9 +136,10 @@ impl Summary {
     /// One line for the terminal.
     pub fn line(&self) -> String {
         format!(
-            "rate {:.0}/s: {} ok, {} errors, {} skipped; {:.1} ok/s; ms p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}",
+            "rate {:.0}/s: {} ok, {} errors, {} skipped; {:.1} ok/s; ms p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}; harness lag p50 {:.2} p99 {:.2}",
             self.rate, self.ok, self.failed(), self.skipped, self.throughput,
-            self.p50_ms, self.p90_ms, self.p99_ms, self.p999_ms, self.max_ms
+            self.p50_ms, self.p90_ms, self.p99_ms, self.p999_ms, self.max_ms,
+            self.lag_p50_ms, self.lag_p99_ms
         )
     }
 
@@ -145,6 +155,7 @@ impl Summary {
                 "p50": self.p50_ms, "p90": self.p90_ms, "p99": self.p99_ms,
                 "p99_9": self.p999_ms, "max": self.max_ms,
             },
+            "harness_lag_ms": {"p50": finite(self.lag_p50_ms), "p99": finite(self.lag_p99_ms)},
             "per_second": self.seconds.iter().map(|s| json!({
                 "second": s.second, "completed": s.completed,
                 "p50_ms": finite(s.p50_ms), "p99_ms": finite(s.p99_ms),
@@ -250,6 +261,7 @@ mod tests {
         Sample {
             intended: Duration::from_millis(intended_ms),
             latency: Duration::from_millis(latency_ms),
+            lag: Duration::ZERO,
             outcome,
         }
     }
