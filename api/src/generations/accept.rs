@@ -34,7 +34,7 @@ use procmap_core::{
         idempotency::{self, Claim},
         limits, GenericClient,
     },
-    domain::{new_generation_id, GenerationRequest, Name, SteeringContext},
+    domain::{GenerationRequest, Name, SteeringContext},
     messages::Job,
 };
 use serde::Serialize;
@@ -80,15 +80,15 @@ pub struct Accepted {
 }
 
 /// Accepts a generation: an earlier one when the Idempotency-Key names it, else a new
-/// `queued` one with its quota reserved, committed, then published.
+/// `queued` one, `id`, with its quota reserved, committed, then published.
 pub async fn accept(
     state: &AppState,
     key: &ApiKey,
     acceptance: &Acceptance<'_>,
     idempotency_key: Option<&str>,
     request_id: &str,
+    id: Uuid,
 ) -> Result<Accepted, ApiError> {
-    let id = new_generation_id();
     let new = NewGeneration {
         id,
         owner: &key.owner,

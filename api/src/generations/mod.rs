@@ -24,7 +24,10 @@ use procmap_core::{
         diagrams,
         generations::{self, Generation, SourceLookup},
     },
-    domain::{GenerationRequest, GenerationStatus, RefinementSource, StoredVersion, Workspace},
+    domain::{
+        new_generation_id, GenerationRequest, GenerationStatus, RefinementSource, StoredVersion,
+        Workspace,
+    },
     messages::StatusEvent,
 };
 use uuid::Uuid;
@@ -75,7 +78,11 @@ pub async fn create(
         diagram: diagram.as_ref(),
         context: &context,
     };
-    let accepted = accept::accept(state, key, &acceptance, idempotency_key, request_id).await?;
+    let id = new_generation_id();
+    // Subscribed before the job is published, so none of its status events can be missed and
+    // the wait need not re-read the row it was just given.
+    let subscription = wait.then(|| state.events.subscribe(id));
+    let accepted = accept::accept(state, key, &acceptance, idempotency_key, request_id, id).await?;
     tracing::Span::current().record(
         "generation_id",
         tracing::field::display(accepted.generation.id),
@@ -85,7 +92,13 @@ pub async fn create(
     } else {
         Duration::ZERO
     };
-    let generation = waiting::wait_for(state, accepted.generation, window).await?;
+    let generation = match subscription {
+        // A replay answers an earlier generation, which the subscription is not for.
+        Some(subscription) if accepted.generation.id == id => {
+            waiting::wait_subscribed(state, accepted.generation, subscription, window).await?
+        }
+        _ => waiting::wait_for(state, accepted.generation, window).await?,
+    };
     Ok(Created {
         generation: with_versions(state, generation).await?,
         replayed: accepted.replayed,

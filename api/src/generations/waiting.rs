@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use procmap_core::db::generations::{self, Generation};
+use procmap_core::{
+    broker::Subscription,
+    db::generations::{self, Generation},
+};
 use tokio::time::Instant;
 
 use crate::{error::ApiError, state::AppState};
@@ -19,26 +22,40 @@ pub async fn wait_for(
         return Ok(generation);
     }
     // Subscribe before re-reading, so an event between the read and the wait is not missed.
-    let mut subscription = state.events.subscribe(generation.id);
+    let subscription = state.events.subscribe(generation.id);
+    let latest = reread(state, &generation).await?;
+    wait_subscribed(state, latest, subscription, window).await
+}
+
+/// [`wait_for`] on a subscription taken before `generation` was read, or before its job was
+/// published: no event since can have been missed, so the row need not be read again first.
+/// A `wait=true` request subscribes before it accepts, which saves that read.
+pub async fn wait_subscribed(
+    state: &AppState,
+    generation: Generation,
+    mut subscription: Subscription,
+    window: Duration,
+) -> Result<Generation, ApiError> {
     let deadline = Instant::now() + window;
-    loop {
-        let client = state.db().await?;
-        let latest = generations::get(&client, generation.id)
-            .await
-            .context("re-reading a waited-for generation")?
-            .ok_or_else(|| {
-                anyhow::anyhow!("generation {} vanished while waited for", generation.id)
-            })?;
-        drop(client);
-        if latest.status.is_terminal() {
-            return Ok(latest);
-        }
+    let mut latest = generation;
+    while !latest.status.is_terminal() {
         let woken = tokio::select! {
             woken = tokio::time::timeout_at(deadline, subscription.changed()) => woken.is_ok(),
             () = state.draining.cancelled() => false,
         };
         if !woken {
-            return Ok(latest);
+            break;
         }
+        latest = reread(state, &latest).await?;
     }
+    Ok(latest)
+}
+
+async fn reread(state: &AppState, generation: &Generation) -> Result<Generation, ApiError> {
+    let client = state.db().await?;
+    let latest = generations::get(&client, generation.id)
+        .await
+        .context("re-reading a waited-for generation")?
+        .ok_or_else(|| anyhow::anyhow!("generation {} vanished while waited for", generation.id))?;
+    Ok(latest)
 }
