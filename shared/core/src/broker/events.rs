@@ -27,7 +27,10 @@ use super::{
     connection::{reconnecting, Broker},
     topology::{KEY_REVOKED_ROUTING_KEY, TURN_PROGRESS_ROUTING_KEY},
 };
-use crate::messages::{StatusEvent, TurnProgress};
+use crate::{
+    domain::GenerationStatus,
+    messages::{StatusEvent, TurnProgress},
+};
 
 /// Waiters by generation, or by copilot answer (ids never collide: both are UUIDv7). A `watch` channel per waited-for generation: its value is bumped on
 /// every event, so a waiter that subscribed before the event cannot miss it.
@@ -168,16 +171,24 @@ impl Broker {
             )
             .await
             .context("declaring this replica's event queue")?;
-        channel
-            .queue_bind(
-                queue.name().as_str(),
-                &self.topology.events_exchange,
-                "generation.*",
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .context("binding this replica's event queue")?;
+        // Only the events that end a generation: a waiter waits for the end, and each other
+        // event would only make it read the row again to find it still unfinished.
+        for status in [
+            GenerationStatus::Succeeded,
+            GenerationStatus::Failed,
+            GenerationStatus::Canceled,
+        ] {
+            channel
+                .queue_bind(
+                    queue.name().as_str(),
+                    &self.topology.events_exchange,
+                    &format!("generation.{status}"),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .context("binding this replica's event queue")?;
+        }
         channel
             .queue_bind(
                 queue.name().as_str(),

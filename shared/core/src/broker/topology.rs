@@ -126,7 +126,7 @@ pub const KEY_REVOKED_ROUTING_KEY: &str = "key.revoked";
 /// Routing key of a copilot answer's progress; API instances bind it.
 pub const TURN_PROGRESS_ROUTING_KEY: &str = "copilot.turn";
 
-/// Routing key of a status event; API instances bind `generation.*`.
+/// Routing key of a status event, `generation.<status>`; API instances bind the terminal ones.
 pub fn event_routing_key(event: &StatusEvent) -> String {
     format!("generation.{}", event.status())
 }
