@@ -261,7 +261,8 @@ mod tests {
         Sample {
             intended: Duration::from_millis(intended_ms),
             latency: Duration::from_millis(latency_ms),
-            lag: Duration::ZERO,
+            // A tenth of the latency, so the lag's quantiles are known too.
+            lag: Duration::from_micros(latency_ms * 100),
             outcome,
         }
     }
@@ -283,6 +284,17 @@ mod tests {
         assert!((summary.p50_ms - 50.0).abs() < 0.1, "{}", summary.p50_ms);
         assert!((summary.p99_ms - 99.0).abs() < 0.1, "{}", summary.p99_ms);
         assert!((summary.max_ms - 100.0).abs() < 0.1, "{}", summary.max_ms);
+        // The harness's lag is summarised over the ok answers only, like the latency.
+        assert!(
+            (summary.lag_p50_ms - 5.0).abs() < 0.01,
+            "{}",
+            summary.lag_p50_ms
+        );
+        assert!(
+            (summary.lag_p99_ms - 9.9).abs() < 0.01,
+            "{}",
+            summary.lag_p99_ms
+        );
         // The last answer ends at 1.98 s + 100 ms.
         assert!(
             (summary.throughput - 100.0 / 2.08).abs() < 0.01,

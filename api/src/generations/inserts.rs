@@ -9,8 +9,6 @@
 //! A row that cannot be stored fails its whole statement; the batch is then stored row by row,
 //! so only that request fails, as it did alone. Every answer still means the row is committed.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use procmap_core::{
     batch::Batcher,
@@ -40,8 +38,8 @@ struct ToInsert {
 }
 
 impl ToInsert {
-    fn new(new: &NewGeneration<'_>) -> Arc<Self> {
-        Arc::new(ToInsert {
+    fn new(new: &NewGeneration<'_>) -> Self {
+        ToInsert {
             id: new.id,
             owner: new.owner.clone(),
             api_key_id: new.api_key_id,
@@ -50,7 +48,7 @@ impl ToInsert {
             livemode: new.livemode,
             diagram: new.diagram,
             context: new.context.to_vec(),
-        })
+        }
     }
 
     fn as_new(&self) -> NewGeneration<'_> {
@@ -69,7 +67,7 @@ impl ToInsert {
 
 /// Stores each request's row together with the others waiting.
 #[derive(Clone)]
-pub struct GenerationInserts(Batcher<Arc<ToInsert>, anyhow::Result<Generation>>);
+pub struct GenerationInserts(Batcher<ToInsert, anyhow::Result<Generation>>);
 
 impl GenerationInserts {
     /// Starts the task that stores the rows handed to it.
@@ -77,7 +75,7 @@ impl GenerationInserts {
         GenerationInserts(Batcher::start(
             "insert",
             BATCH,
-            move |batch: Vec<Arc<ToInsert>>| {
+            move |batch: Vec<ToInsert>| {
                 let pool = pool.clone();
                 async move { insert(&pool, &batch).await }
             },
@@ -99,7 +97,7 @@ impl GenerationInserts {
 
 async fn insert(
     pool: &Pool,
-    batch: &[Arc<ToInsert>],
+    batch: &[ToInsert],
 ) -> anyhow::Result<Vec<anyhow::Result<Generation>>> {
     let client = pool.get().await.context("getting a database connection")?;
     let news: Vec<NewGeneration<'_>> = batch.iter().map(|row| row.as_new()).collect();

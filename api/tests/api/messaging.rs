@@ -33,27 +33,35 @@ async fn key_and_request(client: &tokio_postgres::Client) -> (Uuid, GenerationRe
     (key_id, request)
 }
 
+/// A `queued` generation of the test app's key, to write straight to the database.
+fn test_generation<'a>(
+    id: Uuid,
+    owner: &'a Owner,
+    key_id: Uuid,
+    request: &'a GenerationRequest,
+    diagram: Option<(Uuid, i32)>,
+) -> NewGeneration<'a> {
+    NewGeneration {
+        id,
+        owner,
+        api_key_id: key_id,
+        request,
+        request_id: "test",
+        // As the test app's key is: its reads see only test-mode generations.
+        livemode: false,
+        diagram,
+        context: &[],
+    }
+}
+
 async fn insert_unpublished(app: &TestApp, owner: &str) -> Uuid {
     let owner = &Owner::parse(owner).expect("owner");
     let client = app.state.pool.get().await.expect("db");
     let (key_id, request) = key_and_request(&client).await;
     let id = Uuid::now_v7();
-    generations::insert(
-        &client,
-        &NewGeneration {
-            id,
-            owner,
-            api_key_id: key_id,
-            request: &request,
-            request_id: "test",
-            // As the test app's key is: its reads see only test-mode generations.
-            livemode: false,
-            diagram: None,
-            context: &[],
-        },
-    )
-    .await
-    .expect("insert");
+    generations::insert(&client, &test_generation(id, owner, key_id, &request, None))
+        .await
+        .expect("insert");
     id
 }
 
@@ -398,16 +406,8 @@ async fn generations_stored_in_one_batch_fail_alone_and_come_back_in_order() {
     let stores = ids.iter().map(|&id| {
         let (inserts, owner, request) = (inserts.clone(), owner.clone(), request.clone());
         tokio::spawn(async move {
-            let new = NewGeneration {
-                id,
-                owner: &owner,
-                api_key_id: key_id,
-                request: &request,
-                request_id: "test",
-                livemode: false,
-                diagram: (id == bad).then(|| (Uuid::new_v4(), 1)),
-                context: &[],
-            };
+            let diagram = (id == bad).then(|| (Uuid::new_v4(), 1));
+            let new = test_generation(id, &owner, key_id, &request, diagram);
             inserts.store(&new).await.map(|stored| stored.id)
         })
     });
@@ -445,16 +445,13 @@ async fn generations_stored_in_one_batch_fail_alone_and_come_back_in_order() {
     let gone = procmap_core::db::pool(&format!("{}/procmap_no_such_database", server_url()), 1)
         .expect("pool");
     let refused = procmap_api::generations::inserts::GenerationInserts::start(gone)
-        .store(&NewGeneration {
-            id: Uuid::now_v7(),
-            owner: &owner,
-            api_key_id: key_id,
-            request: &request,
-            request_id: "test",
-            livemode: false,
-            diagram: None,
-            context: &[],
-        })
+        .store(&test_generation(
+            Uuid::now_v7(),
+            &owner,
+            key_id,
+            &request,
+            None,
+        ))
         .await
         .expect_err("no database");
     assert_eq!(

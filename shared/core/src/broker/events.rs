@@ -2,8 +2,9 @@
 //! revocations, which age the replica's cached keys.
 //!
 //! Each replica binds its own exclusive queue to the events exchange, so every replica hears
-//! every event and any replica can answer any `wait=true` request. An event only says "look
-//! again": the waiter re-reads Postgres, which stays the truth.
+//! every event that ends a generation (and every copilot step and key revocation), and any
+//! replica can answer any `wait=true` request. An event only says "look again": the waiter
+//! re-reads Postgres, which stays the truth.
 
 use std::{
     collections::HashMap,
