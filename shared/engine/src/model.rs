@@ -193,22 +193,40 @@ impl ProcessModel {
         self.flows.iter().filter(move |f| f.target == id)
     }
 
-    fn all_ids(&self) -> HashSet<&str> {
-        let mut ids: HashSet<&str> = HashSet::new();
-        ids.insert(&self.id);
-        ids.extend(self.lanes.iter().map(|l| l.id.as_str()));
-        ids.extend(self.nodes.iter().map(|n| n.id.as_str()));
-        ids.extend(self.flows.iter().map(|f| f.id.as_str()));
-        ids
+    fn all_ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.id.as_str())
+            .chain(self.lanes.iter().map(|l| l.id.as_str()))
+            .chain(self.nodes.iter().map(|n| n.id.as_str()))
+            .chain(self.flows.iter().map(|f| f.id.as_str()))
     }
 
-    /// An id starting with `prefix` that nothing in the model uses yet.
+    /// An id starting with `prefix` that nothing in the model uses yet: one past the highest
+    /// `{prefix}_{n}` in use. One pass over the ids, where looking for the lowest free number
+    /// built a set of them all for every element added, a tenth of the builtin modeler's time.
+    /// A removed element's number is not handed out again, so a new element is never taken
+    /// for the old one.
     pub fn fresh_id(&self, prefix: &str) -> String {
-        let ids = self.all_ids();
-        (1..)
-            .map(|n| format!("{prefix}_{n}"))
-            .find(|id| !ids.contains(id.as_str()))
-            .unwrap_or_default()
+        let highest = self
+            .all_ids()
+            .filter_map(|id| {
+                id.strip_prefix(prefix)?
+                    .strip_prefix('_')?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(0);
+        match highest.checked_add(1) {
+            Some(next) => format!("{prefix}_{next}"),
+            // Only a source that numbers an id u64::MAX gets here: look for a free number.
+            None => {
+                let ids: HashSet<&str> = self.all_ids().collect();
+                (1..)
+                    .map(|n| format!("{prefix}_{n}"))
+                    .find(|id| !ids.contains(id.as_str()))
+                    .unwrap_or_default()
+            }
+        }
     }
 
     /// Adds a node and answers its id.
@@ -465,6 +483,23 @@ mod tests {
         let id = m.fresh_id("Activity");
         assert!(m.node(&id).is_none());
         assert_eq!(id, "Activity_3");
+    }
+
+    #[test]
+    fn a_removed_elements_id_is_not_handed_out_again() {
+        let mut m = line();
+        assert!(m.remove_node("Activity_1"));
+        let id = m.add_node(NodeKind::Task(TaskKind::Plain), "New", None);
+        assert_eq!(id, "Activity_3");
+    }
+
+    #[test]
+    fn an_id_numbered_past_the_counter_still_gets_a_free_id() {
+        let mut m = line();
+        m.nodes[1].id = format!("Activity_{}", u64::MAX);
+        let id = m.fresh_id("Activity");
+        assert!(m.node(&id).is_none());
+        assert_eq!(id, "Activity_1");
     }
 
     #[test]

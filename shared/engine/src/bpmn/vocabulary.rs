@@ -2,8 +2,6 @@
 //! name of each kind of node, and the event definition of each trigger. The reader and the
 //! writer translate through this one table, so the two directions cannot disagree.
 
-use foldhash::{HashMap, HashMapExt};
-
 use crate::model::{EventTrigger, NodeKind, TaskKind};
 
 pub const BPMN_NS: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
@@ -38,13 +36,14 @@ pub fn element_name(kind: &NodeKind) -> &str {
 }
 
 /// The node kind of a BPMN element, or `None` for an element that is not a flow node. Events
-/// start without a trigger: their event definition, a child element, sets it.
-pub fn node_kind(local: &str, attrs: &HashMap<String, String>) -> Option<NodeKind> {
+/// start without a trigger: their event definition, a child element, sets it. A boundary event
+/// starts interrupting and attached to nothing: its attributes say otherwise.
+pub fn node_kind(local: &str) -> Option<NodeKind> {
     Some(match local {
         "boundaryEvent" => NodeKind::BoundaryEvent {
             trigger: EventTrigger::None,
-            host: attrs.get("attachedToRef").cloned().unwrap_or_default(),
-            interrupting: attrs.get("cancelActivity").map(String::as_str) != Some("false"),
+            host: String::new(),
+            interrupting: true,
         },
         "startEvent" => NodeKind::StartEvent(EventTrigger::None),
         "endEvent" => NodeKind::EndEvent(EventTrigger::None),
@@ -71,7 +70,7 @@ pub fn node_kind(local: &str, attrs: &HashMap<String, String>) -> Option<NodeKin
 }
 
 pub fn is_flow_node(local: &str) -> bool {
-    node_kind(local, &HashMap::new()).is_some()
+    node_kind(local).is_some()
 }
 
 /// The element that defines an event with this trigger; `None` for a plain event.
@@ -114,7 +113,7 @@ mod tests {
             NodeKind::InclusiveGateway,
             NodeKind::SubProcess,
         ] {
-            assert_eq!(node_kind(element_name(&kind), &HashMap::new()), Some(kind));
+            assert_eq!(node_kind(element_name(&kind)), Some(kind));
         }
         for trigger_ in [EventTrigger::Message, EventTrigger::Conditional] {
             assert_eq!(event_definition(trigger_).and_then(trigger), Some(trigger_));

@@ -35,7 +35,7 @@ impl Elements<'_> {
         depth: usize,
     ) {
         for attr in e.attributes().flatten() {
-            let name = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
+            let name = String::from_utf8_lossy(attr.key.as_ref());
             if name.starts_with("xmlns") || is_modeled_attribute(local, &name) {
                 continue;
             }

@@ -2,8 +2,7 @@
 //! whole (annotations, data, root elements, further diagrams), every shape and edge (later only
 //! those drawing a kept element stay), and the content of sub-processes.
 
-use foldhash::HashMap;
-
+use super::attributes::Attributes;
 use super::diagram::ProcessInProgress;
 use crate::bpmn::carried::is_activity_child;
 use crate::bpmn::kept::{KeptElement, Place, SubProcessContent};
@@ -12,7 +11,7 @@ use crate::bpmn::kept::{KeptElement, Place, SubProcessContent};
 pub(super) struct Tag<'a> {
     pub local: &'a str,
     pub parent: &'a str,
-    pub attrs: &'a HashMap<String, String>,
+    pub attrs: &'a Attributes<'a>,
     /// Elements open around it.
     pub depth: usize,
     pub is_empty: bool,
@@ -83,13 +82,13 @@ impl<'x> Copier<'x> {
     ) -> bool {
         if let Some(process) = self.process.as_mut() {
             if let Some(id) = tag.attrs.get("id") {
-                process.element.contains.push(id.clone());
+                process.element.contains.push(id.to_owned());
             }
         } else if tag.local == "process" && tag.parent == "definitions" && !tag.is_empty {
             self.process = Some(Capture {
                 element: KeptElement {
                     place: Place::Root,
-                    id: tag.attrs.get("id").cloned().unwrap_or_default(),
+                    id: tag.attrs.get("id").unwrap_or_default().to_owned(),
                     xml: String::new(),
                     connects: Vec::new(),
                     contains: Vec::new(),
@@ -100,7 +99,7 @@ impl<'x> Copier<'x> {
         }
         if let Some(sub) = self.sub_process.as_mut() {
             if let Some(id) = tag.attrs.get("id") {
-                sub.content.contains.push(id.clone());
+                sub.content.contains.push(id.to_owned());
             }
             if tag.depth == sub.depth + 1 && sub.copies(tag.local) {
                 if tag.is_empty {
@@ -116,7 +115,7 @@ impl<'x> Copier<'x> {
             .as_mut()
             .filter(|c| c.element.place == Place::Diagram && tag.local == "BPMNPlane")
         {
-            c.element.id = tag.attrs.get("bpmnElement").cloned().unwrap_or_default();
+            c.element.id = tag.attrs.get("bpmnElement").unwrap_or_default().to_owned();
         }
         let place = Place::of(tag.local, tag.parent).filter(|place| {
             self.capture.is_none()
@@ -135,12 +134,12 @@ impl<'x> Copier<'x> {
             };
             let element = KeptElement {
                 place,
-                id: tag.attrs.get(id_attribute).cloned().unwrap_or_default(),
+                id: tag.attrs.get(id_attribute).unwrap_or_default().to_owned(),
                 xml: String::new(),
                 connects: ["sourceRef", "targetRef"]
                     .iter()
                     .filter(|_| matches!(tag.local, "association" | "messageFlow"))
-                    .filter_map(|a| tag.attrs.get(*a).cloned())
+                    .filter_map(|a| tag.attrs.get(a).map(str::to_owned))
                     .collect(),
                 contains: Vec::new(),
             };

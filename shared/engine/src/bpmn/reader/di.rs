@@ -2,6 +2,7 @@
 
 use foldhash::{HashMap, HashSet};
 
+use super::attributes::Attributes;
 use crate::bpmn::drawing::{Bounds, Drawing};
 use crate::model::ProcessModel;
 
@@ -31,7 +32,7 @@ impl DiInProgress {
     pub(super) fn start(
         &mut self,
         local: &str,
-        attrs: &HashMap<String, String>,
+        attrs: &Attributes<'_>,
         is_empty: bool,
     ) -> Option<String> {
         let first_plane = self.on_first_plane();
@@ -39,16 +40,16 @@ impl DiInProgress {
             "BPMNPlane" => self.planes += 1,
             "BPMNShape" => {
                 let element = attrs.get("bpmnElement")?;
-                self.open_shape = (!is_empty && first_plane).then(|| element.clone());
+                self.open_shape = (!is_empty && first_plane).then(|| element.to_owned());
                 if first_plane && attrs.get("isExpanded").is_some_and(|v| v == "true") {
-                    self.expanded.insert(element.clone());
+                    self.expanded.insert(element.to_owned());
                 }
-                return Some(element.clone());
+                return Some(element.to_owned());
             }
             "BPMNEdge" => {
                 let element = attrs.get("bpmnElement")?;
-                self.open_edge = (!is_empty && first_plane).then(|| element.clone());
-                return Some(element.clone());
+                self.open_edge = (!is_empty && first_plane).then(|| element.to_owned());
+                return Some(element.to_owned());
             }
             "BPMNLabel" => self.in_label = !is_empty,
             // A shape's own bounds, not its label's; the first one counts.
@@ -100,13 +101,13 @@ fn pick<'a, T: Clone>(
 }
 
 /// A DI coordinate, rounded to whole pixels; tools write fractions.
-fn coordinate(attrs: &HashMap<String, String>, name: &str) -> Option<i64> {
+fn coordinate(attrs: &Attributes<'_>, name: &str) -> Option<i64> {
     let value: f64 = attrs.get(name)?.trim().parse().ok()?;
     // Anything beyond a few million pixels is not a drawing anyone made; ignore it.
     (value.is_finite() && value.abs() < 1e7).then(|| value.round() as i64)
 }
 
-fn bounds(attrs: &HashMap<String, String>) -> Option<Bounds> {
+fn bounds(attrs: &Attributes<'_>) -> Option<Bounds> {
     Some(Bounds {
         x: coordinate(attrs, "x")?,
         y: coordinate(attrs, "y")?,

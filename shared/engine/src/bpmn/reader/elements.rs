@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use quick_xml::events::BytesStart;
 
+use super::attributes::Attributes;
 use super::copier::{Copier, Tag};
 use super::di::DiInProgress;
 use super::diagram::{Diagram, ProcessInProgress, ReadError};
@@ -18,8 +19,6 @@ use crate::model::{EventTrigger, Flow, Lane, Node, NodeKind};
 pub(super) const MAX_DEPTH: usize = 100;
 /// Most elements accepted in one document.
 const MAX_ELEMENTS: usize = 200_000;
-/// Most attributes accepted on one element.
-const MAX_ATTRIBUTES: usize = 64;
 
 /// Whose text the reader is collecting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,9 +126,9 @@ impl<'x> Elements<'x> {
             )));
         }
         let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-        let attrs = attributes(e)?;
+        let attrs = Attributes::of(e)?;
         if let Some(id) = attrs.get("id") {
-            self.diagram.ids.push(id.clone());
+            self.diagram.ids.push(id.to_owned());
         }
         if self.stack.is_empty() {
             self.root(e, &local, &attrs)?;
@@ -181,7 +180,7 @@ impl<'x> Elements<'x> {
         &mut self,
         e: &BytesStart<'_>,
         local: &str,
-        attrs: &HashMap<String, String>,
+        attrs: &Attributes<'_>,
     ) -> Result<(), ReadError> {
         if local != "definitions" {
             return Err(ReadError::NotBpmn(format!(
@@ -193,7 +192,7 @@ impl<'x> Elements<'x> {
             .prefix()
             .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
         let ns_attr = prefix.map_or("xmlns".to_owned(), |p| format!("xmlns:{p}"));
-        if attrs.get(&ns_attr).map(String::as_str) != Some(BPMN_NS) {
+        if attrs.get(&ns_attr) != Some(BPMN_NS) {
             return Err(ReadError::NotBpmn(format!(
                 "<definitions> is not in the namespace {BPMN_NS}"
             )));
@@ -218,10 +217,10 @@ impl<'x> Elements<'x> {
         let attrs = tag.attrs;
         match tag.local {
             "process" => {
-                let id = attrs.get("id").cloned().unwrap_or_default();
+                let id = attrs.get("id").unwrap_or_default().to_owned();
                 self.processes.push(ProcessInProgress {
                     id: id.clone(),
-                    name: attrs.get("name").cloned().unwrap_or_default(),
+                    name: attrs.get("name").unwrap_or_default().to_owned(),
                     ..Default::default()
                 });
                 self.carry_attributes(e, &id, tag.local, !tag.is_empty, tag.depth);
@@ -229,13 +228,13 @@ impl<'x> Elements<'x> {
             "import" | "extension" | "relationship" if tag.parent == "definitions" => {
                 self.carry_child(tag);
             }
-            "collaboration" => self.collaboration_id = attrs.get("id").cloned(),
+            "collaboration" => self.collaboration_id = attrs.get("id").map(str::to_owned),
             "participant" => {
                 if let (Some(p), Some(name)) = (attrs.get("processRef"), attrs.get("name")) {
-                    self.participant_names.insert(p.clone(), name.clone());
+                    self.participant_names.insert(p.to_owned(), name.to_owned());
                 }
                 if let (Some(p), Some(id)) = (attrs.get("processRef"), attrs.get("id")) {
-                    self.participant_ids.insert(p.clone(), id.clone());
+                    self.participant_ids.insert(p.to_owned(), id.to_owned());
                 }
             }
             _ if self.stack.iter().any(|s| s == "process") => self.process_content(e, tag)?,
@@ -259,7 +258,15 @@ impl<'x> Elements<'x> {
             // Annotations, data or lanes inside a sub-process: its content is kept whole instead.
             sub.modelable = false;
             self.skip_unless_empty(tag);
-        } else if let Some(kind) = node_kind(local, tag.attrs) {
+        } else if let Some(mut kind) = node_kind(local) {
+            // What a boundary event is attached to, and whether it interrupts, are attributes.
+            if let NodeKind::BoundaryEvent {
+                host, interrupting, ..
+            } = &mut kind
+            {
+                host.push_str(tag.attrs.get("attachedToRef").unwrap_or_default());
+                *interrupting = tag.attrs.get("cancelActivity") != Some("false");
+            }
             self.flow_node(e, tag, kind)?;
         } else if local == "sequenceFlow" {
             self.sequence_flow(e, tag)?;
@@ -272,15 +279,15 @@ impl<'x> Elements<'x> {
             }
         } else if local == "lane" {
             let lane = Lane {
-                id: tag.attrs.get("id").cloned().unwrap_or_default(),
-                name: tag.attrs.get("name").cloned().unwrap_or_default(),
+                id: tag.attrs.get("id").unwrap_or_default().to_owned(),
+                name: tag.attrs.get("name").unwrap_or_default().to_owned(),
             };
             self.carry_attributes(e, &lane.id, local, !tag.is_empty, tag.depth);
             let process = self.process()?;
             process.lanes.push((lane, Vec::new()));
             self.open_lane = Some(process.lanes.len() - 1);
         } else if local == "laneSet" && tag.parent == "process" {
-            self.process()?.lane_set_id = tag.attrs.get("id").cloned();
+            self.process()?.lane_set_id = tag.attrs.get("id").map(str::to_owned);
         } else if local == "flowNodeRef" && self.open_lane.is_some() {
             self.text_target = Some(TextTarget::FlowNodeRef);
         } else if let Some(trigger) = trigger(local) {
@@ -303,15 +310,15 @@ impl<'x> Elements<'x> {
         tag: &Tag<'_>,
         kind: NodeKind,
     ) -> Result<(), ReadError> {
-        let id = tag.attrs.get("id").cloned().unwrap_or_default();
+        let id = tag.attrs.get("id").unwrap_or_default().to_owned();
         self.carry_attributes(e, &id, tag.local, !tag.is_empty, tag.depth);
         if let Some(d) = tag.attrs.get("default") {
-            self.diagram.defaults.push((id.clone(), d.clone()));
+            self.diagram.defaults.push((id.clone(), d.to_owned()));
         }
         let node = Node {
             id: id.clone(),
             kind,
-            name: tag.attrs.get("name").cloned().unwrap_or_default(),
+            name: tag.attrs.get("name").unwrap_or_default().to_owned(),
             lane: None,
             parent: self.scopes.last().map(|(s, _)| s.clone()),
         };
@@ -346,7 +353,7 @@ impl<'x> Elements<'x> {
     }
 
     fn sequence_flow(&mut self, e: &BytesStart<'_>, tag: &Tag<'_>) -> Result<(), ReadError> {
-        let attr = |name: &str| tag.attrs.get(name).cloned().unwrap_or_default();
+        let attr = |name: &str| tag.attrs.get(name).unwrap_or_default().to_owned();
         let flow = Flow {
             id: attr("id"),
             source: attr("sourceRef"),
@@ -543,30 +550,4 @@ pub(super) fn kept_content_warning(id: &str) -> String {
 
 pub(super) fn slice(xml: &str, start: usize, end: usize) -> String {
     xml.get(start..end).unwrap_or_default().trim().to_owned()
-}
-
-/// An element's attributes by name, within the limits: namespace declarations keep their
-/// prefix, every other attribute is known by its local name.
-fn attributes(e: &BytesStart<'_>) -> Result<HashMap<String, String>, ReadError> {
-    let mut map = HashMap::new();
-    for (count, attr) in e.attributes().enumerate() {
-        if count >= MAX_ATTRIBUTES {
-            return Err(ReadError::Refused(format!(
-                "an element has more than {MAX_ATTRIBUTES} attributes"
-            )));
-        }
-        let attr = attr.map_err(|e| ReadError::Malformed(e.to_string()))?;
-        let key = attr.key.as_ref();
-        let name = if key.starts_with(b"xmlns") {
-            String::from_utf8_lossy(key).into_owned()
-        } else {
-            String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned()
-        };
-        let value = attr
-            .unescape_value()
-            .map_err(|e| ReadError::Malformed(e.to_string()))?
-            .into_owned();
-        map.insert(name, value);
-    }
-    Ok(map)
 }

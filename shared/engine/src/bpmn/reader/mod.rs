@@ -12,6 +12,7 @@
 //! settles lanes, defaults and sub-process content into a [`Diagram`].
 
 mod assemble;
+mod attributes;
 mod carrying;
 mod copier;
 mod di;

@@ -87,10 +87,7 @@ fn split_sentences(text: &str) -> Vec<String> {
         current.push(c);
         let at_break = matches!(c, '.' | '!' | '?' | ';')
             && chars.get(i + 1).is_none_or(|n| n.is_whitespace());
-        // "e.g." and "i.e." are not sentence ends.
-        let abbreviation =
-            current.to_lowercase().ends_with("e.g.") || current.to_lowercase().ends_with("i.e.");
-        if at_break && !abbreviation {
+        if at_break && !ends_with_abbreviation(&current) {
             out.push(std::mem::take(&mut current));
         }
     }
@@ -99,6 +96,13 @@ fn split_sentences(text: &str) -> Vec<String> {
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// "e.g." and "i.e." are not sentence ends. Only the tail is looked at: lowercasing the whole
+/// sentence at every character made splitting a long prompt quadratic.
+fn ends_with_abbreviation(text: &str) -> bool {
+    text.get(text.len().saturating_sub(4)..)
+        .is_some_and(|tail| tail.eq_ignore_ascii_case("e.g.") || tail.eq_ignore_ascii_case("i.e."))
 }
 
 /// "… from intake to resolution" → ("Intake", "Resolution").
@@ -156,5 +160,25 @@ pub(super) fn title(prompt: &str) -> String {
         "Process".into()
     } else {
         name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_end_at_their_stops_but_not_inside_e_g_or_i_e() {
+        assert_eq!(
+            split_sentences("Check stock, e.g. the shelf. Pack it, I.E. box it! Prüfe alles? Done"),
+            vec![
+                "Check stock, e.g. the shelf.",
+                "Pack it, I.E. box it!",
+                "Prüfe alles?",
+                "Done"
+            ]
+        );
+        assert_eq!(split_sentences("Über."), vec!["Über."]);
+        assert!(!ends_with_abbreviation("Ü"));
     }
 }
