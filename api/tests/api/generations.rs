@@ -685,3 +685,61 @@ async fn a_follow_up_the_builtin_modeler_cannot_read_fails_with_a_clear_error() 
     app.stop().await;
     env.teardown().await;
 }
+
+#[tokio::test]
+async fn stored_diagram_xml_is_compressed_with_lz4_and_reads_back_whole() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::default()).await;
+    let response = app
+        .post_generation(
+            &json!({"mode": "initial", "prompt": SEED_PROMPT}),
+            "?wait=true",
+        )
+        .await;
+    let (_, body) = json_with_status(response, 200).await;
+    let id: Uuid = body["id"].as_str().expect("id").parse().expect("uuid");
+
+    // Migration 0011; the server the tests run on is built with LZ4, as Debian's is.
+    let client = app.state.pool.get().await.expect("db");
+    let rows = client
+        .query(
+            "SELECT option_number, pg_column_compression(bpmn_xml), bpmn_xml \
+             FROM generation_versions WHERE generation_id = $1 ORDER BY option_number",
+            &[&id],
+        )
+        .await
+        .expect("versions");
+    assert_eq!(rows.len(), 3);
+    for (row, option) in rows
+        .iter()
+        .zip(body["options"].as_array().expect("options"))
+    {
+        let method: Option<&str> = row.get(1);
+        assert_eq!(method, Some("lz4"), "option {}", row.get::<_, i32>(0));
+        let stored: &str = row.get(2);
+        assert_eq!(Some(stored), option["versions"][0]["bpmn_xml"].as_str());
+    }
+    let columns: Vec<String> = client
+        .query(
+            "SELECT attrelid::regclass::text || '.' || attname FROM pg_attribute \
+             WHERE attcompression = 'l' AND attrelid::regclass::text NOT LIKE 'pg_%' ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("columns")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "copilot_messages.diagram_state",
+            "copilot_messages.proposed_bpmn",
+            "diagram_versions.bpmn_xml",
+            "generation_versions.bpmn_xml"
+        ]
+    );
+    drop(client);
+    app.stop().await;
+    env.teardown().await;
+}

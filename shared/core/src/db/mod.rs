@@ -105,6 +105,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_unlocked_key_reference",
         include_str!("../../../../migrations/0010_unlocked_key_reference.sql"),
     ),
+    (
+        "0011_lz4_diagram_xml",
+        include_str!("../../../../migrations/0011_lz4_diagram_xml.sql"),
+    ),
 ];
 
 /// Builds a connection pool. Connections are opened lazily, so this does not touch the network.
