@@ -215,12 +215,13 @@ async fn run_job(
         }
         return;
     }
-    // Ack only now: the result (or the failure) is committed.
-    if let Err(e) = delivery.ack().await {
-        tracing::warn!(error = %e, "ack failed; the job may be redelivered and skipped");
-    }
+    // The result (or the failure) is committed: announce it first, since a client waits on the
+    // event and nothing waits on the ack, then ack.
     if let Some(status) = outcome.status() {
         announce(context.events.clone(), generation_id, status);
+    }
+    if let Err(e) = delivery.ack().await {
+        tracing::warn!(error = %e, "ack failed; the job may be redelivered and skipped");
     }
     if outcome == Outcome::Succeeded {
         tracing::info!("generation succeeded");
