@@ -6,14 +6,19 @@
 //! - [`inserts`]: storing the rows of requests accepted at once, in batches.
 //! - [`published`]: marking confirmed jobs published, in batches.
 //! - [`waiting`]: answering `wait=true` from status events.
+//! - [`found`]: a generation as answered, with its BPMN.
 
 mod accept;
+mod found;
 pub mod inserts;
 pub mod published;
 pub mod quota_tokens;
 mod waiting;
 
 pub use accept::{hand_back_idle, DiagramToCreate, ForDiagram};
+pub use found::WithVersions;
+
+use found::with_versions;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -22,7 +27,7 @@ use procmap_core::{
     db::{
         api_keys::ApiKey,
         diagrams,
-        generations::{self, Generation, SourceLookup},
+        generations::{self, SourceLookup},
     },
     domain::{
         new_generation_id, GenerationRequest, GenerationStatus, RefinementSource, StoredVersion,
@@ -37,12 +42,6 @@ use crate::{
     http::{params::Position, ListParams},
     state::AppState,
 };
-
-/// A generation with the BPMN it produced (none until it succeeds).
-pub struct WithVersions {
-    pub generation: Generation,
-    pub versions: Vec<StoredVersion>,
-}
 
 /// A generation just accepted, or found again by its Idempotency-Key.
 pub struct Created {
@@ -100,7 +99,7 @@ pub async fn create(
         _ => waiting::wait_for(state, accepted.generation, window).await?,
     };
     Ok(Created {
-        generation: with_versions(state, generation).await?,
+        generation,
         replayed: accepted.replayed,
     })
 }
@@ -112,14 +111,13 @@ pub async fn get(
     id: Uuid,
 ) -> Result<Option<WithVersions>, ApiError> {
     let client = state.db().await?;
-    let generation = generations::get_for_owner(&client, workspace, id)
+    let found = generations::get_for_owner_with_versions(&client, workspace, id)
         .await
         .context("reading a generation")?;
-    drop(client);
-    match generation {
-        Some(generation) => Ok(Some(with_versions(state, generation).await?)),
-        None => Ok(None),
-    }
+    Ok(found.map(|(generation, versions)| WithVersions {
+        generation,
+        versions,
+    }))
 }
 
 /// A page of `owner`'s generations, newest first.
@@ -202,25 +200,6 @@ pub async fn delete(state: &AppState, workspace: &Workspace, id: Uuid) -> Result
     Ok(generations::delete(&client, workspace, id)
         .await
         .context("deleting a generation")?)
-}
-
-/// A generation with its stored BPMN, read only when it succeeded.
-async fn with_versions(state: &AppState, generation: Generation) -> Result<WithVersions, ApiError> {
-    let versions = if generation.status == GenerationStatus::Succeeded {
-        let client = state.db().await?;
-        generations::versions(&client, &[generation.id])
-            .await
-            .context("reading a generation's BPMN")?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(WithVersions {
-        generation,
-        versions,
-    })
 }
 
 /// Refuses a refinement whose source cannot be used, before anything is stored. Answers the

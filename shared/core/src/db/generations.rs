@@ -237,6 +237,67 @@ pub async fn get_for_owner(
     row.as_ref().map(Generation::from_row).transpose()
 }
 
+/// A generation with its stored BPMN, in one round trip rather than two.
+pub async fn get_with_versions(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<(Generation, Vec<StoredVersion>)>, RowError> {
+    read_with_versions(client, "g.id = $1", &[&id]).await
+}
+
+/// [`get_with_versions`], only if the generation is in `workspace`, as [`get_for_owner`].
+pub async fn get_for_owner_with_versions(
+    client: &impl GenericClient,
+    workspace: &Workspace,
+    id: Uuid,
+) -> Result<Option<(Generation, Vec<StoredVersion>)>, RowError> {
+    read_with_versions(
+        client,
+        "g.id = $1 AND g.owner = $2 AND g.livemode = $3",
+        &[&id, &workspace.owner.as_str(), &workspace.livemode],
+    )
+    .await
+}
+
+/// The generation matching `condition` on `g`, its versions (a succeeded generation's only)
+/// joined on as further rows, ordered by option and version.
+async fn read_with_versions(
+    client: &impl GenericClient,
+    condition: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Option<(Generation, Vec<StoredVersion>)>, RowError> {
+    let columns = COLUMNS
+        .split(", ")
+        .map(|column| format!("g.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let statement = client
+        .prepare_cached(&format!(
+            "SELECT {columns}, v.option_number, v.version_number, v.bpmn_xml
+             FROM generations g LEFT JOIN generation_versions v
+                 ON v.generation_id = g.id AND g.status = 'succeeded'
+             WHERE {condition}
+             ORDER BY v.option_number, v.version_number"
+        ))
+        .await?;
+    let rows = client.query(&statement, params).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let generation = Generation::from_row(first)?;
+    let mut versions = Vec::new();
+    for row in &rows {
+        if let Some(option_number) = row.try_get("option_number")? {
+            versions.push(StoredVersion {
+                option_number,
+                version_number: row.try_get("version_number")?,
+                bpmn_xml: row.try_get("bpmn_xml")?,
+            });
+        }
+    }
+    Ok(Some((generation, versions)))
+}
+
 /// A page of the generations in `workspace`, newest first, strictly after the keyset position
 /// `after`.
 pub async fn list_for_owner(
