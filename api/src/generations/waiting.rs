@@ -8,7 +8,6 @@ use procmap_core::{
     db::generations::{self, Generation},
 };
 use tokio::time::Instant;
-
 use uuid::Uuid;
 
 use super::found::{with_versions, WithVersions};
@@ -43,6 +42,8 @@ pub async fn wait_subscribed(
     wait_on(state, latest, subscription, window).await
 }
 
+/// Re-reads the generation each time its subscription says it changed, until it is terminal,
+/// `window` ends, or the replica begins to shut down.
 async fn wait_on(
     state: &AppState,
     generation: WithVersions,

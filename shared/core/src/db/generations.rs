@@ -266,11 +266,14 @@ async fn read_with_versions(
     condition: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Option<(Generation, Vec<StoredVersion>)>, RowError> {
-    let columns = COLUMNS
-        .split(", ")
-        .map(|column| format!("g.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    static QUALIFIED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        COLUMNS
+            .split(", ")
+            .map(|column| format!("g.{column}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let columns = &*QUALIFIED;
     let statement = client
         .prepare_cached(&format!(
             "SELECT {columns}, v.option_number, v.version_number, v.bpmn_xml
