@@ -272,9 +272,16 @@ fn edge(x: &mut String, flow: &str, name: &str, points: &[(i64, i64)]) {
     if !name.is_empty() {
         // Beside the start of the flow; where it first runs down or up out of a gateway, past
         // the bend (under the line going down, over it going up), clear of the gateway's name.
+        // A flow that leaves sideways only to turn down or up (around a shape in its way)
+        // shares its start with the branch that goes straight on: its name goes beside the
+        // line it turns into, clear of that branch.
         let at = match points {
             [(x0, y0), (x1, y1), ..] if x0 == x1 && y1 > y0 => Some((x1 + 8, y1 + 2)),
             [(x0, _), (x1, y1), ..] if x0 == x1 => Some((x1 + 8, y1 - 16)),
+            [(_, y0), (x1, y1), (x2, y2), ..] if y0 == y1 && x1 == x2 && y2 > y1 => {
+                Some((x1 + 6, y1 + 6))
+            }
+            [(_, y0), (x1, y1), (x2, _), ..] if y0 == y1 && x1 == x2 => Some((x1 + 6, y1 - 20)),
             [(lx, ly), ..] => Some((lx + 5, ly + 4)),
             [] => None,
         };
@@ -500,4 +507,30 @@ fn write_node(x: &mut String, model: &ProcessModel, node: &Node, kept: &Kept, in
 
 fn esc(text: &str) -> std::borrow::Cow<'_, str> {
     escape(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label_of(points: &[(i64, i64)]) -> String {
+        let mut x = String::new();
+        edge(&mut x, "Flow_1", "No", points);
+        let start = x.find("<dc:Bounds").expect("a label");
+        x[start..].lines().next().unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn a_branch_that_turns_after_leaving_sideways_is_named_beside_its_turn() {
+        // Beside the start, the name would lie on the sibling branch's, which leaves from the
+        // same point and goes straight on.
+        assert!(label_of(&[(885, 145), (927, 145), (927, 275), (970, 275)])
+            .starts_with(r#"<dc:Bounds x="933" y="151""#));
+        assert!(label_of(&[(885, 145), (927, 145), (927, 40), (970, 40)])
+            .starts_with(r#"<dc:Bounds x="933" y="125""#));
+        // Straight on, and straight down out of a gateway, as before.
+        assert!(label_of(&[(885, 145), (970, 145)]).starts_with(r#"<dc:Bounds x="890" y="149""#));
+        assert!(label_of(&[(540, 170), (540, 275), (650, 275)])
+            .starts_with(r#"<dc:Bounds x="548" y="277""#));
+    }
 }
