@@ -390,6 +390,75 @@ async fn claims_and_results_written_in_one_batch_keep_each_jobs_guarantees() {
     env.teardown().await;
 }
 
+/// A burst fills the table faster than autovacuum analyzes it, so the planner believes almost
+/// no row is queued. A claim must still find its rows by primary key, not by reading the index
+/// entry of every queued job (which made draining a backlog quadratic).
+#[tokio::test]
+async fn a_claim_finds_its_rows_by_key_while_a_burst_has_outrun_the_statistics() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let template = insert_unpublished(&app, "owner-a").await;
+    let mut client = app.state.pool.get().await.expect("db");
+    // No analyze during the test: the statistics stay those of an empty table.
+    client
+        .batch_execute("ALTER TABLE generations SET (autovacuum_enabled = false)")
+        .await
+        .expect("autovacuum off");
+    client
+        .execute(
+            "INSERT INTO generations
+             SELECT (jsonb_populate_record(NULL::generations,
+                     to_jsonb(g) || jsonb_build_object('id', gen_random_uuid()))).*
+             FROM generations g, generate_series(1, 5000)
+             WHERE g.id = $1",
+            &[&template],
+        )
+        .await
+        .expect("a backlog");
+    let ids: Vec<Uuid> = client
+        .query("SELECT id FROM generations ORDER BY random() LIMIT 20", &[])
+        .await
+        .expect("ids")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let tx = client.transaction().await.expect("tx");
+    // The plan a worker settles on after its first executions of the statement.
+    tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        .await
+        .expect("generic plans");
+    let claims = generations::claim_many(&tx, &ids, Duration::from_secs(60))
+        .await
+        .expect("claim");
+    assert!(claims.iter().all(Option::is_some), "every id is claimed");
+    let scans: Vec<(String, i64)> = tx
+        .query(
+            "SELECT c.relname::text, pg_stat_get_xact_numscans(c.oid)
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+             WHERE i.indrelid = 'generations'::regclass
+               AND pg_stat_get_xact_numscans(c.oid) > 0
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("index scans")
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(
+        scans
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>(),
+        ["generations_pkey"],
+        "the claim read these indexes: {scans:?}"
+    );
+    tx.rollback().await.expect("rollback");
+    drop(client);
+    app.stop().await;
+    env.teardown().await;
+}
+
 #[tokio::test]
 async fn generations_stored_in_one_batch_fail_alone_and_come_back_in_order() {
     let env = Environment::new().await;

@@ -456,6 +456,13 @@ pub async fn claim(
 /// running many jobs at once claims together. Answers in the order of `ids`, `None` where
 /// someone else has it or it is done. An id given twice is claimed once: only its first place
 /// gets the row, so two deliveries of one job never both run it.
+///
+/// The rows are found by primary key alone, whatever the statistics say. The status is tested
+/// with `IS NOT DISTINCT FROM` (the same as `=` on a column that is never null) because no index
+/// can serve that test. With `status = 'queued'`, a table that filled up since autovacuum's
+/// last look (a burst of accepts) has statistics saying that almost no row is queued, and the
+/// planner read the unfinished-jobs index instead: each claim then visited the index entry of
+/// every queued job, and draining a backlog took time in proportion to its square.
 pub async fn claim_many(
     client: &impl GenericClient,
     ids: &[Uuid],
@@ -467,7 +474,7 @@ pub async fn claim_many(
              SET status = 'running', attempts = attempts + 1,
                  started_at = coalesce(started_at, now()),
                  lease_expires_at = now() + make_interval(secs => $2)
-             WHERE id = ANY($1) AND status = 'queued'
+             WHERE id = ANY($1) AND status IS NOT DISTINCT FROM 'queued'
              RETURNING {COLUMNS}"
         ))
         .await?;
