@@ -82,7 +82,10 @@ impl ClauseReader {
             .find_map(|sep| rest_lower.find(sep).map(|i| (i, sep.len())))
         {
             Some((i, len)) => (&rest[..i], &rest[i + len..]),
-            None => (rest, ""),
+            None => match unmarked_action(rest) {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, ""),
+            },
         };
         let action_lower = action.to_lowercase();
         let (yes_text, no_text) = match [
@@ -393,4 +396,28 @@ pub(super) fn split_and_clauses(text: &str) -> Vec<String> {
         clauses.push(current.join(" "));
     }
     clauses
+}
+
+/// Where the action of a condition written without a comma or "then" starts, as in "if the
+/// amount is above 100 euros the manager approves it": at a later "the|a|an <word> <verb>"
+/// whose verb is one the modeler knows as an action. Without this, the action was read as part
+/// of the question, and the decision had no task on either branch.
+fn unmarked_action(rest: &str) -> Option<usize> {
+    let words: Vec<(usize, &str)> = rest
+        .split(' ')
+        .scan(0, |at, word| {
+            let start = *at;
+            *at += word.len() + 1;
+            Some((start, word))
+        })
+        .filter(|(_, word)| !word.is_empty())
+        .collect();
+    words.windows(3).skip(1).find_map(|window| {
+        let [(at, article), _, (_, verb)] = window else {
+            return None;
+        };
+        let article = article.to_lowercase();
+        let is_article = matches!(article.as_str(), "the" | "a" | "an");
+        (is_article && base_verb(&verb.to_lowercase()).is_some()).then_some(*at)
+    })
 }

@@ -227,6 +227,23 @@ mod tests {
     }
 
     #[test]
+    fn a_condition_without_a_comma_still_has_its_action_on_the_yes_branch() {
+        let d = parse("The clerk checks the receipt. If the amount is above 100 euros the manager approves it. Finance pays the refund.");
+        assert_eq!(
+            labels(&d.steps),
+            ["Check receipt", "Amount is above 100 euros?", "Pay refund"]
+        );
+        let Step::Decision { yes, no, .. } = &d.steps[1] else {
+            panic!("not a decision")
+        };
+        assert_eq!(labels(yes), ["Approve it"]);
+        assert!(no.is_empty());
+        // A condition with no action after it keeps its whole text as the question.
+        let d = parse("If the amount is above 100 euros. Finance pays the refund.");
+        assert_eq!(labels(&d.steps)[0], "Amount is above 100 euros?");
+    }
+
+    #[test]
     fn meanwhile_runs_in_parallel_with_the_previous_step() {
         let d = parse("The warehouse packs the goods. Meanwhile, accounting prepares the invoice. The courier delivers the parcel.");
         assert_eq!(labels(&d.steps), ["<parallel>", "Deliver parcel"]);
