@@ -400,8 +400,9 @@ pub(super) fn split_and_clauses(text: &str) -> Vec<String> {
 
 /// Where the action of a condition written without a comma or "then" starts, as in "if the
 /// amount is above 100 euros the manager approves it": at a later "the|a|an <word> <verb>"
-/// whose verb is one the modeler knows as an action. Without this, the action was read as part
-/// of the question, and the decision had no task on either branch.
+/// whose verb is one the modeler knows as an action, in the third person ("approves"), since a
+/// base form is as often a participle or a noun ("the limit set by finance"). Without this, the
+/// action was read as part of the question, and the decision had no task on either branch.
 fn unmarked_action(rest: &str) -> Option<usize> {
     let words: Vec<(usize, &str)> = rest
         .split(' ')
@@ -416,8 +417,9 @@ fn unmarked_action(rest: &str) -> Option<usize> {
         let [(at, article), _, (_, verb)] = window else {
             return None;
         };
-        let article = article.to_lowercase();
+        let (article, verb) = (article.to_lowercase(), verb.to_lowercase());
         let is_article = matches!(article.as_str(), "the" | "a" | "an");
-        (is_article && base_verb(&verb.to_lowercase()).is_some()).then_some(*at)
+        let acts = verb.ends_with('s') && base_verb(&verb).is_some();
+        (is_article && acts).then_some(*at)
     })
 }

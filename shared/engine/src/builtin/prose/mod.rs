@@ -238,9 +238,12 @@ mod tests {
         };
         assert_eq!(labels(yes), ["Approve it"]);
         assert!(no.is_empty());
-        // A condition with no action after it keeps its whole text as the question.
+        // A condition with no action after it keeps its whole text as the question, and a
+        // base form after an article ("the limit set") is not taken for the action.
         let d = parse("If the amount is above 100 euros. Finance pays the refund.");
         assert_eq!(labels(&d.steps)[0], "Amount is above 100 euros?");
+        let d = parse("If the amount exceeds the limit set by finance. Finance pays the refund.");
+        assert_eq!(labels(&d.steps)[0], "Amount exceeds limit set by finance?");
     }
 
     #[test]
