@@ -43,13 +43,10 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 pub use config::ApiConfig;
-pub use state::AppState;
+pub use state::{AppState, Shared};
 
 use generations::{
-    hand_back_idle,
-    inserts::GenerationInserts,
-    published::{start_job_publisher, PublishedMarks},
-    quota_tokens::QuotaTokens,
+    hand_back_idle, inserts::GenerationInserts, published::JobPublisher, quota_tokens::QuotaTokens,
 };
 use http::{key_cache::KeyCache, rate_tokens::RateTokens};
 
@@ -87,12 +84,12 @@ impl Application {
         let publisher = broker.publisher();
         let events = EventHub::default();
         let shutdown = CancellationToken::new();
-        let (published, marks_task) = PublishedMarks::start(pool.clone(), shutdown.clone());
+        let (jobs, marks_task) =
+            JobPublisher::start(publisher.clone(), pool.clone(), shutdown.clone());
         let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
-        let state = AppState {
+        let state = AppState::new(Shared {
             inserts: GenerationInserts::start(pool.clone()),
-            jobs: start_job_publisher(publisher.clone()),
-            published,
+            jobs,
             relay: Relay {
                 pool: pool.clone(),
                 publisher: publisher.clone(),
@@ -111,7 +108,7 @@ impl Application {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
             in_flight,
-        };
+        });
         let (ready_tx, events_ready) = watch::channel(false);
         let events = state.events.clone();
         let listener_stop = shutdown.clone();
@@ -167,6 +164,8 @@ impl Application {
                 draining.cancel();
             })
             .await;
+        // The last requests' jobs are published and marked before the background tasks stop.
+        self.state.jobs.finish().await;
         self.shutdown.cancel();
         for task in self.tasks {
             let _ = task.await;

@@ -26,7 +26,6 @@
 
 use anyhow::Context;
 use procmap_core::{
-    broker::{OutgoingJob, CONFIRM_TIMEOUT},
     db::{
         api_keys::ApiKey,
         diagrams::{self, NewDiagram},
@@ -35,7 +34,6 @@ use procmap_core::{
         limits, GenericClient,
     },
     domain::{GenerationRequest, Name, SteeringContext},
-    messages::Job,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -170,23 +168,8 @@ pub async fn accept(
     )
     .increment(1);
 
-    // Bounded here as well as in the batch: a request that queued behind a batch the broker
-    // holds still answers within one confirm timeout. Its job is committed, and is published
-    // by its batch later or by the relay.
-    let job = OutgoingJob::new(Job::Generate { generation_id: id });
-    let published = tokio::time::timeout(CONFIRM_TIMEOUT, state.jobs.write(job)).await;
-    match published {
-        Ok(Ok(Ok(()))) => state.published.confirmed(id),
-        Ok(Ok(Err(e))) => {
-            tracing::warn!(generation_id = %id, error = %e, "job not published; the relay will retry")
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(generation_id = %id, error = format!("{e:#}"), "job not published; the relay will retry")
-        }
-        Err(_) => {
-            tracing::warn!(generation_id = %id, "job not confirmed in time; the relay will retry")
-        }
-    }
+    // Answered without waiting for the broker: the row is committed, so the job is safe.
+    state.jobs.publish(id);
     Ok(Accepted {
         generation,
         replayed: false,

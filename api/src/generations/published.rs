@@ -1,8 +1,18 @@
-//! Publishing jobs and marking them published, both in batches.
+//! Publishing the jobs of accepted generations and marking them published, both in batches,
+//! behind the requests that accepted them.
 //!
-//! The jobs of the requests accepted at once are published under one window of confirms
-//! ([`JobPublisher`]): the broker persists and confirms them together, where one publish per
-//! request cost it a disk write and a confirm each.
+//! A request answers `202` once its generation is committed; its job is published afterwards
+//! ([`JobPublisher::publish`]). The answer never depended on the publish: a job the broker did
+//! not confirm was already left to the relay. Waiting for the confirm only added the broker's
+//! disk write to every request's latency. Postgres is the truth, so the guarantees stay:
+//! - a job is still published with a confirm, and only a confirmed job is marked published;
+//! - a job whose publish fails, times out, or never starts (the replica died, or too many
+//!   publishes were under way) keeps `published_at` empty, and the relay publishes it after
+//!   `UNCONFIRMED_AFTER`;
+//! - a replica that stops waits for the publishes under way before it writes its last marks.
+//!
+//! The jobs waiting at once are published under one window of confirms: the broker persists and
+//! confirms them together, where one publish per request cost it a disk write and a confirm each.
 //!
 //! `published_at` tells the relay which queued generations it must not republish. Writing it
 //! per request would cost the accept path a second commit, so confirmed ids are collected and
@@ -14,25 +24,93 @@ use std::time::Duration;
 
 use procmap_core::{
     batch::Batcher,
-    broker::{OutgoingJob, PublishError, Publisher},
+    broker::{OutgoingJob, PublishError, Publisher, CONFIRM_TIMEOUT},
     db::{generations, Pool},
+    messages::Job,
 };
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// Jobs published under one window of confirms at most.
 const PUBLISH_WINDOW: usize = 256;
 
-/// Publishes each request's job together with the others waiting.
-pub type JobPublisher = Batcher<OutgoingJob, Result<(), PublishError>>;
+/// Publishes under way at most. Beyond it (a broker that stopped confirming, under load) a job
+/// is left to the relay at once instead of holding memory for the whole confirm timeout.
+const MAX_PUBLISHING: usize = 4_096;
 
-/// Starts the task that publishes the jobs handed to it.
-pub fn start_job_publisher(publisher: Publisher) -> JobPublisher {
-    Batcher::start("publish", PUBLISH_WINDOW, move |jobs: Vec<OutgoingJob>| {
-        let publisher = publisher.clone();
-        async move { Ok(publisher.publish_jobs(&jobs).await?) }
-    })
+/// Publishes the jobs of accepted generations in the background, and marks the confirmed ones.
+#[derive(Clone)]
+pub struct JobPublisher {
+    batches: Batcher<OutgoingJob, Result<(), PublishError>>,
+    marks: PublishedMarks,
+    publishing: TaskTracker,
+}
+
+impl JobPublisher {
+    /// Starts the publishing and marking tasks. The marks are written until `shutdown`; call
+    /// [`JobPublisher::finish`] before it, so the last confirms are marked too.
+    pub fn start(
+        publisher: Publisher,
+        pool: Pool,
+        shutdown: CancellationToken,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let batches = Batcher::start("publish", PUBLISH_WINDOW, move |jobs: Vec<OutgoingJob>| {
+            let publisher = publisher.clone();
+            async move { Ok(publisher.publish_jobs(&jobs).await?) }
+        });
+        let (marks, marks_task) = PublishedMarks::start(pool, shutdown);
+        let publisher = JobPublisher {
+            batches,
+            marks,
+            publishing: TaskTracker::new(),
+        };
+        (publisher, marks_task)
+    }
+
+    /// Publishes generation `id`'s job with a confirm, without holding up the request that
+    /// committed it. The job carries the current span's trace.
+    pub fn publish(&self, id: Uuid) {
+        if self.publishing.len() >= MAX_PUBLISHING {
+            tracing::warn!(generation_id = %id, "too many publishes under way; the relay will publish this job");
+            return;
+        }
+        let job = OutgoingJob::new(Job::Generate { generation_id: id });
+        let (batches, marks) = (self.batches.clone(), self.marks.clone());
+        let publish = async move {
+            // Bounded here as well as in the batch: a job queued behind a batch the broker
+            // holds gives up within one confirm timeout.
+            match tokio::time::timeout(CONFIRM_TIMEOUT, batches.write(job)).await {
+                Ok(Ok(Ok(()))) => marks.confirmed(id),
+                Ok(Ok(Err(e))) => {
+                    tracing::warn!(generation_id = %id, error = %e, "job not published; the relay will retry")
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(generation_id = %id, error = format!("{e:#}"), "job not published; the relay will retry")
+                }
+                Err(_) => {
+                    tracing::warn!(generation_id = %id, "job not confirmed in time; the relay will retry")
+                }
+            }
+        };
+        self.publishing.spawn(publish.in_current_span());
+    }
+
+    /// Waits for the publishes under way to be confirmed or to give up, so a replica that stops
+    /// marks what it published. Later publishes are not waited for.
+    pub async fn finish(&self) {
+        self.publishing.close();
+        let waited = Duration::from_secs(1) + CONFIRM_TIMEOUT;
+        if tokio::time::timeout(waited, self.publishing.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "publishes still under way at shutdown; the relay will publish their jobs"
+            );
+        }
+    }
 }
 
 /// Ids marked by one statement at most.
@@ -40,22 +118,22 @@ const BATCH: usize = 1_000;
 /// How long a batch waits for more ids after its first one.
 const LINGER: Duration = Duration::from_millis(20);
 
-/// The sending side, kept in the application state.
+/// The sending side of the task that writes the marks.
 #[derive(Clone)]
-pub struct PublishedMarks {
+struct PublishedMarks {
     confirmed: mpsc::UnboundedSender<Uuid>,
 }
 
 impl PublishedMarks {
     /// Starts the task that writes the marks; it writes what it holds and ends at `shutdown`.
-    pub fn start(pool: Pool, shutdown: CancellationToken) -> (Self, tokio::task::JoinHandle<()>) {
+    fn start(pool: Pool, shutdown: CancellationToken) -> (Self, tokio::task::JoinHandle<()>) {
         let (confirmed, receiver) = mpsc::unbounded_channel();
         let task = tokio::spawn(write_marks(pool, receiver, shutdown));
         (PublishedMarks { confirmed }, task)
     }
 
     /// Records that the broker confirmed generation `id`'s job.
-    pub fn confirmed(&self, id: Uuid) {
+    fn confirmed(&self, id: Uuid) {
         // Only fails once the writer has stopped at shutdown; the relay covers that case.
         let _ = self.confirmed.send(id);
     }

@@ -1,5 +1,7 @@
 //! Idempotency-Key: retries never create a second generation or a second job.
 
+use std::time::Duration;
+
 use futures_util::future::join_all;
 use lapin::{options::QueueDeclareOptions, types::FieldTable};
 use procmap_core::broker::Topology;
@@ -62,6 +64,12 @@ async fn eight_concurrent_retries_on_two_replicas_create_one_generation_and_one_
         .expect("count")
         .get(0);
     assert_eq!(count, 1);
+    // The job is published after the answer: wait for it, then for any second one.
+    let published = tokio::time::Instant::now();
+    while jobs_in_queue(&env).await == 0 && published.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         jobs_in_queue(&env).await,
         1,

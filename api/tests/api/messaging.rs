@@ -646,3 +646,65 @@ async fn an_attempt_taken_back_while_the_database_was_away_keeps_the_job_until_a
     app.stop().await;
     env.teardown().await;
 }
+
+/// A request is answered once its row is committed, and its job is published behind the
+/// answer. A replica that stops waits for those publishes, so every job it answered is in the
+/// queue and marked published: none is left for the relay to find 10 s later.
+#[tokio::test]
+async fn a_stopping_replica_publishes_and_marks_every_job_it_answered() {
+    let env = Environment::new().await;
+    let mut app = procmap_api::Application::build(env.api_config(&[]))
+        .await
+        .expect("build app");
+    assert!(app.events_ready(Duration::from_secs(15)).await);
+    let address = format!("http://{}", app.local_addr().expect("address"));
+    let state = app.state().clone();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let serving = tokio::spawn(app.run_until(stop.clone()));
+    let key = create_key(&state, "owner-a", "generate").await;
+    let client = reqwest::Client::new();
+    let body = json!({"mode": "initial", "prompt": SEED_PROMPT});
+    let answers = futures_util::future::join_all((0..20).map(|_| {
+        client
+            .post(format!(
+                "{address}/api/v1/process-maps/generations?wait=false"
+            ))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    }))
+    .await;
+    for answer in answers {
+        assert_eq!(answer.expect("answered").status(), 202);
+    }
+    stop.cancel();
+    serving.await.expect("joined").expect("served");
+
+    let db = state.pool.get().await.expect("db");
+    let unmarked: i64 = db
+        .query_one(
+            "SELECT count(*) FROM generations WHERE published_at IS NULL",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(unmarked, 0, "every answered job is marked published");
+    drop(db);
+    let connection = env.broker().connect().await.expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    let queue = channel
+        .queue_declare(
+            &Topology::new(&env.queue_prefix).jobs_queue,
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("jobs queue");
+    assert_eq!(queue.message_count(), 20, "every answered job is in the queue");
+    let _ = connection.close(200, "done").await;
+    env.teardown().await;
+}

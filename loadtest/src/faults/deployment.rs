@@ -400,7 +400,7 @@ async fn one(
             .bearer_auth(key)
             .header("Idempotency-Key", idempotency_key)
             .json(&body)
-            // Longer than the API's own wait for a broker's confirm.
+            // Generous: an answer waits for the database, never for the broker.
             .timeout(Duration::from_secs(10))
             .send()
             .await;

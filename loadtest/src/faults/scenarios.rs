@@ -227,8 +227,8 @@ async fn kill_api_before_publish(suite: &Suite) -> anyhow::Result<Outcome> {
         Duration::from_millis(100),
         false,
     ));
-    // Longer than the API's wait for a confirm: a request waits at most that long, or, were
-    // the wait unbounded, until the broker is unblocked (the slowest answer tells which).
+    // Longer than a publish waits for its confirm (5 s), so the rows of the first requests
+    // have given up; no answer waits for the broker (the slowest answer tells).
     tokio::time::sleep(Duration::from_secs(8)).await;
     let rows = d.rows().await.unwrap_or_default();
     let unpublished = rows.iter().filter(|r| !r.published).count();
