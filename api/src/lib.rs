@@ -170,6 +170,7 @@ impl Application {
         for task in self.tasks {
             let _ = task.await;
         }
+        self.state.publisher.close().await;
         result.map_err(Into::into)
     }
 }

@@ -62,6 +62,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
     // Stopped while the broker was away, jobs of the last session may still run; they are
     // drained and released all the same. After a drain in `consume`, nothing is left.
     worker.drain().await;
+    worker.context.events.close().await;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 use lapin::{
     options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions},
     types::FieldTable,
+    Channel,
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -136,12 +137,7 @@ impl Broker {
         reconnecting(
             "the status event listener",
             &shutdown,
-            || async {
-                tokio::select! {
-                    _ = shutdown.cancelled() => Ok(()),
-                    outcome = self.hear_events(&hub, &ready) => outcome,
-                }
-            },
+            || self.hear_events(&hub, &ready, &shutdown),
             || {
                 let _ = ready.send(false);
                 // Events may have been missed while disconnected; let every waiter look again,
@@ -153,11 +149,33 @@ impl Broker {
         .await;
     }
 
-    async fn hear_events(&self, hub: &EventHub, ready: &watch::Sender<bool>) -> anyhow::Result<()> {
-        let (_connection, channel) = self
-            .open()
-            .await
-            .context("connecting to hear status events")?;
+    async fn hear_events(
+        &self,
+        hub: &EventHub,
+        ready: &watch::Sender<bool>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let opened = tokio::select! {
+            opened = self.open() => opened,
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        let (connection, channel) = opened.context("connecting to hear status events")?;
+        let heard = self.relay_events(&channel, hub, ready, shutdown).await;
+        // Closed before the runtime stops: lapin's IO runs on tokio's reactor, and a connection
+        // still open then logs an error for every channel.
+        let _ = connection.close(200, "shutting down").await;
+        heard
+    }
+
+    /// Declares this replica's event queue and wakes `hub` for each event until `shutdown` or
+    /// until the broker drops the consumer.
+    async fn relay_events(
+        &self,
+        channel: &Channel,
+        hub: &EventHub,
+        ready: &watch::Sender<bool>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
         // Server-named, exclusive and auto-deleted: this instance's private copy of the event stream,
         // gone when the instance goes. Events are hints, so a classic non-durable queue is right.
         let queue = channel
@@ -228,7 +246,14 @@ impl Broker {
         // re-read.
         hub.notify_all();
         hub.keys_changed();
-        while let Some(delivery) = consumer.next().await {
+        loop {
+            let next = tokio::select! {
+                next = consumer.next() => next,
+                () = shutdown.cancelled() => return Ok(()),
+            };
+            let Some(delivery) = next else {
+                return Ok(());
+            };
             let delivery = delivery.context("hearing a status event")?;
             if delivery.routing_key.as_str() == KEY_REVOKED_ROUTING_KEY {
                 hub.keys_changed();
@@ -248,6 +273,5 @@ impl Broker {
                 Err(e) => tracing::warn!(error = %e, "ignoring a status event that does not parse"),
             }
         }
-        Ok(())
     }
 }

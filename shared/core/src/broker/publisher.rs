@@ -103,6 +103,15 @@ impl Publisher {
         Ok(queue?.message_count())
     }
 
+    /// Closes the connection, if one is open; the next publish opens another. Called at
+    /// shutdown, before the runtime stops: lapin's IO runs on tokio's reactor, and a
+    /// connection still open then logs an error for every channel.
+    pub async fn close(&self) {
+        if let Some((connection, _)) = self.link.lock().await.take() {
+            let _ = connection.close(200, "shutting down").await;
+        }
+    }
+
     async fn forget(&self) {
         *self.link.lock().await = None;
     }
