@@ -49,6 +49,7 @@ pub(crate) struct JobContext {
 struct Finished {
     id: Uuid,
     attempt: i32,
+    for_diagram: bool,
     versions: Vec<StoredVersion>,
     output: Output,
 }
@@ -92,7 +93,7 @@ impl JobContext {
     }
 }
 
-/// Commits the results of many attempts in one transaction; answers whether each was stored.
+/// Commits the results of many attempts at once; answers whether each was stored.
 async fn commit_results(
     pool: &procmap_core::db::Pool,
     finished: &[Arc<Finished>],
@@ -102,12 +103,17 @@ async fn commit_results(
         .map(|f| Completion {
             id: f.id,
             attempt: f.attempt,
+            for_diagram: f.for_diagram,
             versions: &f.versions,
             usage: f.output.usage.as_ref(),
             warnings: &f.output.warnings,
         })
         .collect();
     let mut client = pool.get().await.context("getting a database connection")?;
+    if !completions.iter().any(|c| c.for_diagram) {
+        // One statement, committed alone (see `complete_many`).
+        return Ok(generations::complete_many(&client, &completions).await?);
+    }
     let tx = client
         .transaction()
         .await
@@ -219,6 +225,7 @@ pub(crate) async fn process(
             let finished = Arc::new(Finished {
                 id: generation_id,
                 attempt,
+                for_diagram: generation.diagram_id.is_some(),
                 versions,
                 output,
             });

@@ -1064,6 +1064,7 @@ async fn results_for_one_diagram_in_one_batch_get_consecutive_versions() {
         .map(|(id, versions)| Completion {
             id: *id,
             attempt: 1,
+            for_diagram: true,
             versions,
             usage: None,
             warnings: &[],

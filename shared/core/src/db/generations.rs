@@ -493,13 +493,17 @@ pub async fn claim_many(
 pub struct Completion<'a> {
     pub id: Uuid,
     pub attempt: i32,
+    /// Whether the generation was made for a diagram, whose next version its result becomes
+    /// (the claimed row's `diagram_id`); see [`complete_many`] for what that asks of the caller.
+    pub for_diagram: bool,
     pub versions: &'a [StoredVersion],
     pub usage: Option<&'a Usage>,
     pub warnings: &'a [String],
 }
 
 /// Stores the result of attempt `attempt`. Answers false, writing nothing, when that attempt no
-/// longer holds the generation (see [`complete_many`]).
+/// longer holds the generation. Run it in a transaction, as [`complete_many`] asks of a
+/// completion for a diagram.
 pub async fn complete(
     client: &impl GenericClient,
     id: Uuid,
@@ -511,6 +515,9 @@ pub async fn complete(
     let completion = Completion {
         id,
         attempt,
+        // Not known here: the diagram step runs, and finds nothing for a generation made
+        // without a diagram.
+        for_diagram: true,
         versions,
         usage,
         warnings,
@@ -518,9 +525,14 @@ pub async fn complete(
     Ok(complete_many(client, &[completion]).await?[0])
 }
 
-/// Stores the results of many attempts in two statements, for the caller to commit as one
-/// transaction. Answers, in order, whether each was stored: false, with nothing written, when
-/// that attempt no longer holds the generation.
+/// Stores the results of many attempts. Answers, in order, whether each was stored: false, with
+/// nothing written, when that attempt no longer holds the generation.
+///
+/// The results and their versions are one statement, which commits alone when no completion
+/// is for a diagram: the worker's usual result costs one round trip and one commit, where a
+/// transaction of its statements cost five round trips. A completion for a diagram adds the
+/// diagram's version in further statements, so the caller must then run this in a transaction
+/// and commit it, keeping the generation's result and the diagram's version one commit.
 ///
 /// The attempt still holds it when the relay took the job back (its lease ran out while the
 /// database was away) but no later attempt has claimed it yet: the row is `queued` with the
@@ -533,49 +545,61 @@ pub async fn complete_many(
     let attempts: Vec<i32> = completions.iter().map(|c| c.attempt).collect();
     let usages: Vec<Option<Json<&Usage>>> = completions.iter().map(|c| c.usage.map(Json)).collect();
     let warnings: Vec<Json<&[String]>> = completions.iter().map(|c| Json(c.warnings)).collect();
+    let (mut generation_ids, mut options, mut numbers, mut xml) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for completion in completions {
+        for version in completion.versions {
+            generation_ids.push(completion.id);
+            options.push(version.option_number);
+            numbers.push(version.version_number);
+            xml.push(version.bpmn_xml.as_str());
+        }
+    }
+    // A data-modifying CTE sees the rows its sibling's RETURNING names, so only the versions of
+    // the attempts that still held their generation are inserted.
     let finish = client
         .prepare_cached(
-            "UPDATE generations g
-             SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL,
-                 usage = r.usage, warnings = r.warnings
-             FROM unnest($1::uuid[], $2::int[], $3::jsonb[], $4::jsonb[]) AS r(id, attempt, usage, warnings)
-             WHERE g.id = r.id AND g.status IN ('running', 'queued') AND g.attempts = r.attempt
-             RETURNING g.id",
+            "WITH finished AS (
+                 UPDATE generations g
+                 SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL,
+                     usage = r.usage, warnings = r.warnings
+                 FROM unnest($1::uuid[], $2::int[], $3::jsonb[], $4::jsonb[]) AS r(id, attempt, usage, warnings)
+                 WHERE g.id = r.id AND g.status IN ('running', 'queued') AND g.attempts = r.attempt
+                 RETURNING g.id
+             ), versions AS (
+                 INSERT INTO generation_versions (generation_id, option_number, version_number, bpmn_xml)
+                 SELECT v.* FROM unnest($5::uuid[], $6::int[], $7::int[], $8::text[])
+                     AS v(generation_id, option_number, version_number, bpmn_xml)
+                 WHERE v.generation_id IN (SELECT id FROM finished)
+             )
+             SELECT id FROM finished",
         )
         .await?;
     let finished: std::collections::HashSet<Uuid> = client
-        .query(&finish, &[&ids, &attempts, &usages, &warnings])
+        .query(
+            &finish,
+            &[
+                &ids,
+                &attempts,
+                &usages,
+                &warnings,
+                &generation_ids,
+                &options,
+                &numbers,
+                &xml,
+            ],
+        )
         .await?
         .iter()
         .map(|row| row.get(0))
         .collect();
-    let stored: Vec<&Completion> = completions
+    let for_diagrams: Vec<Uuid> = completions
         .iter()
-        .filter(|c| finished.contains(&c.id))
+        .filter(|c| c.for_diagram && finished.contains(&c.id))
+        .map(|c| c.id)
         .collect();
-    let versions = stored
-        .iter()
-        .flat_map(|c| c.versions.iter().map(move |v| (c.id, v)));
-    let (mut generation_ids, mut options, mut numbers, mut xml) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (id, version) in versions {
-        generation_ids.push(id);
-        options.push(version.option_number);
-        numbers.push(version.version_number);
-        xml.push(version.bpmn_xml.as_str());
-    }
-    if !generation_ids.is_empty() {
-        let insert = client
-            .prepare_cached(
-                "INSERT INTO generation_versions (generation_id, option_number, version_number, bpmn_xml)
-                 SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[])",
-            )
-            .await?;
-        client
-            .execute(&insert, &[&generation_ids, &options, &numbers, &xml])
-            .await?;
-        let stored_ids: Vec<Uuid> = stored.iter().map(|c| c.id).collect();
-        add_diagram_versions(client, &stored_ids).await?;
+    if !for_diagrams.is_empty() {
+        add_diagram_versions(client, &for_diagrams).await?;
     }
     Ok(completions
         .iter()
