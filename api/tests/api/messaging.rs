@@ -705,7 +705,11 @@ async fn a_stopping_replica_publishes_and_marks_every_job_it_answered() {
         )
         .await
         .expect("jobs queue");
-    assert_eq!(queue.message_count(), 20, "every answered job is in the queue");
+    assert_eq!(
+        queue.message_count(),
+        20,
+        "every answered job is in the queue"
+    );
     let _ = connection.close(200, "done").await;
     env.teardown().await;
 }
