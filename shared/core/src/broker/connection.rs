@@ -9,6 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::topology::{self, Topology};
 
+/// How long closing a connection may wait for the broker's answer: a broker that no longer
+/// answers must not hold up a shutdown.
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Where the broker is, what procmap declares on it, and who is connecting.
 #[derive(Debug, Clone)]
 pub struct Broker {

@@ -108,7 +108,8 @@ impl Publisher {
     /// connection still open then logs an error for every channel.
     pub async fn close(&self) {
         if let Some((connection, _)) = self.link.lock().await.take() {
-            let _ = connection.close(200, "shutting down").await;
+            let closing = connection.close(200, "shutting down");
+            let _ = tokio::time::timeout(super::connection::CLOSE_TIMEOUT, closing).await;
         }
     }
 
