@@ -196,10 +196,16 @@ pub async fn cancel(
 /// Removes a generation of `workspace` with its BPMN and idempotency record; answers whether it
 /// existed.
 pub async fn delete(state: &AppState, workspace: &Workspace, id: Uuid) -> Result<bool, ApiError> {
-    let client = state.db().await?;
-    Ok(generations::delete(&client, workspace, id)
+    let mut client = state.db().await?;
+    let tx = client
+        .transaction()
         .await
-        .context("deleting a generation")?)
+        .context("opening a transaction")?;
+    let deleted = generations::delete(&tx, workspace, id)
+        .await
+        .context("deleting a generation")?;
+    tx.commit().await.context("deleting a generation")?;
+    Ok(deleted)
 }
 
 /// Refuses a refinement whose source cannot be used, before anything is stored. Answers the

@@ -324,6 +324,12 @@ pub async fn messages_in(env: &Environment, queue: &str) -> u32 {
         .message_count()
 }
 
+/// How many jobs wait in the environment's jobs queue.
+pub async fn jobs_in_queue(env: &Environment) -> u32 {
+    let queue = procmap_core::broker::Topology::new(&env.queue_prefix).jobs_queue;
+    messages_in(env, &queue).await
+}
+
 /// The relay, as the messaging tests drive it: one pass now, without waiting for its timer.
 pub mod relay {
     use procmap_api::AppState;

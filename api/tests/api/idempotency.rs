@@ -3,29 +3,9 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use lapin::{options::QueueDeclareOptions, types::FieldTable};
-use procmap_core::broker::Topology;
 use serde_json::json;
 
 use crate::helpers::*;
-
-async fn jobs_in_queue(env: &Environment) -> u32 {
-    let connection = env.broker().connect().await.expect("broker");
-    let channel = connection.create_channel().await.expect("channel");
-    let queue = channel
-        .queue_declare(
-            &Topology::new(&env.queue_prefix).jobs_queue,
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("jobs queue exists");
-    let _ = connection.close(200, "done").await;
-    queue.message_count()
-}
 
 #[tokio::test]
 async fn eight_concurrent_retries_on_two_replicas_create_one_generation_and_one_job() {

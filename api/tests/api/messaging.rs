@@ -533,6 +533,173 @@ async fn generations_stored_in_one_batch_fail_alone_and_come_back_in_order() {
     env.teardown().await;
 }
 
+/// A claimed generation of `owner-a` and the diagram made from it, as a request that creates
+/// a diagram stores them; answers the diagram, the generation and its attempt.
+async fn claimed_for_a_diagram(app: &TestApp) -> (Uuid, Uuid, i32) {
+    let owner = &Owner::parse("owner-a").expect("owner");
+    let mut client = app.state.pool.get().await.expect("db");
+    let (key_id, request) = key_and_request(&client).await;
+    let (diagram, id) = (Uuid::now_v7(), Uuid::now_v7());
+    let tx = client.transaction().await.expect("begin");
+    tx.execute(
+        "INSERT INTO diagrams (id, owner, livemode, name, generation_id)
+         VALUES ($1, 'owner-a', false, 'Claims', $2)",
+        &[&diagram, &id],
+    )
+    .await
+    .expect("diagram");
+    let new = test_generation(id, owner, key_id, &request, Some((diagram, 1)));
+    generations::insert(&tx, &new).await.expect("insert");
+    tx.commit().await.expect("commit");
+    let claimed = generations::claim(&client, id, Duration::from_secs(60))
+        .await
+        .expect("claim")
+        .expect("claimed");
+    (diagram, id, claimed.attempts)
+}
+
+/// Stores an attempt's result for a diagram as the worker does: one transaction.
+async fn store_for_diagram(
+    pool: &procmap_core::db::Pool,
+    id: Uuid,
+    attempt: i32,
+) -> Result<Vec<bool>, tokio_postgres::Error> {
+    let version = procmap_core::domain::StoredVersion {
+        option_number: 1,
+        version_number: 1,
+        bpmn_xml: "<x/>".into(),
+    };
+    let completion = generations::Completion {
+        id,
+        attempt,
+        for_diagram: true,
+        versions: std::slice::from_ref(&version),
+        usage: None,
+        warnings: &[],
+    };
+    let mut client = pool.get().await.expect("db");
+    let tx = client.transaction().await?;
+    let stored = generations::complete_many(&tx, &[completion]).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+async fn lock_diagram(tx: &tokio_postgres::Transaction<'_>, diagram: Uuid) {
+    tx.execute(
+        "SELECT 1 FROM diagrams WHERE id = $1 FOR UPDATE",
+        &[&diagram],
+    )
+    .await
+    .expect("lock");
+}
+
+/// Starts storing an attempt's result, and waits until it waits for a lock.
+async fn start_storing(
+    app: &TestApp,
+    id: Uuid,
+    attempt: i32,
+) -> tokio::task::JoinHandle<Result<Vec<bool>, tokio_postgres::Error>> {
+    let pool = app.state.pool.clone();
+    let worker = tokio::spawn(async move { store_for_diagram(&pool, id, attempt).await });
+    wait_for_lock_waiters(app, 1).await;
+    worker
+}
+
+/// Waits until `n` backends of the test's database wait for a lock.
+async fn wait_for_lock_waiters(app: &TestApp, n: i64) {
+    let client = app.state.pool.get().await.expect("db");
+    for _ in 0..400 {
+        let waiting: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        if waiting >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{n} backends never waited for a lock");
+}
+
+/// Deleting a diagram locks its row, then its cascade reaches the generations made for it. A
+/// worker storing such a generation's result takes the same order; had it locked the
+/// generation's row first, Postgres would find a deadlock and abort one of the two.
+#[tokio::test]
+async fn a_diagram_deleted_while_its_generation_is_stored_is_no_deadlock() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let (diagram, id, attempt) = claimed_for_a_diagram(&app).await;
+    let mut client = app.state.pool.get().await.expect("db");
+    let delete = client.transaction().await.expect("begin");
+    // The first half of a delete: the diagram's row.
+    lock_diagram(&delete, diagram).await;
+    let worker = start_storing(&app, id, attempt).await;
+    // The second half: the cascade sets the generation's `diagram_id` to null.
+    delete
+        .execute("DELETE FROM diagrams WHERE id = $1", &[&diagram])
+        .await
+        .expect("the delete is not the deadlock's victim");
+    delete.commit().await.expect("commit");
+    let stored = worker.await.expect("task").expect("nor is the worker");
+    assert_eq!(stored, [true]);
+    assert_eq!(status_of(&app, id).await, ("succeeded".into(), 1, 1));
+    drop(client);
+    app.stop().await;
+    env.teardown().await;
+}
+
+/// Deleting a generation clears it from the diagram made from it, so it locks the diagram's
+/// row before its own, and cannot deadlock with a worker storing that generation's result,
+/// which does the same.
+#[tokio::test]
+async fn a_generation_deleted_while_its_result_is_stored_is_no_deadlock() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let (diagram, id, attempt) = claimed_for_a_diagram(&app).await;
+    let mut client = app.state.pool.get().await.expect("db");
+    // Another writer of the diagram (an upload, another result) holds its row while the
+    // worker and the delete arrive.
+    let other = client.transaction().await.expect("begin");
+    lock_diagram(&other, diagram).await;
+    let worker = start_storing(&app, id, attempt).await;
+    let state = app.state.clone();
+    let deleted = tokio::spawn(async move {
+        let workspace = Workspace {
+            owner: Owner::parse("owner-a").expect("owner"),
+            livemode: false,
+        };
+        procmap_api::generations::delete(&state, &workspace, id).await
+    });
+    wait_for_lock_waiters(&app, 2).await;
+    other.commit().await.expect("commit");
+    let stored = worker
+        .await
+        .expect("task")
+        .expect("the worker is not the deadlock's victim");
+    assert_eq!(stored, [true]);
+    assert!(
+        deleted.await.expect("task").expect("nor is the delete"),
+        "the generation was there"
+    );
+    let versions: i64 = client
+        .query_one(
+            "SELECT count(*) FROM diagram_versions WHERE diagram_id = $1",
+            &[&diagram],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(versions, 1, "the diagram keeps the version the result made");
+    drop(client);
+    app.stop().await;
+    env.teardown().await;
+}
+
 #[tokio::test]
 async fn a_worker_cannot_complete_a_generation_canceled_while_it_ran() {
     let env = Environment::new().await;
@@ -692,24 +859,10 @@ async fn a_stopping_replica_publishes_and_marks_every_job_it_answered() {
         .get(0);
     assert_eq!(unmarked, 0, "every answered job is marked published");
     drop(db);
-    let connection = env.broker().connect().await.expect("broker");
-    let channel = connection.create_channel().await.expect("channel");
-    let queue = channel
-        .queue_declare(
-            &Topology::new(&env.queue_prefix).jobs_queue,
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("jobs queue");
     assert_eq!(
-        queue.message_count(),
+        jobs_in_queue(&env).await,
         20,
         "every answered job is in the queue"
     );
-    let _ = connection.close(200, "done").await;
     env.teardown().await;
 }

@@ -428,6 +428,20 @@ pub async fn snapshot(
     session_id: Uuid,
     message_id: Uuid,
 ) -> Result<Snapshot, RowError> {
+    // The diagram's row before the answer's, the lock order of the `db` module (deleting the
+    // diagram deletes the session's messages). `add_version` locks it too; locked from here on,
+    // the latest version read below is the one the new version follows.
+    let Some(diagram) = client
+        .query_opt(
+            "SELECT d.id FROM copilot_sessions s JOIN diagrams d ON d.id = s.diagram_id
+             WHERE s.id = $1 FOR UPDATE OF d",
+            &[&session_id],
+        )
+        .await?
+    else {
+        return Ok(Snapshot::NoSuchMessage);
+    };
+    let diagram_id: Uuid = diagram.try_get(0)?;
     let Some(row) = client
         .query_opt(
             &format!(
@@ -448,21 +462,6 @@ pub async fn snapshot(
     else {
         return Ok(Snapshot::NoProposal);
     };
-    let diagram_id: Uuid = client
-        .query_one(
-            "SELECT diagram_id FROM copilot_sessions WHERE id = $1",
-            &[&session_id],
-        )
-        .await?
-        .try_get(0)?;
-    // The diagram's row is locked by `add_version`; lock it first, so the latest read here is
-    // the one the new version follows.
-    client
-        .execute(
-            "SELECT 1 FROM diagrams WHERE id = $1 FOR UPDATE",
-            &[&diagram_id],
-        )
-        .await?;
     let latest: Option<i32> = client
         .query_one(
             "SELECT max(version_number) FROM diagram_versions WHERE diagram_id = $1",

@@ -389,12 +389,24 @@ pub async fn cancel(
 }
 
 /// Deletes a generation of `workspace` with its BPMN and idempotency record. Answers whether it
-/// existed. Diagram versions made from it stay: they are the diagram's now.
+/// existed. Diagram versions made from it stay: they are the diagram's now. Run it in a
+/// transaction: the delete's cascade clears the generation from the diagram made from it, so
+/// that diagram's row, and the row of the diagram it refines, are locked first (the lock order
+/// of the `db` module).
 pub async fn delete(
     client: &impl GenericClient,
     workspace: &Workspace,
     id: Uuid,
 ) -> Result<bool, tokio_postgres::Error> {
+    client
+        .execute(
+            "SELECT 1 FROM diagrams
+             WHERE (generation_id = $1 OR id = (SELECT diagram_id FROM generations WHERE id = $1))
+               AND owner = $2 AND livemode = $3
+             ORDER BY id FOR UPDATE",
+            &[&id, &workspace.owner.as_str(), &workspace.livemode],
+        )
+        .await?;
     Ok(client
         .execute(
             "DELETE FROM generations WHERE id = $1 AND owner = $2 AND livemode = $3",
@@ -541,6 +553,14 @@ pub async fn complete_many(
     client: &impl GenericClient,
     completions: &[Completion<'_>],
 ) -> Result<Vec<bool>, tokio_postgres::Error> {
+    let for_diagrams: Vec<Uuid> = completions
+        .iter()
+        .filter(|c| c.for_diagram)
+        .map(|c| c.id)
+        .collect();
+    // The diagrams' rows before the generations' rows, as everything that locks both does (see
+    // the crate's `db` module): deleting a diagram locks its row, then its generations' rows.
+    let diagrams_locked = !for_diagrams.is_empty() && lock_diagrams(client, &for_diagrams).await?;
     let ids: Vec<Uuid> = completions.iter().map(|c| c.id).collect();
     let attempts: Vec<i32> = completions.iter().map(|c| c.attempt).collect();
     let usages: Vec<Option<Json<&Usage>>> = completions.iter().map(|c| c.usage.map(Json)).collect();
@@ -598,7 +618,7 @@ pub async fn complete_many(
         .filter(|c| c.for_diagram && finished.contains(&c.id))
         .map(|c| c.id)
         .collect();
-    if !for_diagrams.is_empty() {
+    if diagrams_locked && !for_diagrams.is_empty() {
         add_diagram_versions(client, &for_diagrams).await?;
     }
     Ok(completions
@@ -607,17 +627,13 @@ pub async fn complete_many(
         .collect())
 }
 
-/// Makes the result of each of the generations `ids` that was made for a diagram that
-/// diagram's next version: the last version of its `diagram_option`. Runs in the transaction
-/// that stores the results, so a diagram's version and its generation's result are one commit.
-///
-/// The diagrams' rows are locked first, in id order, so versions numbered at once by another
-/// completion or an upload are counted one after the other; two results for one diagram in
-/// the same batch are numbered in the order their generations were created.
-async fn add_diagram_versions(
+/// Locks the rows of the diagrams the generations `ids` were made for, in id order, so versions
+/// numbered at once by another completion or an upload are counted one after the other.
+/// Answers whether there is any such diagram still.
+async fn lock_diagrams(
     client: &impl GenericClient,
     ids: &[Uuid],
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<bool, tokio_postgres::Error> {
     let lock = client
         .prepare_cached(
             "SELECT d.id FROM diagrams d
@@ -625,9 +641,18 @@ async fn add_diagram_versions(
              ORDER BY d.id FOR UPDATE OF d",
         )
         .await?;
-    if client.query(&lock, &[&ids]).await?.is_empty() {
-        return Ok(());
-    }
+    Ok(!client.query(&lock, &[&ids]).await?.is_empty())
+}
+
+/// Makes the result of each of the generations `ids` that was made for a diagram that
+/// diagram's next version: the last version of its `diagram_option`. Runs in the transaction
+/// that stores the results, so a diagram's version and its generation's result are one commit,
+/// after [`lock_diagrams`]. Two results for one diagram in the same batch are numbered in the
+/// order their generations were created.
+async fn add_diagram_versions(
+    client: &impl GenericClient,
+    ids: &[Uuid],
+) -> Result<(), tokio_postgres::Error> {
     let insert = client
         .prepare_cached(
             "WITH results AS (

@@ -2,6 +2,12 @@
 //!
 //! Every query function takes `&impl GenericClient`, so the same code runs on a pooled
 //! connection or inside a transaction.
+//!
+//! **Lock order.** A transaction that locks a diagram's row and rows that hang off it (its
+//! generations, its copilot session's messages) locks the diagram's row first. Deleting a
+//! diagram does so by itself: its cascade reaches those rows after the diagram's. Anything
+//! that took the other order would deadlock with a delete, and Postgres would abort one of the
+//! two after a second's wait.
 
 pub mod api_keys;
 pub mod copilot;
@@ -108,6 +114,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0011_lz4_diagram_xml",
         include_str!("../../../../migrations/0011_lz4_diagram_xml.sql"),
+    ),
+    (
+        "0012_diagram_reference_indexes",
+        include_str!("../../../../migrations/0012_diagram_reference_indexes.sql"),
     ),
 ];
 
