@@ -28,6 +28,8 @@ pub struct ApiConfig {
     /// Requests of `/api/v1` this replica works on at once; more are answered 503 `overloaded`
     /// at once instead of queueing, so an overload costs latency and memory only up to this.
     pub max_in_flight: usize,
+    /// Connections this replica holds open at once; past it, new ones wait to be accepted.
+    pub max_connections: usize,
     /// Models a workspace may choose for its copilot besides `builtin`
     /// (`PROCMAP_COPILOT_MODELS`, comma-separated).
     pub copilot_models: Vec<String>,
@@ -77,6 +79,7 @@ impl ApiConfig {
                 1..=3_600,
             )?),
             max_in_flight: vars.number("PROCMAP_MAX_IN_FLIGHT", 256, 1..=100_000)?,
+            max_connections: vars.number("PROCMAP_MAX_CONNECTIONS", 1_024, 1..=1_000_000)?,
             copilot_models: vars
                 .text("PROCMAP_COPILOT_MODELS", "")
                 .split(',')
@@ -104,6 +107,7 @@ mod tests {
         assert_eq!(config.generation_quota, 500);
         assert_eq!(config.key_cache_ttl, Duration::from_secs(60));
         assert_eq!(config.max_in_flight, 256);
+        assert_eq!(config.max_connections, 1_024);
         assert_eq!(
             config.generation_quota_window,
             Duration::from_secs(30 * 86_400)

@@ -48,11 +48,11 @@ pub use state::{AppState, Shared};
 use generations::{
     hand_back_idle, inserts::GenerationInserts, published::JobPublisher, quota_tokens::QuotaTokens,
 };
-use http::{key_cache::KeyCache, rate_tokens::RateTokens};
+use http::{connections::BoundedListener, key_cache::KeyCache, rate_tokens::RateTokens};
 
 /// A built API: listening, with its background tasks running, not yet serving.
 pub struct Application {
-    listener: TcpListener,
+    listener: BoundedListener,
     state: AppState,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
@@ -81,6 +81,7 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("listening on {}", config.bind))?;
+        let listener = BoundedListener::new(listener, config.max_connections);
         let publisher = broker.publisher();
         let events = EventHub::default();
         let shutdown = CancellationToken::new();
@@ -132,7 +133,7 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        axum::serve::Listener::local_addr(&self.listener)
     }
 
     pub fn state(&self) -> &AppState {

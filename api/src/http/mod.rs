@@ -8,6 +8,7 @@
 pub mod admission;
 pub mod auth;
 pub mod body;
+pub mod connections;
 pub mod headers;
 pub mod key_cache;
 pub mod observe;

@@ -1,6 +1,6 @@
 //! Creating, waiting for, refining, retrieving and listing generations.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, time::Duration};
 
 use procmap_engine::bpmn::{reader, validate::validate};
 use serde_json::{json, Value};
@@ -233,6 +233,61 @@ async fn a_replica_at_its_limit_turns_requests_away_at_once_and_takes_them_again
     // Nothing was spent on the refused request, and its permit came back with the answer.
     let (_, page) = json_with_status(app.get("/api/v1/process-maps/generations").await, 200).await;
     assert_eq!(page["data"].as_array().map(Vec::len), Some(1));
+    app.stop().await;
+    env.teardown().await;
+}
+
+/// Sends `GET /healthz` on a raw connection and reads the start of the answer.
+async fn health_over(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: procmap\r\n\r\n")
+        .await
+        .expect("send");
+    let mut answer = [0u8; 64];
+    let read = tokio::time::timeout(within, stream.read(&mut answer))
+        .await
+        .ok()?
+        .expect("read");
+    Some(String::from_utf8_lossy(&answer[..read]).into_owned())
+}
+
+#[tokio::test]
+async fn a_replica_at_its_connection_limit_accepts_the_next_when_one_closes() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(
+        &env,
+        Options {
+            worker: false,
+            env: &[("PROCMAP_MAX_CONNECTIONS", "1")],
+            ..Default::default()
+        },
+    )
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut held = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let first = health_over(&mut held, Duration::from_secs(5)).await;
+    assert!(first.is_some_and(|a| a.starts_with("HTTP/1.1 200")));
+    // The kernel completes the handshake, but the replica does not accept it while `held`
+    // stays open (keep-alive), so the request is not read.
+    let mut next = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let early = health_over(&mut next, Duration::from_millis(500)).await;
+    assert_eq!(early, None, "answered past the connection limit");
+    drop(held);
+    let mut answer = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), {
+        use tokio::io::AsyncReadExt;
+        next.read(&mut answer)
+    })
+    .await
+    .expect("answered once the first connection closed")
+    .expect("read");
+    assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 200"));
+    drop(next);
     app.stop().await;
     env.teardown().await;
 }
