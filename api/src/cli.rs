@@ -106,7 +106,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .publisher(),
                 max_attempts: config.max_attempts,
             };
-            let report = relay.requeue_dead_letters().await?;
+            let report = relay.requeue_dead_letters().await;
+            relay.publisher.close().await;
+            let report = report?;
             println!(
                 "Requeued {} dead-lettered jobs; dropped {} whose generation had finished or was running; left {} unreadable messages.",
                 report.requeued, report.dropped, report.unreadable
@@ -123,10 +125,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "procmap-api",
             )
             .publisher();
-            match publisher
+            let announced = publisher
                 .publish_key_revoked(&KeyRevoked { api_key_id: id })
-                .await
-            {
+                .await;
+            publisher.close().await;
+            match announced {
                 Ok(()) => println!("Revoked API key {id}."),
                 Err(e) => println!(
                     "Revoked API key {id}. Running API replicas could not be told ({e}); they refuse it within {} s.",

@@ -9,9 +9,35 @@ use tokio_util::sync::CancellationToken;
 
 use super::topology::{self, Topology};
 
-/// How long closing a connection may wait for the broker's answer: a broker that no longer
-/// answers must not hold up a shutdown.
-pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long closing a connection may take in all: a broker that no longer answers must not
+/// hold up a shutdown.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Closes `connection` and waits until lapin's IO thread for it has ended, for at most
+/// [`CLOSE_TIMEOUT`] in all.
+///
+/// lapin's IO runs on tokio's reactor (see [`Broker::connect`]), so a connection must be done
+/// with it before the runtime stops, or its thread's next read or write fails with "A Tokio
+/// 1.x context was found, but it is being shutdown", logged as an error for every channel.
+/// `close` returns when the broker's Close-Ok arrives, while the IO thread still finishes its
+/// last turn of the loop, which raced the runtime's stop on about a third of shutdowns.
+/// `Connection::run` joins that thread; it runs on a plain thread of its own, because the
+/// runtime waits for its blocking tasks when it stops, and this one may wait on a broker that
+/// never answers.
+pub(crate) async fn close_connection(connection: Connection, reason: &str) {
+    let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
+    let _ = tokio::time::timeout_at(deadline, connection.close(200, reason)).await;
+    let (ended, io_ended) = tokio::sync::oneshot::channel();
+    let joining = std::thread::Builder::new()
+        .name("lapin-close".into())
+        .spawn(move || {
+            let _ = connection.run();
+            let _ = ended.send(());
+        });
+    if joining.is_ok() {
+        let _ = tokio::time::timeout_at(deadline, io_ended).await;
+    }
+}
 
 /// Where the broker is, what procmap declares on it, and who is connecting.
 #[derive(Debug, Clone)]
@@ -77,7 +103,7 @@ impl Broker {
         let connection = self.connect().await?;
         let channel = connection.create_channel().await?;
         let deleted = topology::delete(&channel, &self.topology).await;
-        let _ = connection.close(200, "topology deleted").await;
+        close_connection(connection, "topology deleted").await;
         deleted
     }
 }

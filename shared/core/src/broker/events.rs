@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{
-    connection::{reconnecting, Broker, CLOSE_TIMEOUT},
+    connection::{close_connection, reconnecting, Broker},
     topology::{KEY_REVOKED_ROUTING_KEY, TURN_PROGRESS_ROUTING_KEY},
 };
 use crate::{
@@ -161,11 +161,8 @@ impl Broker {
         };
         let (connection, channel) = opened.context("connecting to hear status events")?;
         let heard = self.relay_events(&channel, hub, ready, shutdown).await;
-        // Closed before the runtime stops: lapin's IO runs on tokio's reactor, and a connection
-        // still open then logs an error for every channel. Bounded, for a broker that no
-        // longer answers.
-        let closing = connection.close(200, "the event listener stopped");
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
+        // Closed before the runtime stops (see `close_connection`).
+        close_connection(connection, "the event listener stopped").await;
         heard
     }
 

@@ -10,7 +10,7 @@ use lapin::{
     Channel, Connection,
 };
 
-use super::connection::Broker;
+use super::connection::{close_connection, Broker};
 use crate::messages::Job;
 
 /// A session consuming the jobs queue; dropped or closed, its unacked jobs go back to the queue.
@@ -54,8 +54,8 @@ impl JobConsumer {
 
     /// Closes the session; what is still unacked is redelivered.
     pub async fn close(self, reason: &str) {
-        let _ = self.channel.close(200, reason).await;
-        let _ = self.connection.close(200, reason).await;
+        drop((self.channel, self.consumer));
+        close_connection(self.connection, reason).await;
     }
 }
 

@@ -16,7 +16,7 @@ use lapin::{
 };
 use tokio::sync::Mutex;
 
-use super::connection::Broker;
+use super::connection::{close_connection, Broker};
 use super::topology::{event_routing_key, KEY_REVOKED_ROUTING_KEY, TURN_PROGRESS_ROUTING_KEY};
 use crate::messages::{Job, KeyRevoked, StatusEvent, TurnProgress};
 
@@ -67,7 +67,7 @@ impl Publisher {
                 return Ok(channel.clone());
             }
         }
-        *link = None;
+        Self::close_in_background(link.take());
         let (connection, channel) = self.broker.open_confirmed().await?;
         *link = Some((connection, channel.clone()));
         Ok(channel)
@@ -104,17 +104,26 @@ impl Publisher {
     }
 
     /// Closes the connection, if one is open; the next publish opens another. Called at
-    /// shutdown, before the runtime stops: lapin's IO runs on tokio's reactor, and a
-    /// connection still open then logs an error for every channel.
+    /// shutdown, before the runtime stops (see `close_connection`).
     pub async fn close(&self) {
         if let Some((connection, _)) = self.link.lock().await.take() {
-            let closing = connection.close(200, "shutting down");
-            let _ = tokio::time::timeout(super::connection::CLOSE_TIMEOUT, closing).await;
+            close_connection(connection, "shutting down").await;
         }
     }
 
     async fn forget(&self) {
-        *self.link.lock().await = None;
+        Self::close_in_background(self.link.lock().await.take());
+    }
+
+    /// Closes a link that is being replaced. Its channel may be broken while its connection is
+    /// not, and a connection merely dropped stays open, its IO thread running, until the
+    /// process ends.
+    fn close_in_background(link: Option<(Connection, Channel)>) {
+        if let Some((connection, _)) = link {
+            if connection.status().connected() {
+                tokio::spawn(close_connection(connection, "replaced"));
+            }
+        }
     }
 
     /// Publishes a job and waits for the broker's confirm; only then is the job safe.
