@@ -391,16 +391,10 @@ async fn claims_and_results_written_in_one_batch_keep_each_jobs_guarantees() {
     env.teardown().await;
 }
 
-/// A burst fills the table faster than autovacuum analyzes it, so the planner believes almost
-/// no row is queued. A claim must still find its rows by primary key, not by reading the index
-/// entry of every queued job (which made draining a backlog quadratic).
-#[tokio::test]
-async fn a_claim_finds_its_rows_by_key_while_a_burst_has_outrun_the_statistics() {
-    let env = Environment::new().await;
-    let app = TestApp::spawn(&env, Options::without_worker()).await;
-    let template = insert_unpublished(&app, "owner-a").await;
-    let mut client = app.state.pool.get().await.expect("db");
-    // No analyze during the test: the statistics stay those of an empty table.
+/// Adds 5,000 copies of generation `template` with autovacuum off for the table, so its
+/// statistics stay those of the table before: a burst that outran autovacuum, or autovacuum
+/// off.
+async fn grow_without_statistics(client: &tokio_postgres::Client, template: Uuid) {
     client
         .batch_execute("ALTER TABLE generations SET (autovacuum_enabled = false)")
         .await
@@ -416,6 +410,19 @@ async fn a_claim_finds_its_rows_by_key_while_a_burst_has_outrun_the_statistics()
         )
         .await
         .expect("a backlog");
+}
+
+/// A burst fills the table faster than autovacuum analyzes it, so the planner believes almost
+/// no row is queued. A claim must still find its rows by primary key, not by reading the index
+/// entry of every queued job (which made draining a backlog quadratic).
+#[tokio::test]
+async fn a_claim_finds_its_rows_by_key_while_a_burst_has_outrun_the_statistics() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let template = insert_unpublished(&app, "owner-a").await;
+    let mut client = app.state.pool.get().await.expect("db");
+    // No analyze during the test: the statistics stay those of an empty table.
+    grow_without_statistics(&client, template).await;
     let ids: Vec<Uuid> = client
         .query("SELECT id FROM generations ORDER BY random() LIMIT 20", &[])
         .await
@@ -454,6 +461,45 @@ async fn a_claim_finds_its_rows_by_key_while_a_burst_has_outrun_the_statistics()
         ["generations_pkey"],
         "the claim read these indexes: {scans:?}"
     );
+    tx.rollback().await.expect("rollback");
+    drop(client);
+    app.stop().await;
+    env.teardown().await;
+}
+
+/// A batch statement planned while the table was nearly empty must not go on reading the whole
+/// table once it has grown: an analyze would replace a cached plan, but autovacuum may be off
+/// or minutes away.
+#[tokio::test]
+async fn published_marks_find_their_rows_by_key_after_the_table_grew() {
+    let env = Environment::new().await;
+    let app = TestApp::spawn(&env, Options::without_worker()).await;
+    let template = insert_unpublished(&app, "owner-a").await;
+    let mut client = app.state.pool.get().await.expect("db");
+    // Batches as a busy replica marks them, more than a cached statement takes to settle on a
+    // generic plan; on a table this small, reading it whole is the cheaper plan.
+    let batch: Vec<Uuid> = std::iter::once(template)
+        .chain((1..200).map(|_| Uuid::now_v7()))
+        .collect();
+    for _ in 0..8 {
+        generations::mark_many_published(&client, &batch)
+            .await
+            .expect("mark");
+    }
+    grow_without_statistics(&client, template).await;
+    let tx = client.transaction().await.expect("tx");
+    generations::mark_many_published(&tx, &[template])
+        .await
+        .expect("mark");
+    let seq_scans: i64 = tx
+        .query_one(
+            "SELECT pg_stat_get_xact_numscans('generations'::regclass)",
+            &[],
+        )
+        .await
+        .expect("scans")
+        .get(0);
+    assert_eq!(seq_scans, 0, "the mark read the whole table");
     tx.rollback().await.expect("rollback");
     drop(client);
     app.stop().await;

@@ -201,9 +201,11 @@ pub async fn mark_many_published(
     client: &impl GenericClient,
     ids: &[Uuid],
 ) -> Result<(), tokio_postgres::Error> {
-    let statement = client
-        .prepare_cached("UPDATE generations SET published_at = now() WHERE id = ANY($1)")
-        .await?;
+    let statement = super::prepare_for_now(
+        client,
+        "UPDATE generations SET published_at = now() WHERE id = ANY($1)",
+    )
+    .await?;
     client.execute(&statement, &[&ids]).await?;
     Ok(())
 }
@@ -480,16 +482,18 @@ pub async fn claim_many(
     ids: &[Uuid],
     lease: Duration,
 ) -> Result<Vec<Option<Generation>>, RowError> {
-    let statement = client
-        .prepare_cached(&format!(
+    let statement = super::prepare_for_now(
+        client,
+        &format!(
             "UPDATE generations
              SET status = 'running', attempts = attempts + 1,
                  started_at = coalesce(started_at, now()),
                  lease_expires_at = now() + make_interval(secs => $2)
              WHERE id = ANY($1) AND status IS NOT DISTINCT FROM 'queued'
              RETURNING {COLUMNS}"
-        ))
-        .await?;
+        ),
+    )
+    .await?;
     let rows = client
         .query(&statement, &[&ids, &lease.as_secs_f64()])
         .await?;
@@ -577,24 +581,24 @@ pub async fn complete_many(
     }
     // A data-modifying CTE sees the rows its sibling's RETURNING names, so only the versions of
     // the attempts that still held their generation are inserted.
-    let finish = client
-        .prepare_cached(
-            "WITH finished AS (
-                 UPDATE generations g
-                 SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL,
-                     usage = r.usage, warnings = r.warnings
-                 FROM unnest($1::uuid[], $2::int[], $3::jsonb[], $4::jsonb[]) AS r(id, attempt, usage, warnings)
-                 WHERE g.id = r.id AND g.status IN ('running', 'queued') AND g.attempts = r.attempt
-                 RETURNING g.id
-             ), versions AS (
-                 INSERT INTO generation_versions (generation_id, option_number, version_number, bpmn_xml)
-                 SELECT v.* FROM unnest($5::uuid[], $6::int[], $7::int[], $8::text[])
-                     AS v(generation_id, option_number, version_number, bpmn_xml)
-                 WHERE v.generation_id IN (SELECT id FROM finished)
-             )
-             SELECT id FROM finished",
-        )
-        .await?;
+    let finish = super::prepare_for_now(
+        client,
+        "WITH finished AS (
+             UPDATE generations g
+             SET status = 'succeeded', completed_at = now(), lease_expires_at = NULL,
+                 usage = r.usage, warnings = r.warnings
+             FROM unnest($1::uuid[], $2::int[], $3::jsonb[], $4::jsonb[]) AS r(id, attempt, usage, warnings)
+             WHERE g.id = r.id AND g.status IN ('running', 'queued') AND g.attempts = r.attempt
+             RETURNING g.id
+         ), versions AS (
+             INSERT INTO generation_versions (generation_id, option_number, version_number, bpmn_xml)
+             SELECT v.* FROM unnest($5::uuid[], $6::int[], $7::int[], $8::text[])
+                 AS v(generation_id, option_number, version_number, bpmn_xml)
+             WHERE v.generation_id IN (SELECT id FROM finished)
+         )
+         SELECT id FROM finished",
+    )
+    .await?;
     let finished: std::collections::HashSet<Uuid> = client
         .query(
             &finish,
@@ -634,13 +638,13 @@ async fn lock_diagrams(
     client: &impl GenericClient,
     ids: &[Uuid],
 ) -> Result<bool, tokio_postgres::Error> {
-    let lock = client
-        .prepare_cached(
-            "SELECT d.id FROM diagrams d
-             WHERE d.id IN (SELECT diagram_id FROM generations WHERE id = ANY($1))
-             ORDER BY d.id FOR UPDATE OF d",
-        )
-        .await?;
+    let lock = super::prepare_for_now(
+        client,
+        "SELECT d.id FROM diagrams d
+         WHERE d.id IN (SELECT diagram_id FROM generations WHERE id = ANY($1))
+         ORDER BY d.id FOR UPDATE OF d",
+    )
+    .await?;
     Ok(!client.query(&lock, &[&ids]).await?.is_empty())
 }
 
@@ -653,30 +657,30 @@ async fn add_diagram_versions(
     client: &impl GenericClient,
     ids: &[Uuid],
 ) -> Result<(), tokio_postgres::Error> {
-    let insert = client
-        .prepare_cached(
-            "WITH results AS (
-                 SELECT g.diagram_id, g.id AS generation_id, g.created_at,
-                        (SELECT v.bpmn_xml FROM generation_versions v
-                         WHERE v.generation_id = g.id AND v.option_number = g.diagram_option
-                         ORDER BY v.version_number DESC LIMIT 1) AS bpmn_xml
-                 FROM generations g
-                 WHERE g.id = ANY($1) AND g.diagram_id IS NOT NULL
-             ), numbered AS (
-                 SELECT r.*,
-                        coalesce((SELECT max(version_number) FROM diagram_versions dv
-                                  WHERE dv.diagram_id = r.diagram_id), 0)
-                        + row_number() OVER (PARTITION BY r.diagram_id
-                                             ORDER BY r.created_at, r.generation_id) AS version_number
-                 FROM results r WHERE r.bpmn_xml IS NOT NULL
-             ), touched AS (
-                 UPDATE diagrams SET updated_at = now()
-                 WHERE id IN (SELECT diagram_id FROM numbered)
-             )
-             INSERT INTO diagram_versions (diagram_id, version_number, bpmn_xml, generation_id)
-             SELECT diagram_id, version_number, bpmn_xml, generation_id FROM numbered",
-        )
-        .await?;
+    let insert = super::prepare_for_now(
+        client,
+        "WITH results AS (
+             SELECT g.diagram_id, g.id AS generation_id, g.created_at,
+                    (SELECT v.bpmn_xml FROM generation_versions v
+                     WHERE v.generation_id = g.id AND v.option_number = g.diagram_option
+                     ORDER BY v.version_number DESC LIMIT 1) AS bpmn_xml
+             FROM generations g
+             WHERE g.id = ANY($1) AND g.diagram_id IS NOT NULL
+         ), numbered AS (
+             SELECT r.*,
+                    coalesce((SELECT max(version_number) FROM diagram_versions dv
+                              WHERE dv.diagram_id = r.diagram_id), 0)
+                    + row_number() OVER (PARTITION BY r.diagram_id
+                                         ORDER BY r.created_at, r.generation_id) AS version_number
+             FROM results r WHERE r.bpmn_xml IS NOT NULL
+         ), touched AS (
+             UPDATE diagrams SET updated_at = now()
+             WHERE id IN (SELECT diagram_id FROM numbered)
+         )
+         INSERT INTO diagram_versions (diagram_id, version_number, bpmn_xml, generation_id)
+         SELECT diagram_id, version_number, bpmn_xml, generation_id FROM numbered",
+    )
+    .await?;
     client.execute(&insert, &[&ids]).await?;
     Ok(())
 }
