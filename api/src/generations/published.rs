@@ -20,7 +20,13 @@
 //! database is away) costs only a duplicate job message: the relay republishes the generation
 //! after `UNCONFIRMED_AFTER`, and a worker's claim of an already-claimed job does nothing.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, PoisonError,
+    },
+    time::{Duration, Instant},
+};
 
 use procmap_core::{
     batch::Batcher,
@@ -46,6 +52,7 @@ pub struct JobPublisher {
     batches: Batcher<OutgoingJob, Result<(), PublishError>>,
     marks: PublishedMarks,
     publishing: TaskTracker,
+    left: Arc<LeftToRelay>,
 }
 
 impl JobPublisher {
@@ -65,6 +72,7 @@ impl JobPublisher {
             batches,
             marks,
             publishing: TaskTracker::new(),
+            left: Arc::new(LeftToRelay::default()),
         };
         (publisher, marks_task)
     }
@@ -73,25 +81,19 @@ impl JobPublisher {
     /// committed it. The job carries the current span's trace.
     pub fn publish(&self, id: Uuid) {
         if self.publishing.len() >= MAX_PUBLISHING {
-            tracing::warn!(generation_id = %id, "too many publishes under way; the relay will publish this job");
+            self.left.record(LeftBecause::Busy, None);
             return;
         }
         let job = OutgoingJob::new(Job::Generate { generation_id: id });
-        let (batches, marks) = (self.batches.clone(), self.marks.clone());
+        let (batches, marks, left) = (self.batches.clone(), self.marks.clone(), self.left.clone());
         let publish = async move {
             // Bounded here as well as in the batch: a job queued behind a batch the broker
             // holds gives up within one confirm timeout.
             match tokio::time::timeout(CONFIRM_TIMEOUT, batches.write(job)).await {
                 Ok(Ok(Ok(()))) => marks.confirmed(id),
-                Ok(Ok(Err(e))) => {
-                    tracing::warn!(generation_id = %id, error = %e, "job not published; the relay will retry")
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(generation_id = %id, error = format!("{e:#}"), "job not published; the relay will retry")
-                }
-                Err(_) => {
-                    tracing::warn!(generation_id = %id, "job not confirmed in time; the relay will retry")
-                }
+                Ok(Ok(Err(e))) => left.record(LeftBecause::Failed, Some(e.to_string())),
+                Ok(Err(e)) => left.record(LeftBecause::Failed, Some(format!("{e:#}"))),
+                Err(_) => left.record(LeftBecause::Unconfirmed, None),
             }
         };
         self.publishing.spawn(publish.in_current_span());
@@ -110,6 +112,67 @@ impl JobPublisher {
                 "publishes still under way at shutdown; the relay will publish their jobs"
             );
         }
+    }
+}
+
+/// Why a job was left for the relay to publish.
+#[derive(Debug, Clone, Copy)]
+enum LeftBecause {
+    /// `MAX_PUBLISHING` publishes were under way.
+    Busy,
+    /// The broker refused the job, or could not be reached.
+    Failed,
+    /// No confirm came within `CONFIRM_TIMEOUT`.
+    Unconfirmed,
+}
+
+impl LeftBecause {
+    fn as_str(self) -> &'static str {
+        match self {
+            LeftBecause::Busy => "busy",
+            LeftBecause::Failed => "failed",
+            LeftBecause::Unconfirmed => "unconfirmed",
+        }
+    }
+}
+
+/// The jobs left for the relay: each counted in a metric, and logged together at most once per
+/// `LOG_EVERY`. A broker that stops confirming under load leaves every request's job, and a
+/// line for each would be thousands a second.
+#[derive(Default)]
+struct LeftToRelay {
+    since_logged: AtomicU64,
+    /// When the last warning was logged; `None` before the first.
+    logged_at: Mutex<Option<Instant>>,
+}
+
+/// How often at most the jobs left for the relay are logged.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+impl LeftToRelay {
+    fn record(&self, because: LeftBecause, error: Option<String>) {
+        metrics::counter!(procmap_core::metrics::JOBS_LEFT_TO_RELAY, "reason" => because.as_str())
+            .increment(1);
+        self.since_logged.fetch_add(1, Ordering::Relaxed);
+        let mut logged_at = self
+            .logged_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if logged_at.is_some_and(|at| at.elapsed() < LOG_EVERY) {
+            return;
+        }
+        *logged_at = Some(Instant::now());
+        let jobs = self.since_logged.swap(0, Ordering::Relaxed);
+        tracing::warn!(
+            jobs,
+            reason = because.as_str(),
+            error,
+            "jobs not published at once; the relay publishes them after {} s (counted in {}; \
+             logged at most every {} s)",
+            procmap_core::relay::UNCONFIRMED_AFTER.as_secs(),
+            procmap_core::metrics::JOBS_LEFT_TO_RELAY,
+            LOG_EVERY.as_secs(),
+        );
     }
 }
 
@@ -188,4 +251,27 @@ async fn write(pool: &Pool, batch: &mut Vec<Uuid>) {
         );
     }
     batch.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_job_left_is_logged_at_once_and_the_next_are_counted_for_a_later_line() {
+        let left = LeftToRelay::default();
+        left.record(LeftBecause::Busy, None);
+        assert_eq!(left.since_logged.load(Ordering::Relaxed), 0, "logged");
+        left.record(LeftBecause::Busy, None);
+        left.record(LeftBecause::Failed, Some("connection reset".into()));
+        assert_eq!(
+            left.since_logged.load(Ordering::Relaxed),
+            2,
+            "held for the next line, within LOG_EVERY"
+        );
+        // Once LOG_EVERY has passed, the next one logs all that were held.
+        *left.logged_at.lock().expect("lock") = Instant::now().checked_sub(LOG_EVERY);
+        left.record(LeftBecause::Unconfirmed, None);
+        assert_eq!(left.since_logged.load(Ordering::Relaxed), 0, "logged");
+    }
 }

@@ -19,6 +19,10 @@ pub const HTTP_DURATION: &str = "procmap_http_request_duration_seconds";
 pub const REQUESTS_SHED: &str = "procmap_requests_shed_total";
 /// Counter: generations accepted (a new row and job), by `mode` and `livemode`.
 pub const GENERATIONS_ACCEPTED: &str = "procmap_generations_accepted_total";
+/// Counter: accepted generations whose job the API did not publish, left for the relay, by
+/// `reason` (`busy`: too many publishes under way; `failed`: the broker refused or was away;
+/// `unconfirmed`: no confirm within the timeout).
+pub const JOBS_LEFT_TO_RELAY: &str = "procmap_jobs_left_to_relay_total";
 /// Counter: jobs the relay published again because their publish was lost.
 pub const RELAY_REPUBLISHED: &str = "procmap_relay_republished_total";
 /// Counter: jobs the relay took back because their worker's lease ran out.
@@ -73,6 +77,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         GENERATIONS_ACCEPTED,
         "Generations accepted, by mode and livemode.",
+    ),
+    (
+        JOBS_LEFT_TO_RELAY,
+        "Accepted generations whose job was not published at once, left for the relay, by reason.",
     ),
     (
         RELAY_REPUBLISHED,

@@ -24,7 +24,7 @@ use crate::{
 /// How often the relay looks for lost work.
 const INTERVAL: Duration = Duration::from_secs(5);
 /// A job never confirmed after this long is republished.
-const UNCONFIRMED_AFTER: Duration = Duration::from_secs(10);
+pub const UNCONFIRMED_AFTER: Duration = Duration::from_secs(10);
 /// A confirmed job still queued after this long is republished, in case the broker lost it.
 const STALE_AFTER: Duration = Duration::from_secs(300);
 
