@@ -125,6 +125,7 @@ impl Worker {
         };
         self.consuming.set(false);
         if self.shutdown.is_cancelled() {
+            consumer.cancel().await;
             self.drain().await;
         }
         consumer.close("worker stopping").await;

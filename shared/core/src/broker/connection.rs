@@ -11,7 +11,7 @@ use super::topology::{self, Topology};
 
 /// How long closing a connection may take in all: a broker that no longer answers must not
 /// hold up a shutdown.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Closes `connection` and waits until lapin's IO thread for it has ended, for at most
 /// [`CLOSE_TIMEOUT`] in all.

@@ -4,13 +4,14 @@ use futures_util::StreamExt;
 use lapin::{
     message::Delivery,
     options::{
-        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+        BasicQosOptions, BasicRejectOptions,
     },
     types::FieldTable,
     Channel, Connection,
 };
 
-use super::connection::{close_connection, Broker};
+use super::connection::{close_connection, Broker, CLOSE_TIMEOUT};
 use crate::messages::Job;
 
 /// A session consuming the jobs queue; dropped or closed, its unacked jobs go back to the queue.
@@ -52,10 +53,34 @@ impl JobConsumer {
         Some(delivery.map(|delivery| JobDelivery { delivery }))
     }
 
+    /// Asks the broker to deliver no more jobs. The jobs already delivered can still be acked
+    /// or requeued; a worker that stops calls this before it drains, or the broker would send
+    /// a new job for every one it acks, only to have it back at the close. Bounded by the close's
+    /// own timeout, for a broker that no longer answers.
+    pub async fn cancel(&self) {
+        let tag = self.consumer.tag();
+        let cancel = self
+            .channel
+            .basic_cancel(tag.as_str(), BasicCancelOptions::default());
+        match tokio::time::timeout(CLOSE_TIMEOUT, cancel).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "could not cancel the consumer"),
+            Err(_) => tracing::debug!("the broker did not confirm the consumer's cancel"),
+        }
+    }
+
     /// Closes the session; what is still unacked is redelivered.
     pub async fn close(self, reason: &str) {
-        drop((self.channel, self.consumer));
-        close_connection(self.connection, reason).await;
+        let JobConsumer {
+            connection,
+            channel,
+            consumer,
+        } = self;
+        close_connection(connection, reason).await;
+        // Only now: lapin closes a channel whose last handle is dropped while it is open, and
+        // that close, sent while the connection's own was under way, failed and was logged as
+        // a connection error.
+        drop((channel, consumer));
     }
 }
 

@@ -106,7 +106,8 @@ impl Publisher {
     /// Closes the connection, if one is open; the next publish opens another. Called at
     /// shutdown, before the runtime stops (see `close_connection`).
     pub async fn close(&self) {
-        if let Some((connection, _)) = self.link.lock().await.take() {
+        // The channel is dropped after the close (see `JobConsumer::close`).
+        if let Some((connection, _channel)) = self.link.lock().await.take() {
             close_connection(connection, "shutting down").await;
         }
     }
@@ -119,9 +120,12 @@ impl Publisher {
     /// not, and a connection merely dropped stays open, its IO thread running, until the
     /// process ends.
     fn close_in_background(link: Option<(Connection, Channel)>) {
-        if let Some((connection, _)) = link {
+        if let Some((connection, channel)) = link {
             if connection.status().connected() {
-                tokio::spawn(close_connection(connection, "replaced"));
+                tokio::spawn(async move {
+                    close_connection(connection, "replaced").await;
+                    drop(channel);
+                });
             }
         }
     }
