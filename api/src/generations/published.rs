@@ -67,12 +67,14 @@ impl JobPublisher {
             let publisher = publisher.clone();
             async move { Ok(publisher.publish_jobs(&jobs).await?) }
         });
+        let left = Arc::new(LeftToRelay::default());
+        tokio::spawn(report_left(left.clone(), shutdown.clone()));
         let (marks, marks_task) = PublishedMarks::start(pool, shutdown);
         let publisher = JobPublisher {
             batches,
             marks,
             publishing: TaskTracker::new(),
-            left: Arc::new(LeftToRelay::default()),
+            left,
         };
         (publisher, marks_task)
     }
@@ -137,12 +139,13 @@ impl LeftBecause {
 }
 
 /// The jobs left for the relay: each counted in a metric, and logged together at most once per
-/// `LOG_EVERY`. A broker that stops confirming under load leaves every request's job, and a
-/// line for each would be thousands a second.
+/// `LOG_EVERY`: the first at once, the next in one line when `LOG_EVERY` has passed (by the
+/// next one left, or by [`report_left`]). A broker that stops confirming under load leaves
+/// every request's job, and a line for each would be thousands a second.
 #[derive(Default)]
 struct LeftToRelay {
     since_logged: AtomicU64,
-    /// When the last warning was logged; `None` before the first.
+    /// When the last line was logged; `None` before the first.
     logged_at: Mutex<Option<Instant>>,
 }
 
@@ -154,6 +157,11 @@ impl LeftToRelay {
         metrics::counter!(procmap_core::metrics::JOBS_LEFT_TO_RELAY, "reason" => because.as_str())
             .increment(1);
         self.since_logged.fetch_add(1, Ordering::Relaxed);
+        self.log_if_due(Some(because), error);
+    }
+
+    /// Logs the jobs left since the last line, if there are any and `LOG_EVERY` has passed.
+    fn log_if_due(&self, because: Option<LeftBecause>, error: Option<String>) {
         let mut logged_at = self
             .logged_at
             .lock()
@@ -161,19 +169,38 @@ impl LeftToRelay {
         if logged_at.is_some_and(|at| at.elapsed() < LOG_EVERY) {
             return;
         }
-        *logged_at = Some(Instant::now());
         let jobs = self.since_logged.swap(0, Ordering::Relaxed);
+        if jobs == 0 {
+            return;
+        }
+        *logged_at = Some(Instant::now());
         tracing::warn!(
             jobs,
-            reason = because.as_str(),
+            reason = because.map(LeftBecause::as_str),
             error,
-            "jobs not published at once; the relay publishes them after {} s (counted in {}; \
+            "jobs not published at once; the relay publishes them after {} s (by reason in {}; \
              logged at most every {} s)",
             procmap_core::relay::UNCONFIRMED_AFTER.as_secs(),
             procmap_core::metrics::JOBS_LEFT_TO_RELAY,
             LOG_EVERY.as_secs(),
         );
     }
+}
+
+/// Logs the jobs left for the relay that no later one has logged: every `LOG_EVERY`, and once
+/// more at `shutdown`.
+async fn report_left(left: Arc<LeftToRelay>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(LOG_EVERY) => left.log_if_due(None, None),
+            () = shutdown.cancelled() => break,
+        }
+    }
+    *left
+        .logged_at
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = None;
+    left.log_if_due(None, None);
 }
 
 /// Ids marked by one statement at most.
@@ -269,9 +296,24 @@ mod tests {
             2,
             "held for the next line, within LOG_EVERY"
         );
+        // Within LOG_EVERY, the periodic report holds them too.
+        left.log_if_due(None, None);
+        assert_eq!(left.since_logged.load(Ordering::Relaxed), 2, "held");
         // Once LOG_EVERY has passed, the next one logs all that were held.
         *left.logged_at.lock().expect("lock") = Instant::now().checked_sub(LOG_EVERY);
         left.record(LeftBecause::Unconfirmed, None);
+        assert_eq!(left.since_logged.load(Ordering::Relaxed), 0, "logged");
+    }
+
+    #[tokio::test]
+    async fn jobs_left_after_the_last_line_are_logged_at_shutdown() {
+        let left = Arc::new(LeftToRelay::default());
+        left.record(LeftBecause::Busy, None);
+        left.record(LeftBecause::Busy, None);
+        let shutdown = CancellationToken::new();
+        let reporting = tokio::spawn(report_left(left.clone(), shutdown.clone()));
+        shutdown.cancel();
+        reporting.await.expect("report");
         assert_eq!(left.since_logged.load(Ordering::Relaxed), 0, "logged");
     }
 }
