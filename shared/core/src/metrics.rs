@@ -5,7 +5,7 @@
 //! the same table. Durations are histograms in seconds, with buckets from 5 ms to 10 minutes,
 //! so a generation of the builtin modeler and one of a slow model both land in a bucket.
 
-use std::sync::OnceLock;
+use std::{sync::OnceLock, time::Duration};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -153,10 +153,32 @@ const SECONDS_BUCKETS: [f64; 14] = [
 /// Buckets for [`BATCH_SIZE`]: requests per batch.
 const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
-/// Installs the process's recorder. Call it before anything records: until then the `metrics`
-/// macros record into nothing.
+/// How often the recorder's upkeep runs.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Installs the process's recorder, and starts its upkeep. Call it before anything records:
+/// until then the `metrics` macros record into nothing.
+///
+/// The exporter keeps every sample a histogram records (about 8 bytes each) until its upkeep
+/// folds them into the buckets, and installed this way it leaves the upkeep to its user: only
+/// rendering `/metrics` ran it. Unscraped, an API kept a few samples per request (its duration,
+/// the insert and publish batches) and a worker a few per job, for as long as it ran; the
+/// side-by-side's million requests, with the worker's metrics port off, are one such case. A
+/// thread of its own, so it runs whatever the runtime is doing, for the life of the process.
 pub fn install() {
-    handle();
+    static UPKEEP: OnceLock<()> = OnceLock::new();
+    let handle = handle();
+    UPKEEP.get_or_init(|| {
+        let started = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            });
+        if let Err(e) = started {
+            tracing::warn!(error = %e, "metrics upkeep not started; histograms grow until scraped");
+        }
+    });
 }
 
 /// The process's recorder, installed on first use, and the handle that renders it. Tests run an
